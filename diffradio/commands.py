@@ -1,0 +1,156 @@
+"""What each ``diffradio`` subcommand does, composed from ``diffradio.link``."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from diffradio import link
+from diffradio.images import read_image, write_image
+from phy import OfdmParams, Transmitter
+from sdr import RadioConfig, open_radio
+
+def run(args, emit) -> int:
+    """Dispatch ``args.command``; ``emit(dict, as_json)`` prints the result."""
+    return {"loopback": loopback, "tx": tx, "rx": rx, "replay": replay, "sweep": sweep,
+            "bench": bench}[args.command](args, emit)
+
+
+def _progress(args) -> bool:
+    return not getattr(args, "json", False) and sys.stderr.isatty()
+
+
+def _codec(model: str | None):
+    from semantic import SemanticCodec
+    return SemanticCodec.from_pretrained(model)
+
+
+def sim_uri(snr_db: float, channel: str, cfo_hz: float, sro_ppm: float, seed: int) -> str:
+    """The simulated radio's URI for these channel settings."""
+    return f"sim:snr={snr_db:g},channel={channel},cfo={cfo_hz:g},sro={sro_ppm:g},seed={seed}"
+
+
+def measurements(rec: link.Reception, reference: np.ndarray | None, out: str | None) -> dict:
+    """The JSON contract of a received image (MISSION.md): metrics when ``reference`` is known."""
+    result: dict = {}
+    if reference is not None:
+        from semantic.metrics import image_metrics
+        if reference.shape != rec.image.shape:
+            raise ValueError(f"reference image is {reference.shape[1]}x{reference.shape[0]} but the received one "
+                             f"is {rec.image.shape[1]}x{rec.image.shape[0]}; pass the image that was sent")
+        result.update(image_metrics(reference, rec.image))
+    result.update(
+        scheme=rec.scheme,
+        snr_db_est=rec.snr_db_est,
+        cfo_hz_est=rec.cfo_hz_est,
+        frames_detected=rec.frames_detected,
+        frames_decoded=rec.frames_decoded,
+        frames_expected=rec.frames_expected,
+        frames_lost=rec.frames_expected - rec.frames_decoded,
+        channel_uses=rec.channel_uses,
+        samples=rec.samples,
+        decode_s=round(rec.decode_s, 4),
+        out=out,
+        **rec.extra,
+    )
+    return result
+
+
+def _finish(rec: link.Reception, run_: link.RxRun, args, reference, sample_rate_hz: float, extra: dict,
+            emit) -> int:
+    if args.out:
+        write_image(args.out, rec.image)
+    if getattr(args, "plot", None):
+        from diffradio.diagnostics import plot_diagnostics
+        plot_diagnostics(args.plot, run_, sample_rate_hz)
+    result = {**measurements(rec, reference, args.out), **extra}
+    emit(result, args.json)
+    return 0
+
+
+def loopback(args, emit) -> int:
+    """Send an image through a (simulated) radio and back, report the metrics."""
+    image = read_image(args.image)
+    uri = args.radio or sim_uri(args.snr, args.channel, args.cfo, args.sro, args.seed)
+    transmission, run_, rec = link.loopback(image, _codec(args.model), uri, decoder=args.decoder,
+                                            snr_hint_db=args.snr, steps=args.steps, seed=args.seed,
+                                            progress=_progress(args))
+    extra = dict(frames_sent=transmission.frames_sent, radio=uri, decoder=args.decoder)
+    if transmission.modulation:
+        extra.update(modulation=transmission.modulation, code_rate=transmission.code_rate,
+                     jpeg_quality=transmission.jpeg_quality, jpeg_downscale=transmission.jpeg_downscale)
+    return _finish(rec, run_, args, image, OfdmParams().sample_rate_hz, extra, emit)
+
+
+def tx(args, emit) -> int:
+    """Transmit an image; a ``file:`` radio writes exactly the baseband samples as SigMF."""
+    image = read_image(args.image)
+    params = OfdmParams(sample_rate_hz=args.rate)
+    tx_ = Transmitter(params)
+    codec = _codec(args.model)
+    transmission = link.semantic_transmission(image, codec, tx_, args.stream_id)
+    if args.scheme == "digital":
+        transmission = link.digital_transmission(image, transmission.channel_uses, args.snr_hint, tx_,
+                                                 args.stream_id)
+    config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq)
+    if args.gain is not None:
+        config.tx_gain_db = args.gain
+    with open_radio(args.radio, config) as radio:
+        link.transmit(radio, transmission, repeat=args.repeat is not None)
+        if args.repeat is not None:
+            time.sleep(args.repeat)
+    emit(dict(scheme=args.scheme, frames_sent=transmission.frames_sent, channel_uses=transmission.channel_uses,
+              samples=int(sum(b.size for b in transmission.bursts)), radio=args.radio,
+              modulation=transmission.modulation, code_rate=transmission.code_rate), args.json)
+    return 0
+
+
+def _receive_and_decode(args, radio, params, emit, *, timeout_s, stop_when_complete, recorder=None) -> int:
+    reference = read_image(args.reference) if getattr(args, "reference", None) else None
+    run_ = link.receive(radio, params, timeout_s=timeout_s, stop_when_complete=stop_when_complete,
+                        recorder=recorder, progress=_progress(args))
+    rec = link.decode(run_, codec=None if args.model is None else _codec(args.model),
+                      method="diffusion" if args.decoder == "digital" else args.decoder, steps=args.steps, seed=args.seed)
+    return _finish(rec, run_, args, reference, params.sample_rate_hz, {}, emit)
+
+
+def rx(args, emit) -> int:
+    """Listen on a radio for up to ``--timeout`` seconds, decode the first complete stream."""
+    params = OfdmParams(sample_rate_hz=args.rate)
+    config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, rx_gain_db=args.gain)
+    with open_radio(args.radio, config) as radio:
+        if args.record:
+            from sdr import SigMFRecorder
+            with SigMFRecorder(args.record, args.rate, args.freq) as recorder:
+                return _receive_and_decode(args, radio, params, emit, timeout_s=args.timeout,
+                                           stop_when_complete=True, recorder=recorder)
+        return _receive_and_decode(args, radio, params, emit, timeout_s=args.timeout, stop_when_complete=True)
+
+
+def replay(args, emit) -> int:
+    """Decode every frame of a SigMF capture (resampled to ``--rate``)."""
+    capture = Path(args.capture)
+    if capture.suffix != ".sigmf-meta":
+        raise ValueError(f"{capture} is not a .sigmf-meta file; give the capture's metadata file")
+    params = OfdmParams(sample_rate_hz=args.rate)
+    with open_radio(f"file:{capture}", RadioConfig(sample_rate_hz=args.rate)) as radio:
+        return _receive_and_decode(args, radio, params, emit, timeout_s=None, stop_when_complete=False)
+
+
+def sweep(args, emit) -> int:
+    from diffradio.sweep import run_sweep
+    emit(run_sweep(args), args.json)
+    return 0
+
+
+def bench(args, emit) -> int:
+    if args.what == "phy":
+        from phy.bench import run_phy_bench
+        result = run_phy_bench(args.out, quick=args.quick)
+    else:
+        from semantic.bench import run_decoder_bench
+        result = run_decoder_bench(args.out, quick=args.quick)
+    emit(result, args.json)
+    return 0

@@ -1,0 +1,45 @@
+"""Reading and writing the images users hand to and get from the link."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MIN_SIDE = 16
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Load an image file as uint8 RGB, shape (H, W, 3); ValueError with one line on bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"image {path} does not exist; give a PNG or JPEG file with --image")
+    try:
+        with Image.open(path) as img:
+            arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{path} is not a readable image ({exc}); give a PNG or JPEG file") from exc
+    if min(arr.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"image {path} is {arr.shape[1]}x{arr.shape[0]} pixels; at least "
+                         f"{MIN_SIDE}x{MIN_SIDE} is needed")
+    return arr
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write uint8 (H, W, 3) ``image`` atomically (temporary file, then rename); format from the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot tell the image format of {path}; use a .png or .jpg name for --out")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(image).save(fh, format=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,282 @@
+"""The link: image → encoder → frames → radio → receiver → decoder → image.
+
+Every command (loopback, tx, rx, replay, sweep) goes through the functions here, so that there is
+one place where the semantic codec, the modem and the radio meet.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from diffradio.stream import (StreamAssembler, StreamDescriptor, frame_slices, frames_needed,
+                              gather_bytes, gather_latents)
+from phy import OfdmParams, Receiver, Transmitter
+from phy.mcs import mcs_by_name, select_mcs
+from sdr import Radio
+
+DESCRIPTOR_MODULATION = "bpsk"
+DESCRIPTOR_CODE_RATE = 0.5
+FAILURE_GRAY = 128
+
+
+class LinkError(RuntimeError):
+    """A user-facing link problem (no frame found, no stream descriptor, ...): one line with the fix."""
+
+
+@dataclass
+class Transmission:
+    """The bursts of one image and what they cost.
+
+    Attributes:
+        bursts: complex64 bursts, one per frame, in frame order (each ends with the idle gap).
+        descriptor: the stream's descriptor.
+        channel_uses: complex payload symbols the image occupies (latents: values / 2).
+        modulation, code_rate: the digital payload's MCS (None for semantic).
+        jpeg_quality, jpeg_downscale: the digital baseline's source coding (None for semantic).
+    """
+
+    bursts: list[np.ndarray]
+    descriptor: StreamDescriptor
+    channel_uses: int
+    modulation: str | None = None
+    code_rate: float | None = None
+    jpeg_quality: int | None = None
+    jpeg_downscale: int | None = None
+
+    @property
+    def frames_sent(self) -> int:
+        return len(self.bursts)
+
+    @property
+    def samples(self) -> np.ndarray:
+        """All bursts back to back, complex64 (n,)."""
+        return np.concatenate(self.bursts).astype(np.complex64)
+
+
+@dataclass
+class Reception:
+    """What came out of the receiver for the best stream in the samples.
+
+    Attributes:
+        image: uint8 (H, W, 3) decoded image (the failure image when the payload was lost).
+        scheme: 'semantic' or 'digital'.
+        frames: every ReceivedFrame, in arrival order.
+        frames_detected: frames whose header decoded.
+        frames_decoded: payload frames used for the image (descriptors not counted).
+        frames_expected: payload frames the descriptor announced.
+        channel_uses: complex payload symbols of the stream.
+        decode_s: wall time of the image decoder in seconds.
+        samples: radio samples processed.
+    """
+
+    image: np.ndarray
+    scheme: str
+    frames: list
+    frames_detected: int
+    frames_decoded: int
+    frames_expected: int
+    channel_uses: int
+    decode_s: float
+    samples: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def snr_db_est(self) -> float | None:
+        vals = [f.snr_db for f in self.frames if np.isfinite(f.snr_db)]
+        return float(np.mean(vals)) if vals else None
+
+    @property
+    def cfo_hz_est(self) -> float | None:
+        vals = [f.cfo_hz for f in self.frames]
+        return float(np.mean(vals)) if vals else None
+
+
+def _descriptor_bursts(tx: Transmitter, desc: StreamDescriptor, stream_id: int) -> tuple[np.ndarray, np.ndarray]:
+    kw = dict(modulation=DESCRIPTOR_MODULATION, code_rate=DESCRIPTOR_CODE_RATE,
+              frame_count=desc.frame_count, stream_id=stream_id)
+    return (tx.digital_burst(desc.pack(), frame_index=0, **kw),
+            tx.digital_burst(desc.pack(), frame_index=desc.frame_count - 1, **kw))
+
+
+def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: int = 0) -> Transmission:
+    """Encode ``image`` (uint8 (H, W, 3)) to latents and put them on analog frames."""
+    latents = codec.encode(image)
+    flat = latents.reshape(-1).astype(np.float32)
+    n_frames = frames_needed(flat.size, tx.max_analog_values())
+    desc = StreamDescriptor("semantic", image.shape[:2], n_frames, flat.size, tuple(latents.shape))
+    first, last = _descriptor_bursts(tx, desc, stream_id)
+    payload = [tx.analog_burst(flat[sl], frame_index=i, frame_count=desc.frame_count, stream_id=stream_id)
+               for i, sl in enumerate(frame_slices(flat.size, n_frames), start=1)]
+    return Transmission([first, *payload, last], desc, channel_uses=-(-flat.size // 2))
+
+
+def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx: Transmitter,
+                         stream_id: int = 0) -> Transmission:
+    """The separation baseline: JPEG sized to ``channel_uses`` complex symbols at the MCS for ``snr_db``.
+
+    The MCS (modulation, LDPC rate) is the most efficient one whose measured FER stays below 1e-2
+    at ``snr_db`` in AWGN (``phy.mcs``); the JPEG quality is the best whose bytes fit
+    channel_uses × bits/symbol × rate.
+    """
+    from semantic.jpeg import fit_jpeg
+
+    mcs = select_mcs(snr_db)
+    budget = int(channel_uses * mcs.bits_per_symbol * mcs.code_rate // 8)
+    fit = fit_jpeg(image, budget)
+    if fit is None:
+        raise LinkError(f"the digital baseline cannot fit any JPEG of this image into {budget} bytes "
+                        f"({channel_uses} channel uses at {mcs.name}); use a larger image or a higher SNR")
+    per_frame = tx.max_digital_bytes(mcs.modulation, mcs.code_rate)
+    chunks = [fit.data[i:i + per_frame] for i in range(0, len(fit.data), per_frame)]
+    desc = StreamDescriptor("digital", image.shape[:2], len(chunks), len(fit.data))
+    first, last = _descriptor_bursts(tx, desc, stream_id)
+    payload = [tx.digital_burst(c, modulation=mcs.modulation, code_rate=mcs.code_rate, frame_index=i,
+                                frame_count=desc.frame_count, stream_id=stream_id)
+               for i, c in enumerate(chunks, start=1)]
+    return Transmission([first, *payload, last], desc, channel_uses=mcs.channel_uses(len(fit.data)),
+                        modulation=mcs.modulation,
+                        code_rate=mcs.code_rate, jpeg_quality=fit.quality, jpeg_downscale=fit.downscale)
+
+
+def transmit(radio: Radio, transmission: Transmission, repeat: bool = False) -> None:
+    """Hand the bursts to ``radio``: one ``transmit`` per frame, or the whole stream looped when ``repeat``."""
+    if repeat:
+        radio.transmit(transmission.samples, repeat=True)
+        return
+    for burst in transmission.bursts:
+        radio.transmit(burst)
+
+
+@dataclass
+class RxRun:
+    """What one receive pass produced.
+
+    Attributes:
+        assembler: frames filed by stream.
+        frames: every ReceivedFrame in arrival order.
+        samples: radio samples processed.
+        head: the first samples (complex64, at most ``keep`` of them), for the diagnostics spectrum.
+    """
+
+    assembler: StreamAssembler
+    frames: list
+    samples: int
+    head: np.ndarray
+
+
+def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None, chunk: int = 1 << 16,
+            recorder=None, stop_when_complete: bool = True, progress: bool = False,
+            keep: int = 1 << 18) -> RxRun:
+    """Stream samples from ``radio`` through the receiver until the radio ends, ``timeout_s`` passes
+    (radio time: samples / sample rate), or a stream is complete (``stop_when_complete``).
+
+    ``recorder`` (an ``sdr.SigMFRecorder``) gets every chunk.
+    """
+    from tqdm import tqdm
+
+    rx = Receiver(params)
+    run = RxRun(StreamAssembler(), [], 0, np.zeros(0, np.complex64))
+    head: list[np.ndarray] = []
+    limit = None if timeout_s is None else int(timeout_s * params.sample_rate_hz)
+    bar = tqdm(total=limit, unit="S", unit_scale=True, desc="receiving", disable=not progress, leave=False)
+
+    def file_frames(frames) -> None:
+        for f in frames:
+            run.assembler.add(f)
+            run.frames.append(f)
+
+    try:
+        for block in radio.stream(chunk, limit):
+            if recorder is not None:
+                recorder.write(block)
+            if run.samples < keep:
+                head.append(block[: keep - run.samples])
+            run.samples += block.size
+            bar.update(block.size)
+            file_frames(rx.process(block))
+            if stop_when_complete and run.assembler.any_complete():
+                break
+        file_frames(rx.flush())
+    finally:
+        bar.close()
+    if head:
+        run.head = np.concatenate(head).astype(np.complex64)
+    return run
+
+
+def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10, seed: int = 0) -> Reception:
+    """Rebuild the image of the best stream the receiver found.
+
+    Raises LinkError when no frame or no stream descriptor was received.
+    """
+    frames, samples = run.frames, run.samples
+    if not frames:
+        raise LinkError(f"no frame found in {samples} samples; check the radio URI, frequency, gain and "
+                        "sample rate (or try --radio sim:)")
+    best = run.assembler.best()
+    if best is None:
+        raise LinkError(f"{len(frames)} frame(s) detected but no stream descriptor decoded; the signal is "
+                        "too weak or is not a diffradio stream")
+    _, state = best
+    desc = state.descriptor
+    t0 = time.perf_counter()
+    extra: dict = {}
+    if desc.scheme == "semantic":
+        if codec is None:
+            from semantic import SemanticCodec
+            codec = SemanticCodec.from_pretrained()
+        values, var, used = gather_latents(state)
+        image = codec.decode(values.reshape(desc.latent_shape), var.reshape(desc.latent_shape),
+                             desc.image_shape, method=method, steps=steps, seed=seed)
+        channel_uses = -(-desc.payload_len // 2)
+        extra["values_missing"] = int(np.isinf(var).sum())
+    else:
+        from semantic.jpeg import decode_jpeg
+        data, used = gather_bytes(state)
+        image = None
+        if data is not None:
+            try:
+                image = decode_jpeg(data, desc.image_shape)
+            except ValueError:
+                image = None
+        if image is None:
+            image = np.full((*desc.image_shape, 3), FAILURE_GRAY, dtype=np.uint8)
+            extra["failure_image"] = True
+        payload_headers = [f.header for f in frames if f.header.mode == "digital"
+                           and 0 < f.header.frame_index < desc.frame_count - 1]
+        channel_uses = None
+        if payload_headers:
+            hdr = payload_headers[0]
+            channel_uses = mcs_by_name(hdr.modulation, hdr.code_rate).channel_uses(desc.payload_len)
+    return Reception(image=image, scheme=desc.scheme, frames=frames, frames_detected=run.assembler.frames_detected,
+                     frames_decoded=used, frames_expected=desc.n_data_frames, channel_uses=channel_uses,
+                     decode_s=time.perf_counter() - t0, samples=samples, extra=extra)
+
+
+def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffusion", snr_hint_db: float = 10.0,
+             steps: int = 10, seed: int = 0, stream_id: int = 1, progress: bool = False,
+             params: OfdmParams | None = None) -> tuple[Transmission, RxRun, Reception]:
+    """Send ``image`` through the radio at ``radio_uri`` and decode what comes back.
+
+    ``decoder`` is 'digital' for the JPEG + LDPC baseline (its MCS chosen for ``snr_hint_db``, its
+    JPEG sized to the semantic stream's channel uses) or a semantic decoding method. A ``sim:`` radio
+    sends each burst once and plays the stream out; any other radio loops the stream (cyclic buffer)
+    and listens for 5 s.
+    """
+    from sdr import RadioConfig, open_radio
+
+    params = params or OfdmParams()
+    tx = Transmitter(params)
+    transmission = semantic_transmission(image, codec, tx, stream_id)
+    if decoder == "digital":
+        transmission = digital_transmission(image, transmission.channel_uses, snr_hint_db, tx, stream_id)
+    hardware = not radio_uri.startswith("sim:")
+    with open_radio(radio_uri, RadioConfig(sample_rate_hz=params.sample_rate_hz)) as radio:
+        transmit(radio, transmission, repeat=hardware)
+        run = receive(radio, params, timeout_s=5.0 if hardware else None, stop_when_complete=hardware,
+                      progress=progress)
+    method = "diffusion" if decoder == "digital" else decoder
+    return transmission, run, decode(run, codec=codec, method=method, steps=steps, seed=seed)

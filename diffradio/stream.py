@@ -1,0 +1,160 @@
+"""How one image travels as a stream of frames, and how a receiver puts it back together.
+
+A stream is ``frame_count`` frames sharing a ``stream_id``:
+frame 0 and frame ``frame_count - 1`` carry the same :class:`StreamDescriptor` (a small digital
+frame, BPSK rate 1/2, sent twice so that one loss does not lose the image); frames 1..N carry the
+payload: analog latent values (scheme ``semantic``) or JPEG bytes (scheme ``digital``).
+"""
+from __future__ import annotations
+
+import struct
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_MAGIC = b"DRS1"
+_FORMAT = "<4sBHHHIHHHH"  # magic, scheme, H, W, n_data_frames, payload_len, n_tiles, C, h, w
+_SCHEMES = ("semantic", "digital")
+
+
+@dataclass(frozen=True)
+class StreamDescriptor:
+    """What a receiver needs to rebuild the image.
+
+    Attributes:
+        scheme: 'semantic' (analog latents) or 'digital' (JPEG bytes).
+        image_shape: (H, W) of the sent image in pixels.
+        n_data_frames: payload frames (frame indices 1..n_data_frames).
+        payload_len: semantic: number of real latent values; digital: JPEG length in bytes.
+        latent_shape: semantic: (n_tiles, C, h, w); digital: (0, 0, 0, 0).
+    """
+
+    scheme: str
+    image_shape: tuple[int, int]
+    n_data_frames: int
+    payload_len: int
+    latent_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    @property
+    def frame_count(self) -> int:
+        """Frames in the stream: the payload frames plus the two descriptor copies."""
+        return self.n_data_frames + 2
+
+    def pack(self) -> bytes:
+        return struct.pack(_FORMAT, _MAGIC, _SCHEMES.index(self.scheme), *self.image_shape,
+                           self.n_data_frames, self.payload_len, *self.latent_shape)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> "StreamDescriptor | None":
+        """Parse a descriptor; None when ``data`` is not one (another program's frame)."""
+        if len(data) < struct.calcsize(_FORMAT):
+            return None
+        magic, scheme, h, w, n, length, *latent = struct.unpack_from(_FORMAT, data)
+        if magic != _MAGIC or scheme >= len(_SCHEMES):
+            return None
+        return cls(_SCHEMES[scheme], (h, w), n, length, tuple(latent))
+
+
+def frames_needed(n_values: int, max_per_frame: int) -> int:
+    """Analog frames needed for ``n_values`` reals when one frame holds ``max_per_frame`` (even)."""
+    pairs_per_frame = max(1, max_per_frame // 2)
+    return max(1, -(-(-(-n_values // 2)) // pairs_per_frame))
+
+
+def frame_slices(n_values: int, n_frames: int) -> list[slice]:
+    """Cut ``n_values`` reals into ``n_frames`` near-equal slices of whole pairs (the last may be odd).
+
+    Transmitter and receiver both derive the cut from (n_values, n_frames) alone.
+    """
+    n_pairs = -(-n_values // 2)
+    base, extra = divmod(n_pairs, n_frames)
+    bounds = np.cumsum([0] + [2 * (base + (i < extra)) for i in range(n_frames)])
+    return [slice(int(a), int(min(b, n_values))) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@dataclass
+class StreamState:
+    """Frames gathered so far for one stream id."""
+
+    descriptor: StreamDescriptor | None = None
+    frames: dict[int, list] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def complete(self) -> bool:
+        return self.descriptor is not None and all(
+            i in self.frames for i in range(1, self.descriptor.n_data_frames + 1))
+
+    @property
+    def n_data_frames_received(self) -> int:
+        return len([i for i in self.frames if i > 0 and self.descriptor and i <= self.descriptor.n_data_frames])
+
+
+class StreamAssembler:
+    """Collects received frames (``phy.ReceivedFrame``) by stream id and frame index."""
+
+    def __init__(self) -> None:
+        self.streams: dict[int, StreamState] = defaultdict(StreamState)
+        self.frames_detected = 0
+
+    def add(self, frame) -> None:
+        """File one frame; descriptor frames set the stream's descriptor, repeats are kept."""
+        self.frames_detected += 1
+        hdr = frame.header
+        state = self.streams[hdr.stream_id]
+        if hdr.frame_index in (0, hdr.frame_count - 1) and hdr.mode == "digital":
+            if frame.payload is not None and state.descriptor is None:
+                state.descriptor = StreamDescriptor.unpack(frame.payload)
+            return
+        state.frames[hdr.frame_index].append(frame)
+
+    def best(self) -> tuple[int, StreamState] | None:
+        """The stream with a descriptor and the most payload frames, or None."""
+        known = [(sid, s) for sid, s in self.streams.items() if s.descriptor is not None]
+        if not known:
+            return None
+        return max(known, key=lambda kv: kv[1].n_data_frames_received)
+
+    def any_complete(self) -> bool:
+        return any(s.complete for s in self.streams.values())
+
+
+def gather_latents(state: StreamState) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rebuild the latent vector of a semantic stream.
+
+    Repeated copies of a frame (a cyclic transmission) are combined by inverse-variance weighting.
+    Returns (values float32 (n,), noise_var float32 (n,), frames used); missing values have
+    value 0 and variance inf.
+    """
+    desc = state.descriptor
+    n = desc.payload_len
+    values = np.zeros(n, dtype=np.float64)
+    precision = np.zeros(n, dtype=np.float64)
+    slices = frame_slices(n, desc.n_data_frames)
+    used = 0
+    for index, sl in enumerate(slices, start=1):
+        copies = [f for f in state.frames.get(index, []) if f.values is not None]
+        for f in copies:
+            if f.values.size != sl.stop - sl.start:
+                continue
+            w = 1.0 / np.maximum(f.noise_var.astype(np.float64), 1e-12)
+            values[sl] += w * f.values
+            precision[sl] += w
+        used += bool(copies)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = np.where(precision > 0, values / precision, 0.0)
+        var = np.where(precision > 0, 1.0 / precision, np.inf)
+    return est.astype(np.float32), var.astype(np.float32), used
+
+
+def gather_bytes(state: StreamState) -> tuple[bytes | None, int]:
+    """Concatenate a digital stream's payload frames; (None, frames ok) when any frame is missing."""
+    desc = state.descriptor
+    parts = []
+    for index in range(1, desc.n_data_frames + 1):
+        good = [f for f in state.frames.get(index, []) if f.crc_ok and f.payload is not None]
+        parts.append(good[0].payload if good else None)
+    ok = sum(p is not None for p in parts)
+    if ok < desc.n_data_frames:
+        return None, ok
+    return b"".join(parts)[: desc.payload_len], ok
