@@ -1,0 +1,57 @@
+"""Radio URIs: ``open_radio('sim:snr=5,cfo=2000')``, ``file:``, ``pluto:`` and ``soapy:``."""
+from __future__ import annotations
+
+from .base import Radio, RadioConfig, RadioError
+
+URI_FORMS = ("sim:[snr=DB,cfo=HZ,channel=awgn|rayleigh|tdl-a..tdl-e,seed=N,...]", "file:PATH.sigmf-meta",
+             "pluto:[ip:ADDRESS|usb:[BUS.DEV.INTF]]", "soapy:[driver=NAME,KEY=VALUE,...]")
+
+
+def parse_params(text: str, uri: str) -> dict[str, str]:
+    """Split ``'k1=v1,k2=v2'`` into a dict of strings (empty text: empty dict)."""
+    params: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RadioError(f"bad parameter {item!r} in radio URI {uri!r}; write KEY=VALUE pairs separated by commas")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def open_radio(uri: str, config: RadioConfig | None = None) -> Radio:
+    """Open the radio named by ``uri`` with ``config`` (default ``RadioConfig()``).
+
+    ``sim:`` and ``sim:snr=5,cfo=2000,channel=tdl-c,seed=1`` (``phy.channel.ChannelConfig`` fields),
+    ``file:PATH.sigmf-meta`` (replays an existing capture, records when transmitted to),
+    ``pluto:ip:192.168.2.1`` / ``pluto:usb:`` / ``pluto:`` (auto), ``soapy:driver=uhd,serial=...``
+    (any SoapySDR device arguments). Raises RadioError (one line) for an unknown or malformed URI,
+    a missing driver library or a device that cannot be found.
+    """
+    config = config or RadioConfig()
+    scheme, sep, rest = uri.strip().partition(":")
+    scheme = scheme.lower()
+    if scheme == "sim" and sep:
+        from phy.channel import ChannelConfig
+
+        from .sim import SimRadio
+
+        params = parse_params(rest, uri)
+        try:
+            return SimRadio(ChannelConfig.from_uri_params(params), config)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise RadioError(f"bad channel parameters in {uri!r}: {exc}; valid form: {URI_FORMS[0]}") from None
+    if scheme == "file" and sep:
+        if not rest:
+            raise RadioError(f"radio URI {uri!r} names no file; write {URI_FORMS[1]}")
+        from .file import FileRadio
+
+        return FileRadio(rest, config)
+    if scheme == "pluto" and sep:
+        from .pluto import PlutoRadio
+
+        return PlutoRadio(rest, config)
+    if scheme == "soapy" and sep:
+        from .soapy import SoapyRadio
+
+        return SoapyRadio(rest, config)
+    raise RadioError(f"unknown radio URI {uri!r}; valid forms: {', '.join(URI_FORMS)}")
