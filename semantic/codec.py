@@ -1,0 +1,173 @@
+"""SemanticCodec: image <-> per-tile latents, with direct and diffusion decoders.
+
+A codec directory (``save_pretrained`` / ``from_pretrained``) holds diffusers-format sub-folders:
+``jscc/`` (:class:`semantic.jscc.JSCC`), ``prior/`` (``UNet2DModel``), ``scheduler/``
+(``DDPMScheduler``) and ``codec_config.json`` (default diffusion decoder).  A hub id
+(``owner/name``) loads the same layout through diffusers' hub code (needs network access).
+
+Tiling: the image is padded by mirror reflection (``numpy.pad(mode='symmetric')``) to a multiple of
+the tile size (64 px by default) and split into tiles in row-major order; each tile's latent is
+power-normalised on its own and sent on its own (one tile's latents can be lost without affecting
+the others).  The encoder and the direct decoder are fully convolutional and run on the whole
+padded image / the stitched latent map, so a tile border sees its neighbours on both sides and the
+decoded image has no seams; the diffusion stage runs per tile (16x16 latents, batched).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DDPMScheduler, UNet2DModel
+
+from semantic import samplers
+from semantic.jscc import JSCC, power_normalize
+
+#: Sub-folders of a codec directory.
+JSCC_DIR, PRIOR_DIR, SCHEDULER_DIR = "jscc", "prior", "scheduler"
+CONFIG_NAME = "codec_config.json"
+#: Shipped default weights.
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
+METHODS = ("diffusion", "snr-matched", "posterior", "direct")
+
+
+class CodecLoadError(OSError):
+    """A codec directory or hub id could not be loaded (message: one line naming path and fix)."""
+
+
+class SemanticCodec:
+    """Learned image codec for the link.
+
+    Args:
+        jscc: encoder + direct decoder.
+        prior: diffusion prior UNet over one tile's latent.
+        scheduler: its DDPM training schedule.
+        diffusion_method: what ``method='diffusion'`` means: ``'posterior'`` or ``'snr-matched'``.
+    """
+
+    def __init__(self, jscc: JSCC, prior: UNet2DModel, scheduler: DDPMScheduler,
+                 diffusion_method: str = "posterior"):
+        if diffusion_method not in ("posterior", "snr-matched"):
+            raise ValueError(f"diffusion_method={diffusion_method!r}; use 'posterior' or 'snr-matched'")
+        self.jscc, self.prior, self.scheduler = jscc.eval(), prior.eval(), scheduler
+        self.diffusion_method = diffusion_method
+
+    # ------------------------------------------------------------------ loading / saving
+    @classmethod
+    def from_pretrained(cls, path_or_hub_id: str | Path | None = None) -> "SemanticCodec":
+        """Load a codec directory, a hub id, or (None) the shipped default weights.
+
+        Raises CodecLoadError (an OSError) with a one-line message on a missing path or corrupt files.
+        """
+        src = DEFAULT_WEIGHTS if path_or_hub_id is None else path_or_hub_id
+        fix = ("pass a directory written by SemanticCodec.save_pretrained / `diffradio train`, "
+               "or no path for the shipped default weights")
+        is_local = Path(src).exists() or str(src).startswith((".", "/", "~")) or str(src).count("/") != 1
+        if is_local and not (Path(src) / JSCC_DIR).is_dir():
+            raise CodecLoadError(f"no semantic codec at {str(src)!r} (missing {JSCC_DIR}/ sub-folder); {fix}")
+        try:
+            jscc = JSCC.from_pretrained(src, subfolder=JSCC_DIR)
+            prior = UNet2DModel.from_pretrained(src, subfolder=PRIOR_DIR)
+            sched = DDPMScheduler.from_pretrained(src, subfolder=SCHEDULER_DIR)
+            cfg = {}
+            if is_local and (Path(src) / CONFIG_NAME).exists():
+                cfg = json.loads((Path(src) / CONFIG_NAME).read_text())
+            return cls(jscc, prior, sched, **cfg)
+        except Exception as e:  # noqa: BLE001 - every loader failure becomes one clear line
+            reason = " ".join(str(e).split())[:200] or type(e).__name__
+            raise CodecLoadError(f"cannot load semantic codec from {str(src)!r} "
+                                 f"({type(e).__name__}: {reason}); {fix}") from e
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write the codec directory (safetensors weights + configs)."""
+        path = Path(path)
+        self.jscc.save_pretrained(path / JSCC_DIR)
+        self.prior.save_pretrained(path / PRIOR_DIR)
+        self.scheduler.save_pretrained(path / SCHEDULER_DIR)
+        (path / CONFIG_NAME).write_text(json.dumps({"diffusion_method": self.diffusion_method}, indent=1))
+
+    # ------------------------------------------------------------------ tiling
+    @property
+    def tile(self) -> int:
+        """Tile size in pixels."""
+        return self.jscc.config.tile
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """(C, h, w) of one tile's latent."""
+        return self.jscc.latent_shape
+
+    def tile_grid(self, image_shape: tuple[int, ...]) -> tuple[int, int]:
+        """(rows, cols) of tiles covering an image of shape (H, W[, 3])."""
+        h, w = image_shape[:2]
+        if h < 1 or w < 1:
+            raise ValueError(f"image shape {tuple(image_shape)} is empty; give an (H, W, 3) image")
+        return -(-h // self.tile), -(-w // self.tile)
+
+    def values_per_image(self, image_shape: tuple[int, ...]) -> int:
+        """Real latent values sent for an image (two per complex channel use)."""
+        r, c = self.tile_grid(image_shape)
+        return r * c * int(np.prod(self.latent_shape))
+
+    # ------------------------------------------------------------------ encode / decode
+    @torch.no_grad()
+    def encode(self, image: np.ndarray) -> np.ndarray:
+        """uint8 (H, W, 3) -> float32 latents (n_tiles, C, h, w), each tile unit mean square."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"encode needs a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}; "
+                             "convert it first (e.g. PIL Image.convert('RGB'))")
+        rows, cols = self.tile_grid(image.shape)
+        t = self.tile
+        pad = np.pad(image, ((0, rows * t - image.shape[0]), (0, cols * t - image.shape[1]), (0, 0)),
+                     mode="symmetric")
+        x = torch.from_numpy(pad.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+        zmap = self.jscc.encoder(x * 2.0 - 1.0)[0]                          # (C, rows*h, cols*w)
+        c, h, w = self.latent_shape
+        tiles = zmap.reshape(c, rows, h, cols, w).permute(1, 3, 0, 2, 4).reshape(rows * cols, c, h, w)
+        return power_normalize(tiles).numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def decode(self, received: np.ndarray, noise_var: np.ndarray, image_shape: tuple[int, ...],
+               method: str = "diffusion", steps: int = 10, seed: int = 0) -> np.ndarray:
+        """Reconstruct an image from received latents.
+
+        Args:
+            received: float (n_tiles, C, h, w) equalised estimates of the sent latents.
+            noise_var: float, same shape, each value's noise variance; inf marks a missing value.
+            image_shape: (H, W[, 3]) of the original image.
+            method: 'diffusion' (the default diffusion decoder, ``self.diffusion_method``),
+                'snr-matched', 'posterior' or 'direct'.
+            steps: diffusion solver steps (ignored by 'direct').
+            seed: seed of the sampler's noise (same inputs + seed -> same image).
+        Returns:
+            uint8 (H, W, 3).
+        """
+        if method not in METHODS:
+            raise ValueError(f"unknown decoder method {method!r}; use one of {', '.join(METHODS)}")
+        rows, cols = self.tile_grid(image_shape)
+        want = (rows * cols, *self.latent_shape)
+        y = torch.as_tensor(np.asarray(received, dtype=np.float32))
+        var = torch.as_tensor(np.asarray(noise_var, dtype=np.float32))
+        if tuple(y.shape) != want or tuple(var.shape) != want:
+            raise ValueError(f"received {tuple(y.shape)} / noise_var {tuple(var.shape)} do not match the "
+                             f"{want} latents of a {tuple(image_shape[:2])} image; pass what encode() produced")
+        if int(steps) < 1:
+            raise ValueError(f"steps={steps} must be >= 1")
+        if method == "diffusion":
+            method = self.diffusion_method
+        gen = torch.Generator().manual_seed(int(seed))
+        if method == "direct":
+            z, zvar = y, var
+        else:
+            fn = samplers.posterior if method == "posterior" else samplers.snr_matched
+            z, zvar = fn(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen)
+        return self._decode_latents(z, zvar, rows, cols, image_shape)
+
+    def _decode_latents(self, z, var, rows, cols, image_shape) -> np.ndarray:
+        c, h, w = self.latent_shape
+        stitch = lambda a: a.reshape(rows, cols, c, h, w).permute(2, 0, 3, 1, 4).reshape(1, c, rows * h, cols * w)  # noqa: E731
+        img = self.jscc.decode(stitch(z), stitch(var))[0]
+        img = (img.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
+        return img[: image_shape[0], : image_shape[1]]

@@ -1,0 +1,64 @@
+"""Image quality metrics on uint8 (H, W, 3) images: PSNR (dB), MS-SSIM, and VIF (perceptual).
+
+VIF (visual information fidelity, pixel domain, Sheikh & Bovik 2006) is the weight-free perceptual
+metric: torchmetrics' implementation, computed on 0..255 values, nothing downloaded.  Higher is
+better for all three (VIF is 1 for identical images).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torchmetrics.functional.image import (multiscale_structural_similarity_index_measure,
+                                            structural_similarity_index_measure,
+                                            visual_information_fidelity)
+
+_MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def _pair(ref: np.ndarray, img: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    ref, img = np.asarray(ref), np.asarray(img)
+    if ref.shape != img.shape or ref.ndim != 3 or ref.shape[2] != 3:
+        raise ValueError(f"metric inputs must be two (H, W, 3) images of equal shape, got {ref.shape} and {img.shape}")
+    to = lambda a: torch.from_numpy(a.astype(np.float32)).permute(2, 0, 1)[None]  # noqa: E731
+    return to(ref), to(img)
+
+
+def psnr(ref: np.ndarray, img: np.ndarray) -> float:
+    """PSNR in dB for 8-bit images (peak 255); inf for identical images."""
+    r, i = _pair(ref, img)
+    mse = float(((r - i) ** 2).mean())
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0 ** 2 / mse))
+
+
+def ms_ssim(ref: np.ndarray, img: np.ndarray) -> float:
+    """MS-SSIM in [0, 1] (torchmetrics, 11-tap Gaussian window, sigma 1.5).
+
+    Small images use fewer scales (the first L of the standard five weights, renormalised) so that
+    the coarsest scale still holds a window; images under 11 px per side fall back to a 3-tap
+    window at one scale.
+    """
+    r, i = _pair(ref, img)
+    side = min(r.shape[-2:])
+    win, levels = 11, 5
+    while levels > 1 and side <= (win - 1) * 2 ** (levels - 1):
+        levels -= 1
+    if side < win:
+        win = 3 if side >= 3 else 1
+    w = tuple(x / sum(_MSSSIM_WEIGHTS[:levels]) for x in _MSSSIM_WEIGHTS[:levels])
+    if levels == 1:
+        return float(structural_similarity_index_measure(i, r, data_range=255.0, kernel_size=win))
+    return float(multiscale_structural_similarity_index_measure(i, r, data_range=255.0, kernel_size=win,
+                                                                betas=w, normalize="relu"))
+
+
+def vif(ref: np.ndarray, img: np.ndarray) -> float:
+    """Pixel-domain VIF (torchmetrics), averaged over the RGB channels; images need >= 41 px per side."""
+    r, i = _pair(ref, img)
+    if min(r.shape[-2:]) < 41:
+        raise ValueError(f"VIF needs images of at least 41x41 pixels, got {tuple(r.shape[-2:])}; use a larger image")
+    return float(visual_information_fidelity(i, r))
+
+
+def all_metrics(ref: np.ndarray, img: np.ndarray) -> dict[str, float]:
+    """{'psnr_db', 'ms_ssim', 'vif'} for one image pair."""
+    return {"psnr_db": psnr(ref, img), "ms_ssim": ms_ssim(ref, img), "vif": vif(ref, img)}
