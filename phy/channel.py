@@ -45,7 +45,8 @@ class ChannelConfig:
     """Impairments applied by :class:`Channel`; the defaults give an ideal channel.
 
     Attributes:
-        snr_db: in-band SNR in dB (see the module docstring); None adds no noise.
+        snr_db: in-band SNR in dB, per-subcarrier Es/N0 on the used subcarriers (module docstring);
+            None adds no noise.
         cfo_hz: carrier frequency offset in Hz (|cfo_hz| < sample_rate / 2).
         sro_ppm: sampling-rate offset in ppm; > 0 means the receiver's ADC clock is fast, so the
             output has (1 + sro_ppm * 1e-6) times as many samples as the input.
@@ -188,6 +189,10 @@ def _interpolate(x: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 class Channel:
     """Applies a :class:`ChannelConfig` to bursts; one numpy Generator (seeded) serves all calls.
+
+    Noise follows the in-band SNR definition of this module: complex AWGN variance per sample
+    sigma^2 = P * n_fft / ((n_data + n_pilot) * 10^(snr_db / 10)), P = signal_power (default: mean
+    power of the non-zero input samples), see :meth:`noise_variance`.
 
     Each :meth:`apply` call is one independent fading block (new fading and noise draws); a
     seeded channel gives the same outputs for the same sequence of calls.
