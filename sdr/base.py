@@ -12,6 +12,11 @@ class RadioError(RuntimeError):
     """A user-facing radio problem: the message is one line naming the problem and the fix."""
 
 
+def one_line(text: object) -> str:
+    """``str(text)`` with all whitespace runs (newlines included) collapsed to single spaces."""
+    return " ".join(str(text).split())
+
+
 @dataclass
 class RadioConfig:
     """Settings common to all radios.
@@ -45,8 +50,11 @@ class Radio(ABC):
         """Apply ``config`` to the device (rates in Hz, gains in dB)."""
 
     @abstractmethod
-    def transmit(self, burst: np.ndarray, repeat: bool = False) -> None:
-        """Send one burst, shape (n,) complex64, |x| <= 1; ``repeat`` loops it until ``close()``."""
+    def transmit(self, burst: np.ndarray, repeat: bool = False, *, label: str | None = None) -> None:
+        """Send one burst, shape (n,) complex64, |x| <= 1; ``repeat`` loops it until ``close()``.
+
+        ``label`` names the burst where the radio records (the file radio's SigMF annotation).
+        """
 
     @abstractmethod
     def receive(self, n_samples: int) -> np.ndarray:

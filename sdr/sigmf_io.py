@@ -21,7 +21,7 @@ from sigmf.error import SigMFError
 from sigmf.sigmffile import dtype_info, get_dataset_filename_from_metadata, get_sigmf_filenames
 from sigmf.utils import get_sigmf_iso8601_datetime_now
 
-from .base import RadioError
+from .base import RadioError, one_line
 
 WRITE_DATATYPES = ("cf32_le", "ci16_le")
 READ_DATATYPES = (
@@ -289,7 +289,7 @@ class SigMFReader:
         try:
             metadata = json.loads(path.read_bytes().decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise self._fail(f"metadata is not valid JSON ({exc.__class__.__name__}: {exc})") from None
+            raise self._fail(f"metadata is not valid JSON ({exc.__class__.__name__}: {one_line(exc)})") from None
         if not isinstance(metadata, dict) or not isinstance(metadata.get("global"), dict):
             raise self._fail("metadata has no 'global' object, so it is not SigMF")
         glob = metadata["global"]
@@ -312,7 +312,7 @@ class SigMFReader:
         try:
             data_path = get_dataset_filename_from_metadata(path, metadata)
         except SigMFError as exc:
-            raise self._fail(str(exc)) from None
+            raise self._fail(one_line(exc)) from None
         if data_path is None:
             raise self._fail(f"data file {sigmf_paths(path)[1]} does not exist",
                              "keep the .sigmf-data file next to its .sigmf-meta")
@@ -321,7 +321,7 @@ class SigMFReader:
                 warnings.simplefilter("ignore")  # sample-count problems are checked below, with clear errors
                 sf = sigmf.SigMFFile(metadata=metadata, data_file=data_path, skip_checksum=True)
         except (SigMFError, ValueError, OSError) as exc:
-            raise self._fail(f"unreadable ({exc})") from None
+            raise self._fail(f"unreadable ({one_line(exc)})") from None
         sample_size = dtype_info(datatype)["sample_size"]
         data_bytes = Path(data_path).stat().st_size - getattr(sf, "data_offset", 0) - glob.get(
             sigmf.TRAILING_BYTES_KEY, 0)

@@ -1,7 +1,7 @@
 """Radio URIs: ``open_radio('sim:snr=5,cfo=2000')``, ``file:``, ``pluto:`` and ``soapy:``."""
 from __future__ import annotations
 
-from .base import Radio, RadioConfig, RadioError
+from .base import Radio, RadioConfig, RadioError, one_line
 
 URI_FORMS = ("sim:[snr=DB,cfo=HZ,channel=awgn|rayleigh|tdl-a..tdl-e,seed=N,...]", "file:PATH.sigmf-meta",
              "pluto:[ip:ADDRESS|usb:[BUS.DEV.INTF]]", "soapy:[driver=NAME,KEY=VALUE,...]")
@@ -39,7 +39,7 @@ def open_radio(uri: str, config: RadioConfig | None = None) -> Radio:
         try:
             return SimRadio(ChannelConfig.from_uri_params(params), config)
         except (ValueError, TypeError, KeyError) as exc:
-            raise RadioError(f"bad channel parameters in {uri!r}: {exc}; valid form: {URI_FORMS[0]}") from None
+            raise RadioError(f"bad channel parameters in {uri!r}: {one_line(exc)}; valid form: {URI_FORMS[0]}") from None
     if scheme == "file" and sep:
         if not rest:
             raise RadioError(f"radio URI {uri!r} names no file; write {URI_FORMS[1]}")
