@@ -1,0 +1,135 @@
+"""The frame header: its fields, CRC-16 and robust coding.
+
+Layout (84 bits): mode 1 | modulation 2 | code rate 2 | length 16 | frame_index 16 | frame_count 16 |
+stream_id 8 | reserved 7 (zero) | CRC-16/CCITT 16 (``binascii.crc_hqx``, init 0xFFFF, over the first
+68 bits packed MSB first). Coding: 7 extended Golay (24, 12) codewords (168 bits), repeated
+cyclically to fill the header's OFDM symbols (2 copies for 48 data subcarriers and 7 symbols:
+rate 1/4 overall), then a fixed pseudo-random interleaver so that copies of a bit fall on
+different subcarriers. BPSK on the data subcarriers. A header whose CRC fails is rejected.
+"""
+from __future__ import annotations
+
+import binascii
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from phy import golay
+from phy.modulation import BITS_PER_SYMBOL
+from phy.params import OfdmParams
+
+MODES = ("analog", "digital")
+MODULATIONS = tuple(BITS_PER_SYMBOL)
+CODE_RATES = (1 / 2, 2 / 3, 3 / 4, 5 / 6)
+_FIELDS = (("mode", 1), ("modulation", 2), ("code_rate", 2), ("length", 16), ("frame_index", 16),
+           ("frame_count", 16), ("stream_id", 8), ("reserved", 7))
+_N_INFO = sum(w for _, w in _FIELDS)          # 68
+_N_BITS = _N_INFO + 16                         # 84 = 7 Golay messages
+_N_CODED = 2 * _N_BITS                         # 168 Golay code bits
+_MIN_COPIES = 2
+
+
+def code_rate_index(code_rate: float) -> int:
+    """Index of ``code_rate`` in CODE_RATES (matched to 1e-3); ValueError naming the choices."""
+    for i, r in enumerate(CODE_RATES):
+        if abs(code_rate - r) < 1e-3:
+            return i
+    raise ValueError(f"unsupported code rate {code_rate}; use one of 1/2, 2/3, 3/4, 5/6")
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a frame says about itself.
+
+    Attributes:
+        mode: 'analog' (real values) or 'digital' (LDPC-coded bytes).
+        length: number of real values (analog) or payload bytes (digital), 0..65535.
+        modulation: 'bpsk'|'qpsk'|'16qam'|'64qam' for digital frames, None for analog.
+        code_rate: LDPC code rate (1/2, 2/3, 3/4, 5/6) for digital frames, None for analog.
+        frame_index: index of this frame in its stream, 0..65535.
+        frame_count: frames in the stream, 0..65535.
+        stream_id: stream identifier, 0..255.
+    """
+
+    mode: str
+    length: int
+    modulation: str | None = None
+    code_rate: float | None = None
+    frame_index: int = 0
+    frame_count: int = 1
+    stream_id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"header mode must be 'analog' or 'digital', got {self.mode!r}")
+        if self.mode == "digital":
+            if self.modulation not in MODULATIONS:
+                raise ValueError(f"unknown modulation {self.modulation!r}; use one of {', '.join(MODULATIONS)}")
+            code_rate_index(self.code_rate)
+        for name, width in (("length", 16), ("frame_index", 16), ("frame_count", 16), ("stream_id", 8)):
+            v = getattr(self, name)
+            if not 0 <= int(v) < (1 << width):
+                raise ValueError(f"header {name} must be in 0..{(1 << width) - 1}, got {v}")
+
+
+def n_header_symbols(params: OfdmParams) -> int:
+    """OFDM symbols the header occupies (at least two copies of each Golay bit)."""
+    return math.ceil(_MIN_COPIES * _N_CODED / params.n_data)
+
+
+def _to_bits(value: int, width: int) -> list[int]:
+    return [(value >> (width - 1 - i)) & 1 for i in range(width)]
+
+
+def _crc(bits: np.ndarray) -> np.ndarray:
+    crc = binascii.crc_hqx(np.packbits(bits).tobytes(), 0xFFFF)
+    return np.array(_to_bits(crc, 16), dtype=np.uint8)
+
+
+@lru_cache(maxsize=8)
+def _rate_match(params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
+    """(source Golay bit of every transmitted header bit, int (n_sym * n_data,);
+    interleaver permutation over those positions)."""
+    n = n_header_symbols(params) * params.n_data
+    src = np.arange(n) % _N_CODED
+    perm = np.random.default_rng(0x4EAD).permutation(n)
+    return src, perm
+
+
+def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
+    """Header → transmitted coded bits, uint8 (n_header_symbols * n_data,), row-major by symbol."""
+    digital = header.mode == "digital"
+    values = {"mode": int(digital), "modulation": MODULATIONS.index(header.modulation) if digital else 0,
+              "code_rate": code_rate_index(header.code_rate) if digital else 0, "length": header.length,
+              "frame_index": header.frame_index, "frame_count": header.frame_count,
+              "stream_id": header.stream_id, "reserved": 0}
+    info = np.array([b for name, w in _FIELDS for b in _to_bits(int(values[name]), w)], dtype=np.uint8)
+    coded = golay.encode(np.concatenate([info, _crc(info)]))
+    src, perm = _rate_match(params)
+    out = np.empty(src.size, dtype=np.uint8)
+    out[perm] = coded[src]
+    return out
+
+
+def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
+    """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
+    CRC fails or a field is invalid."""
+    src, perm = _rate_match(params)
+    combined = np.bincount(src, weights=np.asarray(llr, dtype=np.float64)[perm], minlength=_N_CODED)
+    bits = golay.decode(combined)
+    info, crc = bits[:_N_INFO], bits[_N_INFO:]
+    if not np.array_equal(_crc(info), crc):
+        return None
+    vals, pos = {}, 0
+    for name, w in _FIELDS:
+        vals[name] = int(np.dot(info[pos:pos + w], 1 << np.arange(w - 1, -1, -1)))
+        pos += w
+    if vals["reserved"]:
+        return None
+    digital = vals["mode"] == 1
+    return Header(mode=MODES[vals["mode"]], length=vals["length"],
+                  modulation=MODULATIONS[vals["modulation"]] if digital else None,
+                  code_rate=CODE_RATES[vals["code_rate"]] if digital else None,
+                  frame_index=vals["frame_index"], frame_count=vals["frame_count"], stream_id=vals["stream_id"])

@@ -1,0 +1,285 @@
+"""The streaming receiver: detection, synchronisation, header decoding, equalisation, payload decoding."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from phy.equalizer import ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_phase
+from phy.frame import ANALOG_SCALE, burst_length, payload_bits, payload_symbols, preamble_length
+from phy.header import Header, decode_header, encode_header, n_header_symbols
+from phy.ldpc import decode_payload
+from phy.modulation import demap_llr, map_bits
+from phy.ofdm import fft_windows, layout, pilot_values
+from phy.params import OfdmParams
+from phy.preamble import ltf_freq, stf_length
+from phy.sync import beta_threshold, coarse_cfo_hz, ltf_search, stf_metric, stf_span
+
+_NEED_MORE = object()
+
+
+@dataclass
+class ReceivedFrame:
+    """One decoded frame.
+
+    Attributes:
+        header: the frame's header (its CRC passed).
+        start_sample: absolute index in the stream of the estimated first STF sample.
+        cfo_hz: estimated carrier frequency offset, Hz.
+        snr_db: estimated in-band SNR (per-subcarrier Es/N0 on the used subcarriers), dB.
+        values: analog frames: float32 (header.length,) unbiased estimates of the sent values.
+        noise_var: analog frames: float32 (header.length,) error variance of each value (values' units).
+        payload: digital frames: the decoded bytes (check ``crc_ok``).
+        crc_ok: digital frames: the payload CRC-32 matched.
+        llr: digital frames: float32 (n_bits,) LLRs log P(1)/P(0) of the transmitted (scrambled) bits.
+        diagnostics: 'subcarriers' int (n_used,), 'channel' complex (n_used,),
+            'snr_per_subcarrier_db' (n_used,), 'noise_var_per_subcarrier' (n_used,), 'noise_var' (float),
+            'constellation_raw' / 'constellation_eq' complex (n_payload_symbols, n_data) before / after
+            equalisation, 'sro_ppm' (float), 'ltf_metric' (float).
+    """
+
+    header: Header
+    start_sample: int
+    cfo_hz: float
+    snr_db: float
+    values: np.ndarray | None = None
+    noise_var: np.ndarray | None = None
+    payload: bytes | None = None
+    crc_ok: bool = False
+    llr: np.ndarray | None = None
+    diagnostics: dict = field(default_factory=dict)
+
+
+def _check_samples(x) -> np.ndarray:
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"receiver input must be a 1-D complex array, got shape {a.shape}")
+    if a.size == 0:
+        return a.astype(np.complex64)
+    if not np.iscomplexobj(a):
+        raise ValueError(f"receiver input must be complex baseband (I + jQ), got dtype {a.dtype}; "
+                         "convert with x.astype(np.complex64) or pass i + 1j * q")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("receiver input contains NaN or inf samples; check the radio or file")
+    return a.astype(np.complex64, copy=False)
+
+
+class Receiver:
+    """Streaming OFDM burst receiver.
+
+    ``process(chunk)`` may be called with chunks of any size; frames that straddle chunk boundaries
+    are returned once complete. ``flush()`` decodes what the buffer still holds (a burst at the very
+    end of the stream). ``receive(samples)`` is process + flush.
+
+    Args:
+        params: OFDM numerology (must match the transmitter).
+        false_alarm_prob: per-sample probability that noise alone passes the STF test (the LTF test
+            at the same probability per search and the header CRC-16 follow).
+        max_payload_symbols: longest payload accepted (longer headers are treated as corrupt).
+        ldpc_iterations: belief-propagation iterations for digital frames.
+    """
+
+    def __init__(self, params: OfdmParams = OfdmParams(), *, false_alarm_prob: float = 1e-4,
+                 max_payload_symbols: int = 1024, ldpc_iterations: int = 20) -> None:
+        if not 0 < false_alarm_prob < 1:
+            raise ValueError(f"false_alarm_prob must be in (0, 1), got {false_alarm_prob}")
+        self.params = params
+        self.false_alarm_prob = false_alarm_prob
+        self.max_payload_symbols = max_payload_symbols
+        self.ldpc_iterations = ldpc_iterations
+        self._lag, self._window = stf_span(params)
+        self._threshold = beta_threshold(self._window, false_alarm_prob)
+        self._hdr_syms = n_header_symbols(params)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget buffered samples; the next sample is stream index 0."""
+        self._buf = np.zeros(0, dtype=np.complex64)
+        self._offset = 0          # stream index of _buf[0]
+        self._scan = 0            # next buffer index to test for a burst
+        self._real_end = None     # buffer index where real samples end (set by flush)
+        self.detections = 0       # STF triggers that were examined
+
+    # ----------------------------------------------------------------- streaming
+    def process(self, chunk) -> list[ReceivedFrame]:
+        """Feed complex samples (1-D); return the frames completed by them."""
+        x = _check_samples(chunk)
+        if x.size == 0:
+            return []
+        self._buf = np.concatenate([self._buf, x])
+        return self._run()
+
+    def flush(self) -> list[ReceivedFrame]:
+        """Decode what is left (the stream ended); then the receiver starts a new stream position."""
+        real = self._buf.size
+        pad = preamble_length(self.params) + self._window + 4 * self.params.n_fft
+        self._real_end = real
+        self._buf = np.concatenate([self._buf, np.zeros(pad, dtype=np.complex64)])
+        frames = self._run()
+        self._offset += real
+        self._buf = np.zeros(0, dtype=np.complex64)
+        self._scan = 0
+        self._real_end = None
+        return frames
+
+    def receive(self, samples) -> list[ReceivedFrame]:
+        """All frames in a whole buffer of samples (process + flush)."""
+        return self.process(samples) + self.flush()
+
+    def _run(self) -> list[ReceivedFrame]:
+        frames: list[ReceivedFrame] = []
+        span = self._window + self._lag
+        if self._buf.size - self._scan >= span:
+            metric, acorr = stf_metric(self._buf[self._scan:], self.params)
+            hits = np.flatnonzero(metric > self._threshold) + self._scan
+            base = self._scan
+            i = 0
+            while i < hits.size:
+                d = int(hits[i])
+                self.detections += 1
+                out = self._try_frame(d, acorr[d - base])
+                if out is _NEED_MORE:
+                    self._scan = d
+                    break
+                if out is None:
+                    nxt = d + self._lag
+                else:
+                    frame, end = out
+                    frames.append(frame)
+                    nxt = end
+                i = int(np.searchsorted(hits, nxt))
+                self._scan = nxt
+            else:
+                self._scan = max(self._scan, self._buf.size - span + 1)
+        keep_from = min(self._scan, self._buf.size)
+        if self._real_end is None and keep_from > 0:
+            self._buf = self._buf[keep_from:]
+            self._offset += keep_from
+            self._scan -= keep_from
+        return frames
+
+    # ----------------------------------------------------------------- one burst
+    def _available(self, end: int) -> bool:
+        limit = self._real_end if self._real_end is not None else self._buf.size
+        return end <= limit
+
+    def _try_frame(self, d: int, acorr: complex):
+        """Decode the burst whose STF test fired at buffer index d: (frame, end index), None, or _NEED_MORE."""
+        p = self.params
+        lag, w = self._lag, self._window
+        gi = p.n_fft // 2
+        lo = d - lag + stf_length(p) + gi - p.n_cp
+        hi = d + w + lag + stf_length(p) + gi + p.n_cp
+        if hi + 2 * p.n_fft > self._buf.size:
+            return None if self._real_end is not None else _NEED_MORE
+        lo = max(lo, 0)
+        f0 = coarse_cfo_hz(acorr, p)
+        alias = p.sample_rate_hz / lag
+        cands = [f0] + ([f0 - np.sign(f0) * alias] if abs(f0) > 0.3 * alias else [])
+        sync = ltf_search(self._buf, lo, hi, cands, p, self.false_alarm_prob)
+        if sync is None:
+            return None
+        t1 = sync.first_ltf
+        w0 = t1 - p.n_cp // 4                        # first FFT window, backed off into the guard
+        n_hdr = self._hdr_syms
+        starts = self._symbol_starts(w0, n_hdr)
+        if not self._available(starts[-1] + p.n_fft + p.n_cp):
+            return None if self._real_end is not None else _NEED_MORE
+        y = self._fft(starts, sync.cfo_hz)
+        header, track, est = self._decode_header(y, starts)
+        if header is None:
+            return None
+        n_pay = payload_symbols(header, p)
+        if n_pay > self.max_payload_symbols:
+            return None
+        starts = self._symbol_starts(w0, n_hdr + n_pay)
+        end = t1 - p.n_fft // 2 - stf_length(p) + burst_length(header, p)
+        if not self._available(end):
+            return None if self._real_end is not None else _NEED_MORE
+        y = self._fft(starts, sync.cfo_hz)
+        frame = self._decode_payload(y, starts, header, sync)
+        frame.start_sample = self._offset + t1 - p.n_fft // 2 - stf_length(p)
+        return frame, end - p.n_cp // 4
+
+    def _symbol_starts(self, w0: int, n_sym: int) -> np.ndarray:
+        p = self.params
+        data = w0 + 2 * p.n_fft + p.n_cp + p.symbol_len * np.arange(n_sym)
+        return np.concatenate([[w0, w0 + p.n_fft], data])
+
+    def _fft(self, starts: np.ndarray, cfo_hz: float) -> np.ndarray:
+        """CFO-corrected FFT of every window: complex (len(starts), n_used)."""
+        p = self.params
+        s0 = int(starts[0])
+        seg = self._buf[s0: int(starts[-1]) + p.n_fft].astype(np.complex128)
+        seg *= np.exp(-2j * np.pi * cfo_hz / p.sample_rate_hz * (np.arange(seg.size) + s0 + self._offset))
+        return fft_windows(p, seg, starts - s0)
+
+    def _known(self, n_sym: int, header_bits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(known symbols complex (2 + n_sym, n_used), mask bool): LTF, pilots, and the header if given."""
+        p = self.params
+        _, data_pos, pilot_pos = layout(p)
+        n_used = ltf_freq(p).size
+        x = np.zeros((2 + n_sym, n_used), dtype=np.complex128)
+        known = np.zeros(x.shape, dtype=bool)
+        x[:2] = ltf_freq(p)
+        known[:2] = True
+        x[2:, pilot_pos] = pilot_values(p, 0, n_sym)
+        known[2:, pilot_pos] = True
+        if header_bits is not None:
+            n_hdr = self._hdr_syms
+            x[2: 2 + n_hdr, data_pos] = map_bits(header_bits, "bpsk").reshape(n_hdr, p.n_data)
+            known[2: 2 + n_hdr] = True
+        return x, known
+
+    def _track(self, y, starts, x, known) -> tuple[PhaseTrack, ChannelEstimate]:
+        """Phase tracking and channel estimation, alternated twice: first against the LTF channel,
+        then against the channel fitted to all fully known symbols (LTF and, once decoded, header)."""
+        p = self.params
+        est = estimate_channel(y[:2], x[:2], p)
+        t = starts.astype(np.float64) - starts[0]
+        full = known.all(axis=1)
+        for _ in range(2):
+            r = y * np.conj(x) * np.conj(est.h)[None, :]
+            track = track_phase(r, known, t, p, est.noise_var, est.h)
+            est = estimate_channel((y * track.rotation)[full], x[full], p)
+        return track, est
+
+    def _decode_header(self, y: np.ndarray, starts: np.ndarray):
+        p = self.params
+        n_hdr = self._hdr_syms
+        _, data_pos, _ = layout(p)
+        x, known = self._known(n_hdr, None)
+        track, est = self._track(y, starts, x, known)
+        eq, var = equalize(y[2:], track.__class__(track.rotation[2:], track.phase_var[2:], track.sro_ppm), est)
+        llr = demap_llr(eq[:, data_pos].reshape(-1), var[:, data_pos].reshape(-1), "bpsk")
+        return decode_header(llr, p), track, est
+
+    def _decode_payload(self, y: np.ndarray, starts: np.ndarray, header: Header, sync) -> ReceivedFrame:
+        p = self.params
+        n_hdr = self._hdr_syms
+        _, data_pos, _ = layout(p)
+        x, known = self._known(y.shape[0] - 2, encode_header(header, p))
+        track, est = self._track(y, starts, x, known)
+        pay = slice(2 + n_hdr, None)
+        eq, var = equalize(y[pay], PhaseTrack(track.rotation[pay], track.phase_var[pay], track.sro_ppm), est)
+        eq, var = eq[:, data_pos], var[:, data_pos]
+        frame = ReceivedFrame(header=header, start_sample=0, cfo_hz=sync.cfo_hz, snr_db=est.snr_db)
+        if header.mode == "analog":
+            vals = np.stack([eq.real, eq.imag], axis=-1).reshape(-1) / ANALOG_SCALE
+            nv = np.repeat(var.reshape(-1), 2)
+            frame.values = vals[: header.length].astype(np.float32)
+            frame.noise_var = nv[: header.length].astype(np.float32)
+        else:
+            llr = demap_llr(eq.reshape(-1), var.reshape(-1), header.modulation)[: payload_bits(header, p)]
+            frame.llr = llr.astype(np.float32)
+            frame.payload, frame.crc_ok = decode_payload(llr, header.length, header.modulation,
+                                                         header.code_rate, self.ldpc_iterations)
+        frame.diagnostics = {
+            "subcarriers": np.sort(np.array(p.data_subcarriers + p.pilot_subcarriers)),
+            "channel": est.h, "noise_var": est.noise_var,
+            "snr_per_subcarrier_db": 10 * np.log10(np.maximum(est.snr_per_subcarrier, 1e-12)),
+            "noise_var_per_subcarrier": est.noise_var_per_subcarrier,
+            "constellation_raw": y[pay][:, data_pos], "constellation_eq": eq,
+            "sro_ppm": track.sro_ppm, "ltf_metric": sync.metric,
+        }
+        return frame

@@ -1,0 +1,113 @@
+"""Burst synchronisation: STF autocorrelation detection, coarse CFO (STF), fine timing (LTF
+cross-correlation) and fine CFO (LTF).
+
+Detection statistic (Schmidl & Cox, normalised): with lag L = n_fft/4 (the STF period) and window
+W = 8 L, M(d) = |sum x[d+m+L] x*[d+m]|^2 / (sum |x[d+m]|^2 * sum |x[d+m+L]|^2), m = 0..W-1. For
+white Gaussian noise M is the squared sample correlation of W complex pairs, Beta(1, W-1)
+distributed: P(M > t) = (1 - t)^(W-1). The threshold is set from a target false-alarm probability
+per sample, not tuned to any signal. A second, independent test on the LTF (normalised
+cross-correlation with the known two-symbol LTF, same Beta law with 2 n_fft samples, threshold set
+for a false-alarm probability over the search window) confirms the burst and gives its timing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import correlate
+
+from phy.params import OfdmParams
+from phy.preamble import ltf_symbol, stf_period
+
+STF_WINDOW_PERIODS = 8
+
+
+def _window_sums(v: np.ndarray, w: int) -> np.ndarray:
+    """Sums of ``w`` consecutive entries of ``v``: (len(v) - w + 1,)."""
+    cs = np.concatenate([[0], np.cumsum(v)])
+    return cs[w:] - cs[:-w]
+
+
+def beta_threshold(n_samples: int, false_alarm_prob: float) -> float:
+    """t with P(M > t) = false_alarm_prob for M ~ Beta(1, n_samples - 1) (squared sample
+    correlation of ``n_samples`` complex white-noise pairs)."""
+    return float(1.0 - false_alarm_prob ** (1.0 / (n_samples - 1)))
+
+
+def stf_span(params: OfdmParams) -> tuple[int, int]:
+    """(lag L, window W) of the STF autocorrelation, samples."""
+    lag = stf_period(params)
+    return lag, STF_WINDOW_PERIODS * lag
+
+
+def stf_metric(x: np.ndarray, params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised STF autocorrelation of x (complex (n,)).
+
+    Returns (metric float64 (n - W - L + 1,), autocorrelation complex128 (same)); metric is 0 where
+    the window holds no energy.
+    """
+    lag, w = stf_span(params)
+    x = x.astype(np.complex128, copy=False)
+    p = _window_sums(x[lag:] * np.conj(x[:-lag]), w)
+    e = _window_sums(np.abs(x) ** 2, w)
+    e1, e2 = e[: p.size], e[lag: lag + p.size]
+    den = e1 * e2
+    metric = np.divide(np.abs(p) ** 2, den, out=np.zeros(p.size), where=den > 0)
+    return metric, p
+
+
+def coarse_cfo_hz(autocorr: complex, params: OfdmParams) -> float:
+    """CFO in Hz from an STF autocorrelation value, unambiguous in ±fs / (2 L) = ±fs/32 at n_fft 64."""
+    lag, _ = stf_span(params)
+    return float(np.angle(autocorr) / (2 * np.pi * lag) * params.sample_rate_hz)
+
+
+@dataclass(frozen=True)
+class LtfSync:
+    """Result of the LTF search.
+
+    Attributes:
+        first_ltf: index (in the searched array) of the first sample of the first LTF symbol
+            (after the LTF guard interval), samples.
+        cfo_hz: total CFO estimate (coarse + fine), Hz.
+        metric: normalised correlation peak in [0, 1].
+    """
+
+    first_ltf: int
+    cfo_hz: float
+    metric: float
+
+
+def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], params: OfdmParams,
+               false_alarm_prob: float, first_path_fraction: float = 0.5) -> LtfSync | None:
+    """Find the LTF whose first symbol starts in [lo, hi) of x (needs x up to hi + 2 n_fft).
+
+    Each CFO hypothesis (Hz) derotates the segment; the hypothesis with the highest normalised
+    correlation wins. The timing is the earliest position within n_cp/2 before the peak whose metric
+    reaches ``first_path_fraction`` of the peak (the first strong path). Returns None when the peak
+    stays under the false-alarm threshold.
+    """
+    n = params.n_fft
+    tpl = np.tile(ltf_symbol(params), 2)
+    seg = x[lo: hi + 2 * n].astype(np.complex128, copy=False)
+    if seg.size < 2 * n + 1:
+        return None
+    t = np.arange(seg.size)
+    energy = _window_sums(np.abs(seg) ** 2, 2 * n)
+    e_tpl = float(np.sum(np.abs(tpl) ** 2))
+    best = None
+    for f in cfo_candidates_hz:
+        rot = seg * np.exp(-2j * np.pi * f / params.sample_rate_hz * t)
+        c = correlate(rot, tpl, mode="valid")
+        lam = np.divide(np.abs(c) ** 2, e_tpl * energy, out=np.zeros(c.size), where=energy > 0)
+        k = int(np.argmax(lam))
+        if best is None or lam[k] > best[0]:
+            best = (float(lam[k]), k, f, rot, lam)
+    peak, k, f, rot, lam = best
+    if peak < beta_threshold(2 * n, false_alarm_prob / lam.size):
+        return None
+    early = max(0, k - params.n_cp // 2)
+    k = early + int(np.flatnonzero(lam[early: k + 1] >= first_path_fraction * peak)[0])
+    start = max(0, k - params.n_cp // 4)
+    fine = np.angle(np.vdot(rot[start: start + n], rot[start + n: start + 2 * n]))
+    return LtfSync(first_ltf=lo + k, cfo_hz=f + fine / (2 * np.pi * n) * params.sample_rate_hz, metric=peak)

@@ -1,0 +1,97 @@
+"""The transmitter: analog and digital payloads → complex64 baseband bursts."""
+from __future__ import annotations
+
+import numpy as np
+
+from phy.frame import (ANALOG_SCALE, DEFAULT_MAX_PAYLOAD_SYMBOLS, payload_bits, payload_symbols)
+from phy.header import Header, code_rate_index, encode_header
+from phy.ldpc import CRC_BITS, MAX_INFO_BITS, codeword_size, encode_payload
+from phy.modulation import bits_per_symbol, map_bits
+from phy.ofdm import layout, pilot_values, symbols_to_time
+from phy.params import OfdmParams
+from phy.preamble import preamble
+
+
+class Transmitter:
+    """Builds bursts: preamble, header, payload, idle gap.
+
+    Every burst is peak-normalised for a DAC: it is scaled so that the largest of |I| and |Q| over the
+    burst is 10^(-backoff_db/20) of full scale (1.0). The relative levels of preamble and payload are
+    fixed, so the receiver's channel estimate covers the scaling.
+
+    Args:
+        params: OFDM numerology.
+        backoff_db: headroom below DAC full scale of the burst's peak I/Q magnitude, dB (≥ 0).
+        max_payload_symbols: payload OFDM symbols allowed per frame (sets the frame capacity).
+    """
+
+    def __init__(self, params: OfdmParams = OfdmParams(), backoff_db: float = 1.0,
+                 max_payload_symbols: int = DEFAULT_MAX_PAYLOAD_SYMBOLS) -> None:
+        if not np.isfinite(backoff_db) or backoff_db < 0:
+            raise ValueError(f"backoff_db must be a finite number of dB ≥ 0, got {backoff_db}")
+        if max_payload_symbols < 1:
+            raise ValueError(f"max_payload_symbols must be ≥ 1, got {max_payload_symbols}")
+        self.params = params
+        self.backoff_db = float(backoff_db)
+        self.max_payload_symbols = int(max_payload_symbols)
+
+    def max_analog_values(self) -> int:
+        """Real values one analog frame can carry."""
+        return min(2 * self.params.n_data * self.max_payload_symbols, 65535)
+
+    def max_digital_bytes(self, modulation: str, code_rate: float) -> int:
+        """Payload bytes one digital frame can carry at this modulation and LDPC code rate."""
+        code_rate_index(code_rate)
+        capacity = self.max_payload_symbols * self.params.n_data * bits_per_symbol(modulation)
+        n_bytes = min((MAX_INFO_BITS - CRC_BITS) // 8, int(capacity * code_rate - CRC_BITS) // 8)
+        while n_bytes > 0 and codeword_size(n_bytes, modulation, code_rate)[1] > capacity:
+            n_bytes -= 1
+        return max(n_bytes, 0)
+
+    def analog_burst(self, values: np.ndarray, *, frame_index: int = 0, frame_count: int = 1,
+                     stream_id: int = 0) -> np.ndarray:
+        """Burst carrying real ``values`` (float (n,), mean square ~1, sent unquantised, two per data
+        subcarrier symbol). Returns complex64 (m,) ending with params.idle_gap zeros."""
+        v = np.asarray(values)
+        if v.ndim != 1 or not np.issubdtype(v.dtype, np.floating) and not np.issubdtype(v.dtype, np.integer):
+            raise ValueError(f"analog_burst needs a 1-D real array, got shape {v.shape} dtype {v.dtype}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError("analog_burst values contain NaN or inf; clean the latents before sending")
+        if v.size > self.max_analog_values():
+            raise ValueError(f"{v.size} analog values exceed one frame ({self.max_analog_values()}); "
+                             "split them over frames")
+        header = Header("analog", int(v.size), frame_index=frame_index, frame_count=frame_count,
+                        stream_id=stream_id)
+        n_sym = payload_symbols(header, self.params)
+        padded = np.zeros(2 * n_sym * self.params.n_data)
+        padded[: v.size] = v
+        data = ANALOG_SCALE * (padded[0::2] + 1j * padded[1::2])
+        return self._burst(header, data.reshape(n_sym, self.params.n_data))
+
+    def digital_burst(self, payload: bytes, *, modulation: str = "qpsk", code_rate: float = 0.5,
+                      frame_index: int = 0, frame_count: int = 1, stream_id: int = 0) -> np.ndarray:
+        """Burst carrying ``payload`` bytes, CRC-32 + 5G LDPC at ``code_rate`` + ``modulation``.
+        Returns complex64 (m,) ending with params.idle_gap zeros."""
+        if not isinstance(payload, (bytes, bytearray)):
+            raise ValueError(f"digital_burst needs bytes, got {type(payload).__name__}")
+        cap = self.max_digital_bytes(modulation, code_rate)
+        if len(payload) > cap:
+            raise ValueError(f"{len(payload)} bytes exceed one {modulation} rate {code_rate:.3g} frame ({cap}); "
+                             "split them over frames")
+        header = Header("digital", len(payload), modulation, code_rate, frame_index, frame_count, stream_id)
+        bits = encode_payload(bytes(payload), modulation, code_rate, payload_bits(header, self.params))
+        return self._burst(header, map_bits(bits, modulation).reshape(-1, self.params.n_data))
+
+    def _burst(self, header: Header, payload: np.ndarray) -> np.ndarray:
+        """Preamble + header + payload (complex (n_sym, n_data) data symbols) + gap, peak-normalised."""
+        p = self.params
+        bins, data_pos, pilot_pos = layout(p)
+        hdr = map_bits(encode_header(header, p), "bpsk").reshape(-1, p.n_data)
+        data = np.concatenate([hdr, payload])
+        grid = np.zeros((data.shape[0], bins.size), dtype=np.complex128)
+        grid[:, data_pos] = data
+        grid[:, pilot_pos] = pilot_values(p, 0, data.shape[0])
+        x = np.concatenate([preamble(p), symbols_to_time(p, grid)])
+        peak = max(np.max(np.abs(x.real)), np.max(np.abs(x.imag)))
+        x *= 10 ** (-self.backoff_db / 20) / peak
+        return np.concatenate([x, np.zeros(p.idle_gap)]).astype(np.complex64)
