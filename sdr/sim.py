@@ -48,6 +48,14 @@ class SimRadio(Radio):
         self._transmitted = False
         self._ref_power = IDLE_REFERENCE_POWER
 
+    @classmethod
+    def from_uri_params(cls, params: dict[str, str], config: RadioConfig | None = None) -> "SimRadio":
+        """A sim radio for URI parameters such as ``{'snr': '5', 'channel': 'tdl-c'}``.
+
+        Raises ValueError (from ``ChannelConfig.from_uri_params`` / ``Channel``) for bad values.
+        """
+        return cls(ChannelConfig.from_uri_params(params), config)
+
     def configure(self, config: RadioConfig) -> None:
         """Adopt ``config`` (a new sample rate rebuilds the channel model)."""
         if config.sample_rate_hz != self.config.sample_rate_hz:

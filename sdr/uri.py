@@ -31,13 +31,11 @@ def open_radio(uri: str, config: RadioConfig | None = None) -> Radio:
     scheme, sep, rest = uri.strip().partition(":")
     scheme = scheme.lower()
     if scheme == "sim" and sep:
-        from phy.channel import ChannelConfig
-
         from .sim import SimRadio
 
         params = parse_params(rest, uri)
         try:
-            return SimRadio(ChannelConfig.from_uri_params(params), config)
+            return SimRadio.from_uri_params(params, config)
         except (ValueError, TypeError, KeyError) as exc:
             raise RadioError(f"bad channel parameters in {uri!r}: {one_line(exc)}; valid form: {URI_FORMS[0]}") from None
     if scheme == "file" and sep:

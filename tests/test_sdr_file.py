@@ -267,3 +267,21 @@ def test_bad_captures_give_one_clear_radio_error(tmp_path, kind, words):
         radio.receive(100)
     message = str(info.value)
     assert words in message and str(path.name) in message and "\n" not in message
+
+
+def test_reading_a_large_capture_uses_bounded_memory(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "large.sigmf-meta"
+    rng = np.random.default_rng(4)
+    block = (0.3 * (rng.standard_normal(120_000) + 1j * rng.standard_normal(120_000))).astype(np.complex64)
+    with SigMFRecorder(path, 2.4e6) as rec:
+        for _ in range(20):  # 2.4 M samples, 19.2 MB of cf32
+            rec.write(block)
+    radio = open_radio(f"file:{path}", RadioConfig(sample_rate_hz=2e6))
+    tracemalloc.start()
+    total = sum(chunk.size for chunk in radio.stream(50_000))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert total == 2_000_000
+    assert peak < 6e6  # a few chunks' worth (measured 4.5 MB), not the 19.2 MB capture
