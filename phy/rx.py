@@ -98,7 +98,9 @@ class Receiver:
         self._offset = 0          # stream index of _buf[0]
         self._scan = 0            # next buffer index to test for a burst
         self._real_end = None     # buffer index where real samples end (set by flush)
-        self.detections = 0       # STF triggers that were examined
+        self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
+        """Counters since the last reset: STF tests fired, bursts confirmed by the LTF test, confirmed
+        bursts whose header failed its CRC, frames returned."""
 
     # ----------------------------------------------------------------- streaming
     def process(self, chunk) -> list[ReceivedFrame]:
@@ -136,7 +138,7 @@ class Receiver:
             i = 0
             while i < hits.size:
                 d = int(hits[i])
-                self.detections += 1
+                self.stats["stf_triggers"] += 1
                 out = self._try_frame(d, acorr[d - base])
                 if out is _NEED_MORE:
                     self._scan = d
@@ -146,6 +148,7 @@ class Receiver:
                 else:
                     frame, end = out
                     frames.append(frame)
+                    self.stats["frames"] += 1
                     nxt = end
                 i = int(np.searchsorted(hits, nxt))
                 self._scan = nxt
@@ -186,16 +189,18 @@ class Receiver:
         if not self._available(starts[-1] + p.n_fft + p.n_cp):
             return None if self._real_end is not None else _NEED_MORE
         y = self._fft(starts, sync.cfo_hz)
-        header, track, est = self._decode_header(y, starts)
-        if header is None:
+        header = self._decode_header(y, starts)
+        end = t1 - p.n_fft // 2 - stf_length(p) + (burst_length(header, p) if header else 0)
+        if header is not None and payload_symbols(header, p) <= self.max_payload_symbols \
+                and not self._available(end) and self._real_end is None:
+            return _NEED_MORE
+        self.stats["ltf_confirmed"] += 1
+        if header is None or payload_symbols(header, p) > self.max_payload_symbols:
+            self.stats["header_failed"] += 1
             return None
-        n_pay = payload_symbols(header, p)
-        if n_pay > self.max_payload_symbols:
+        if not self._available(end):            # the stream ended inside this burst
             return None
-        starts = self._symbol_starts(w0, n_hdr + n_pay)
-        end = t1 - p.n_fft // 2 - stf_length(p) + burst_length(header, p)
-        if not self._available(end):
-            return None if self._real_end is not None else _NEED_MORE
+        starts = self._symbol_starts(w0, n_hdr + payload_symbols(header, p))
         y = self._fft(starts, sync.cfo_hz)
         frame = self._decode_payload(y, starts, header, sync)
         frame.start_sample = self._offset + t1 - p.n_fft // 2 - stf_length(p)
@@ -231,14 +236,15 @@ class Receiver:
             known[2: 2 + n_hdr] = True
         return x, known
 
-    def _track(self, y, starts, x, known) -> tuple[PhaseTrack, ChannelEstimate]:
-        """Phase tracking and channel estimation, alternated twice: first against the LTF channel,
-        then against the channel fitted to all fully known symbols (LTF and, once decoded, header)."""
+    def _track(self, y, starts, x, known, passes: int) -> tuple[PhaseTrack, ChannelEstimate]:
+        """Phase tracking and channel estimation, alternated ``passes`` times: first against the LTF
+        channel, then against the channel fitted to all fully known symbols (LTF and, once decoded,
+        header)."""
         p = self.params
         est = estimate_channel(y[:2], x[:2], p)
         t = starts.astype(np.float64) - starts[0]
         full = known.all(axis=1)
-        for _ in range(2):
+        for _ in range(passes):
             r = y * np.conj(x) * np.conj(est.h)[None, :]
             track = track_phase(r, known, t, p, est.noise_var, est.h)
             est = estimate_channel((y * track.rotation)[full], x[full], p)
@@ -249,17 +255,17 @@ class Receiver:
         n_hdr = self._hdr_syms
         _, data_pos, _ = layout(p)
         x, known = self._known(n_hdr, None)
-        track, est = self._track(y, starts, x, known)
+        track, est = self._track(y, starts, x, known, passes=1)
         eq, var = equalize(y[2:], track.__class__(track.rotation[2:], track.phase_var[2:], track.sro_ppm), est)
         llr = demap_llr(eq[:, data_pos].reshape(-1), var[:, data_pos].reshape(-1), "bpsk")
-        return decode_header(llr, p), track, est
+        return decode_header(llr, p)
 
     def _decode_payload(self, y: np.ndarray, starts: np.ndarray, header: Header, sync) -> ReceivedFrame:
         p = self.params
         n_hdr = self._hdr_syms
         _, data_pos, _ = layout(p)
         x, known = self._known(y.shape[0] - 2, encode_header(header, p))
-        track, est = self._track(y, starts, x, known)
+        track, est = self._track(y, starts, x, known, passes=2)
         pay = slice(2 + n_hdr, None)
         eq, var = equalize(y[pay], PhaseTrack(track.rotation[pay], track.phase_var[pay], track.sro_ppm), est)
         eq, var = eq[:, data_pos], var[:, data_pos]
