@@ -11,14 +11,14 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,pluto]'
+	$(BIN)/pip install --quiet -e '.[dev,pluto,cluster]'
 	bash scripts/install-system-deps.sh $(VENV)
 	touch $(STAMP)
 
 ## make demo: loopback of a held-out photo through the simulated radio with the shipped model
 demo: $(STAMP)
 	@mkdir -p $(OUT)
-	$(BIN)/python -m semantic.data --export-heldout $(OUT)/demo-input.png
+	$(BIN)/python scripts/export_photo.py coffee $(OUT)/demo-input.png --size 128
 	$(BIN)/diffradio loopback --image $(OUT)/demo-input.png --snr 5 --channel tdl-c \
 		--out $(OUT)/demo.png --plot $(OUT)/demo-diagnostics.png --json
 

@@ -36,11 +36,11 @@ def measurements(rec: link.Reception, reference: np.ndarray | None, out: str | N
     """The JSON contract of a received image (MISSION.md): metrics when ``reference`` is known."""
     result: dict = {}
     if reference is not None:
-        from semantic.metrics import image_metrics
+        from semantic.metrics import all_metrics
         if reference.shape != rec.image.shape:
             raise ValueError(f"reference image is {reference.shape[1]}x{reference.shape[0]} but the received one "
                              f"is {rec.image.shape[1]}x{rec.image.shape[0]}; pass the image that was sent")
-        result.update(image_metrics(reference, rec.image))
+        result.update(all_metrics(reference, rec.image))
     result.update(
         scheme=rec.scheme,
         snr_db_est=rec.snr_db_est,
@@ -80,7 +80,7 @@ def loopback(args, emit) -> int:
     extra = dict(frames_sent=transmission.frames_sent, radio=uri, decoder=args.decoder)
     if transmission.modulation:
         extra.update(modulation=transmission.modulation, code_rate=transmission.code_rate,
-                     jpeg_quality=transmission.jpeg_quality, jpeg_downscale=transmission.jpeg_downscale)
+                     jpeg_quality=transmission.jpeg.quality, jpeg_downscale=transmission.jpeg.downscale)
     return _finish(rec, run_, args, image, OfdmParams().sample_rate_hz, extra, emit)
 
 

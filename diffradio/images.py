@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +29,26 @@ def read_image(path: str | Path) -> np.ndarray:
     return arr
 
 
-def write_image(path: str | Path, image: np.ndarray) -> Path:
-    """Write uint8 (H, W, 3) ``image`` atomically (temporary file, then rename); format from the suffix."""
+@contextmanager
+def atomic_target(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write uint8 (H, W, 3) ``image`` atomically; the format comes from the suffix (.png, .jpg)."""
+    path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"cannot tell the image format of {path}; use a .png or .jpg name for --out")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(image).save(fh, format=fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_target(path) as tmp:
+        Image.fromarray(image).save(tmp, format=fmt)
     return path

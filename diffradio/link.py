@@ -6,8 +6,9 @@ one place where the semantic codec, the modem and the radio meet.
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from diffradio.stream import (StreamAssembler, StreamDescriptor, frame_slices, f
 from phy import OfdmParams, Receiver, Transmitter
 from phy.mcs import mcs_by_name, select_mcs
 from sdr import Radio
+
+if TYPE_CHECKING:
+    from semantic.jpeg import JpegFit
 
 DESCRIPTOR_MODULATION = "bpsk"
 DESCRIPTOR_CODE_RATE = 0.5
@@ -35,7 +39,7 @@ class Transmission:
         descriptor: the stream's descriptor.
         channel_uses: complex payload symbols the image occupies (latents: values / 2).
         modulation, code_rate: the digital payload's MCS (None for semantic).
-        jpeg_quality, jpeg_downscale: the digital baseline's source coding (None for semantic).
+        jpeg: the digital baseline's JPEG (bytes, quality, downscale); None for semantic.
     """
 
     bursts: list[np.ndarray]
@@ -43,8 +47,7 @@ class Transmission:
     channel_uses: int
     modulation: str | None = None
     code_rate: float | None = None
-    jpeg_quality: int | None = None
-    jpeg_downscale: int | None = None
+    jpeg: "JpegFit | None" = None
 
     @property
     def frames_sent(self) -> int:
@@ -94,6 +97,15 @@ class Reception:
         return float(np.mean(vals)) if vals else None
 
 
+def model_id(codec) -> int:
+    """CRC-32 of the encoder's weights: which model made a semantic stream."""
+    crc = 0
+    for name, tensor in sorted(codec.jscc.encoder.state_dict().items()):
+        crc = zlib.crc32(name.encode(), crc)
+        crc = zlib.crc32(tensor.detach().cpu().numpy().tobytes(), crc)
+    return crc
+
+
 def _descriptor_bursts(tx: Transmitter, desc: StreamDescriptor, stream_id: int) -> tuple[np.ndarray, np.ndarray]:
     kw = dict(modulation=DESCRIPTOR_MODULATION, code_rate=DESCRIPTOR_CODE_RATE,
               frame_count=desc.frame_count, stream_id=stream_id)
@@ -106,7 +118,8 @@ def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: 
     latents = codec.encode(image)
     flat = latents.reshape(-1).astype(np.float32)
     n_frames = frames_needed(flat.size, tx.max_analog_values())
-    desc = StreamDescriptor("semantic", image.shape[:2], n_frames, flat.size, tuple(latents.shape))
+    desc = StreamDescriptor("semantic", image.shape[:2], n_frames, flat.size, tuple(latents.shape),
+                            model_id(codec))
     first, last = _descriptor_bursts(tx, desc, stream_id)
     payload = [tx.analog_burst(flat[sl], frame_index=i, frame_count=desc.frame_count, stream_id=stream_id)
                for i, sl in enumerate(frame_slices(flat.size, n_frames), start=1)]
@@ -138,7 +151,7 @@ def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx
                for i, c in enumerate(chunks, start=1)]
     return Transmission([first, *payload, last], desc, channel_uses=mcs.channel_uses(len(fit.data)),
                         modulation=mcs.modulation,
-                        code_rate=mcs.code_rate, jpeg_quality=fit.quality, jpeg_downscale=fit.downscale)
+                        code_rate=mcs.code_rate, jpeg=fit)
 
 
 def transmit(radio: Radio, transmission: Transmission, repeat: bool = False) -> None:
@@ -228,6 +241,9 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
         if codec is None:
             from semantic import SemanticCodec
             codec = SemanticCodec.from_pretrained()
+        if desc.model_id != model_id(codec):
+            raise LinkError(f"the stream was encoded by model {desc.model_id:08x} but the loaded model is "
+                            f"{model_id(codec):08x}; pass the sender's model with --model")
         values, var, used = gather_latents(state)
         image = codec.decode(values.reshape(desc.latent_shape), var.reshape(desc.latent_shape),
                              desc.image_shape, method=method, steps=steps, seed=seed)

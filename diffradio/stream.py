@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _MAGIC = b"DRS1"
-_FORMAT = "<4sBHHHIHHHH"  # magic, scheme, H, W, n_data_frames, payload_len, n_tiles, C, h, w
+_FORMAT = "<4sBHHHIHHHHI"  # magic, scheme, H, W, n_data_frames, payload_len, n_tiles, C, h, w, model id
 _SCHEMES = ("semantic", "digital")
 
 
@@ -28,6 +28,8 @@ class StreamDescriptor:
         n_data_frames: payload frames (frame indices 1..n_data_frames).
         payload_len: semantic: number of real latent values; digital: JPEG length in bytes.
         latent_shape: semantic: (n_tiles, C, h, w); digital: (0, 0, 0, 0).
+        model_id: semantic: CRC-32 of the encoder's weights, so that a receiver with another model
+            refuses the stream instead of decoding a wrong image; digital: 0.
     """
 
     scheme: str
@@ -35,6 +37,7 @@ class StreamDescriptor:
     n_data_frames: int
     payload_len: int
     latent_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
+    model_id: int = 0
 
     @property
     def frame_count(self) -> int:
@@ -43,17 +46,17 @@ class StreamDescriptor:
 
     def pack(self) -> bytes:
         return struct.pack(_FORMAT, _MAGIC, _SCHEMES.index(self.scheme), *self.image_shape,
-                           self.n_data_frames, self.payload_len, *self.latent_shape)
+                           self.n_data_frames, self.payload_len, *self.latent_shape, self.model_id)
 
     @classmethod
     def unpack(cls, data: bytes) -> "StreamDescriptor | None":
         """Parse a descriptor; None when ``data`` is not one (another program's frame)."""
         if len(data) < struct.calcsize(_FORMAT):
             return None
-        magic, scheme, h, w, n, length, *latent = struct.unpack_from(_FORMAT, data)
+        magic, scheme, h, w, n, length, *latent, model_id = struct.unpack_from(_FORMAT, data)
         if magic != _MAGIC or scheme >= len(_SCHEMES):
             return None
-        return cls(_SCHEMES[scheme], (h, w), n, length, tuple(latent))
+        return cls(_SCHEMES[scheme], (h, w), n, length, tuple(latent), model_id)
 
 
 def frames_needed(n_values: int, max_per_frame: int) -> int:

@@ -14,6 +14,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 KEY = ("image", "channel", "snr_db", "decoder", "seed")
 FIELDS = KEY + ("psnr_db", "ms_ssim", "vif", "frames_sent", "frames_detected", "frames_decoded", "frames_lost",
                 "channel_uses", "snr_db_est", "cfo_hz_est", "decode_s", "modulation", "code_rate", "jpeg_quality")
@@ -30,6 +32,7 @@ class Point:
     seed: int
     steps: int = 10
     model: str | None = None
+    size: int = 128
 
     def key(self) -> tuple[str, ...]:
         return (self.image, self.channel, f"{self.snr_db:g}", self.decoder, str(self.seed))
@@ -40,6 +43,8 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", nargs="+", default=["awgn", "tdl-c"], help="channel models")
     p.add_argument("--decoder", nargs="+", default=["diffusion", "direct", "digital"], help="decoders")
     p.add_argument("--images", nargs="+", default=None, help="held-out photo names (default: all)")
+    p.add_argument("--size", type=int, default=128,
+                   help="short side in pixels the held-out photos are resized to (default 128)")
     p.add_argument("--seeds", type=int, default=1, help="channel/sampler seeds per point")
     p.add_argument("--steps", type=int, default=10, help="diffusion steps")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
@@ -59,12 +64,10 @@ def run_point(point: Point, grid_dir: str | None = None) -> dict:
     from diffradio import link
     from diffradio.commands import measurements, sim_uri
     from semantic import SemanticCodec
-    from semantic.data import heldout_images
-
     torch.set_num_threads(1)
     if point.model not in _CODEC:
         _CODEC[point.model] = SemanticCodec.from_pretrained(point.model)
-    image = dict(heldout_images())[point.image]
+    image = sweep_photo(point.image, point.size)
     uri = sim_uri(point.snr_db, point.channel, 0.0, 0.0, point.seed)
     row = dict(zip(KEY, point.key()))
     try:
@@ -72,13 +75,13 @@ def run_point(point: Point, grid_dir: str | None = None) -> dict:
                                              snr_hint_db=point.snr_db, steps=point.steps, seed=point.seed)
     except link.LinkError:
         # nothing decodable arrived: the user would see a failure image; score that
-        import numpy as np
-        from semantic.metrics import image_metrics
-        row.update(image_metrics(image, np.full_like(image, link.FAILURE_GRAY)), frames_decoded=0)
+        from semantic.metrics import all_metrics
+        row.update(all_metrics(image, np.full_like(image, link.FAILURE_GRAY)), frames_decoded=0)
         return row
     row.update({k: v for k, v in measurements(rec, image, None).items() if k in FIELDS})
     row.update(frames_sent=transmission.frames_sent, modulation=transmission.modulation,
-               code_rate=transmission.code_rate, jpeg_quality=transmission.jpeg_quality)
+               code_rate=transmission.code_rate,
+               jpeg_quality=transmission.jpeg.quality if transmission.jpeg else None)
     if grid_dir:
         from diffradio.images import write_image
         stem = "_".join(part.replace("_", "-") for part in point.key())
@@ -93,14 +96,25 @@ def _done_keys(csv_path: Path) -> set[tuple[str, ...]]:
         return {tuple(r[k] for k in KEY) for r in csv.DictReader(fh)}
 
 
+def sweep_photo(name: str, size: int) -> np.ndarray:
+    """Held-out photo ``name`` resized so that its short side is ``size`` pixels, uint8 (H, W, 3)."""
+    from PIL import Image
+
+    from semantic.data import load_photo
+    img = Image.fromarray(load_photo(name))
+    scale = size / min(img.size)
+    return np.asarray(img.resize((round(img.size[0] * scale), round(img.size[1] * scale)),
+                                 Image.Resampling.LANCZOS))
+
+
 def _points(args) -> list[Point]:
-    from semantic.data import heldout_images
-    names = [n for n, _ in heldout_images()]
+    from semantic.data import HELDOUT_PHOTOS
+    names = list(HELDOUT_PHOTOS)
     chosen = args.images or names
     unknown = sorted(set(chosen) - set(names))
     if unknown:
         raise ValueError(f"unknown held-out image(s) {', '.join(unknown)}; choose from {', '.join(names)}")
-    return [Point(i, c, float(s), d, seed, args.steps, args.model)
+    return [Point(i, c, float(s), d, seed, args.steps, args.model, args.size)
             for i, c, s, d, seed in itertools.product(chosen, args.channel, args.snr, args.decoder, range(args.seeds))]
 
 

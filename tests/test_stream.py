@@ -26,7 +26,7 @@ class Frame:
 
 
 def test_descriptor_round_trip_and_rejects_foreign_bytes():
-    d = StreamDescriptor("semantic", (96, 128), 3, 6144, (12, 4, 16, 16))
+    d = StreamDescriptor("semantic", (96, 128), 3, 6144, (12, 4, 16, 16), 0xDEADBEEF)
     assert StreamDescriptor.unpack(d.pack()) == d
     assert d.frame_count == 5
     assert StreamDescriptor.unpack(b"not a descriptor at all, really") is None

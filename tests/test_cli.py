@@ -1,0 +1,97 @@
+"""The ``diffradio`` command line: the JSON contract, tx → file → replay, and one-line errors."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from diffradio.cli import main
+
+CONTRACT = {"psnr_db", "ms_ssim", "snr_db_est", "cfo_hz_est", "frames_sent", "frames_detected", "frames_decoded",
+            "channel_uses", "decode_s", "out"}
+
+
+def _json(capsys) -> dict:
+    out = capsys.readouterr().out.strip().splitlines()
+    return json.loads(out[-1])
+
+
+def test_loopback_json_contract_and_files(tmp_path, photo_png, capsys):
+    out, plot = tmp_path / "rx.png", tmp_path / "diag.png"
+    assert main(["loopback", "--image", photo_png, "--snr", "12", "--channel", "tdl-b", "--cfo", "3000",
+                 "--steps", "4", "--out", str(out), "--plot", str(plot), "--json"]) == 0
+    result = _json(capsys)
+    assert CONTRACT <= result.keys()
+    assert result["frames_decoded"] == result["frames_expected"] and result["frames_sent"] == result["frames_expected"] + 2
+    assert abs(result["cfo_hz_est"] - 3000) < 500
+    assert abs(result["snr_db_est"] - 12) < 3
+    assert Image.open(out).size == Image.open(photo_png).size
+    assert Image.open(plot).size[0] > 1000
+
+
+def test_tx_file_replay_equals_noiseless_loopback(tmp_path, photo_png, capsys):
+    cap = tmp_path / "cap.sigmf-meta"
+    assert main(["tx", "--radio", f"file:{cap}", "--image", photo_png, "--json"]) == 0
+    sent = _json(capsys)
+    assert cap.exists() and sent["frames_sent"] >= 3
+    assert main(["replay", str(cap), "--reference", photo_png, "--steps", "4", "--out",
+                 str(tmp_path / "replay.png"), "--json"]) == 0
+    replayed = _json(capsys)
+    assert main(["loopback", "--image", photo_png, "--radio", "sim:", "--steps", "4", "--out",
+                 str(tmp_path / "loop.png"), "--json"]) == 0
+    looped = _json(capsys)
+    assert replayed["frames_decoded"] == looped["frames_decoded"] == sent["frames_sent"] - 2
+    a = np.asarray(Image.open(tmp_path / "replay.png"), dtype=int)
+    b = np.asarray(Image.open(tmp_path / "loop.png"), dtype=int)
+    assert np.abs(a - b).mean() < 1.0
+    assert abs(replayed["psnr_db"] - looped["psnr_db"]) < 0.2
+
+
+def test_digital_scheme_over_file(tmp_path, photo_png, capsys):
+    cap = tmp_path / "dig.sigmf-meta"
+    assert main(["tx", "--radio", f"file:{cap}", "--image", photo_png, "--scheme", "digital",
+                 "--snr-hint", "20", "--json"]) == 0
+    assert main(["replay", str(cap), "--reference", photo_png, "--out", str(tmp_path / "d.png"), "--json"]) == 0
+    result = _json(capsys)
+    assert result["scheme"] == "digital" and result["frames_lost"] == 0 and result["psnr_db"] > 20
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["loopback", "--image", "/nonexistent.png"], "does not exist"),
+    (["replay", "/nonexistent.sigmf-meta"], "nonexistent"),
+    (["replay", "capture.wav"], "not a .sigmf-meta"),
+    (["loopback", "--image", "IMG", "--model", "/no/such/model"], "no semantic codec"),
+    (["rx", "--radio", "bogus:thing"], "radio"),
+])
+def test_user_mistakes_are_one_line(tmp_path, photo_png, capsys, args, needle):
+    args = [photo_png if a == "IMG" else a for a in args]
+    out = tmp_path / "never.png"
+    code = main(args + ["--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_capture_without_a_frame_writes_no_image(tmp_path, capsys):
+    from sdr import SigMFRecorder
+    rng = np.random.default_rng(0)
+    with SigMFRecorder(tmp_path / "noise.sigmf-meta", 2e6) as rec:
+        rec.write((0.05 * (rng.standard_normal(100_000) + 1j * rng.standard_normal(100_000))).astype(np.complex64))
+    out = tmp_path / "x.png"
+    assert main(["replay", str(tmp_path / "noise.sigmf-meta"), "--out", str(out)]) == 2
+    assert "no frame found" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_random_bytes_capture_is_one_line(tmp_path):
+    meta = tmp_path / "junk.sigmf-meta"
+    meta.write_bytes(np.random.default_rng(1).integers(0, 256, 500, dtype=np.uint8).tobytes())
+    (tmp_path / "junk.sigmf-data").write_bytes(b"\0" * 800)
+    proc = subprocess.run([sys.executable, "-m", "diffradio.cli", "replay", str(meta), "--out",
+                           str(tmp_path / "y.png")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "y.png").exists()
