@@ -90,7 +90,8 @@ def track_phase(r: np.ndarray, known: np.ndarray, t: np.ndarray, params: OfdmPar
     m = np.array([[(info * g1 * g1).sum(), (info * g1 * g2).sum()],
                   [(info * g1 * g2).sum(), (info * g2 * g2).sum()]])
     v = np.array([(info * g1 * psi).sum(), (info * g2 * psi).sum()])
-    cov = np.linalg.pinv(m)
+    det = m[0, 0] * m[1, 1] - m[0, 1] ** 2
+    cov = np.array([[m[1, 1], -m[0, 1]], [-m[0, 1], m[0, 0]]]) / det if det > 0 else np.zeros((2, 2))
     c, d = cov @ v
     slope = np.exp(-1j * (c + d * t)[:, None] * u[None, :])
     slope_var = u[None, :] ** 2 * (cov[0, 0] + 2 * cov[0, 1] * t[:, None] + cov[1, 1] * t[:, None] ** 2)
