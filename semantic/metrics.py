@@ -40,7 +40,8 @@ def ms_ssim(ref: np.ndarray, img: np.ndarray) -> float:
     r, i = _pair(ref, img)
     side = min(r.shape[-2:])
     win, levels = 11, 5
-    while levels > 1 and side <= (win - 1) * 2 ** (levels - 1):
+    # torchmetrics also requires side // (levels-1)**2 > win-1 (stricter than 2**(levels-1) at 4 levels)
+    while levels > 1 and (side <= (win - 1) * 2 ** (levels - 1) or side // (levels - 1) ** 2 <= win - 1):
         levels -= 1
     if side < win:
         win = 3 if side >= 3 else 1

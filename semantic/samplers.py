@@ -72,18 +72,22 @@ def snr_matched(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, 
         (z, residual_var): denoised latents and zeros (the reverse process ends at t = 0).
     """
     ok = _finite(y, noise_var)
-    out = torch.empty_like(y)
+    s2 = noise_to_signal(train_sched)
+    t_max = train_sched.config.num_train_timesteps - 1
+    starts = []
     for b in range(y.shape[0]):  # each tile has its own matched start
         fin = noise_var[b][ok[b]]
-        med = float(fin.median()) if fin.numel() else float("inf")
-        t0 = min(matched_timestep(train_sched, med), train_sched.config.num_train_timesteps - 1)
-        s2 = float(noise_to_signal(train_sched)[t0])
+        starts.append(t_max if fin.numel() == 0 else min(matched_timestep(train_sched, float(fin.median())), t_max))
+    starts = torch.tensor(starts)
+    eps = torch.randn(y.shape, generator=generator).to(y)
+    var = torch.where(ok, noise_var, torch.zeros_like(y))
+    out = torch.empty_like(y)
+    for t0 in torch.unique(starts).tolist():  # tiles sharing a start run as one batch
+        idx = (starts == t0).nonzero()[:, 0]
         a = train_sched.alphas_cumprod[t0].to(y)
-        eps = torch.randn(y[b:b + 1].shape, generator=generator).to(y)
-        var_b = torch.where(ok[b], noise_var[b], torch.zeros_like(y[b]))
-        top_up = (s2 - var_b).clamp_min(0).sqrt() * eps[0]
-        xt = torch.where(ok[b], a.sqrt() * (y[b] + top_up), eps[0])[None]
-        out[b] = _run(unet, train_sched, xt, _timesteps(t0, steps), generator)[0]
+        top_up = (float(s2[t0]) - var[idx]).clamp_min(0).sqrt() * eps[idx]
+        xt = torch.where(ok[idx], a.sqrt() * (y[idx] + top_up), eps[idx])
+        out[idx] = _run(unet, train_sched, xt, _timesteps(t0, steps), generator)
     return out, torch.zeros_like(y)
 
 

@@ -1,0 +1,131 @@
+"""SemanticCodec: shapes, power normalisation, save/load, trained weights, determinism, decoders."""
+import numpy as np
+import pytest
+import torch
+
+from semantic import CodecLoadError, SemanticCodec
+from semantic.data import load_photo
+from semantic.jscc import JSCC
+from semantic.latent_channel import noise_variance, transmit
+from semantic.metrics import psnr
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return SemanticCodec.from_pretrained()
+
+
+@pytest.fixture(scope="module")
+def photo():
+    img = load_photo("chelsea")  # held out: never seen in training
+    return img[60:60 + 128, 150:150 + 160]
+
+
+def _channel(z, snr_db, channel="awgn", seed=0):
+    g = torch.Generator().manual_seed(seed)
+    var = noise_variance(z.shape, snr_db, channel, g)
+    return transmit(torch.from_numpy(z), var, g).numpy(), var.numpy()
+
+
+def test_encode_shapes_and_unit_power(codec):
+    img = np.random.default_rng(0).integers(0, 256, (100, 150, 3), dtype=np.uint8)
+    z = codec.encode(img)
+    assert z.shape == (2 * 3, *codec.latent_shape) == (6, 4, 16, 16)
+    assert z.dtype == np.float32
+    np.testing.assert_allclose((z.astype(np.float64) ** 2).mean(axis=(1, 2, 3)), 1.0, atol=1e-4)
+    assert codec.values_per_image(img.shape) == z.size
+
+
+def test_decode_any_size_and_bad_input(codec):
+    img = np.random.default_rng(1).integers(0, 256, (37, 70, 3), dtype=np.uint8)
+    z = codec.encode(img)
+    out = codec.decode(z, np.zeros_like(z), img.shape, method="direct")
+    assert out.shape == img.shape and out.dtype == np.uint8
+    with pytest.raises(ValueError, match="do not match"):
+        codec.decode(z[:1], np.zeros_like(z[:1]), img.shape)
+    with pytest.raises(ValueError, match="unknown decoder"):
+        codec.decode(z, np.zeros_like(z), img.shape, method="magic")
+    with pytest.raises(ValueError, match="uint8"):
+        codec.encode(img.astype(np.float32))
+
+
+def test_save_load_round_trip(codec, photo, tmp_path):
+    codec.save_pretrained(tmp_path / "c")
+    again = SemanticCodec.from_pretrained(tmp_path / "c")
+    z = codec.encode(photo)
+    np.testing.assert_array_equal(z, again.encode(photo))
+    y, var = _channel(z, 5.0)
+    np.testing.assert_array_equal(codec.decode(y, var, photo.shape, steps=3, seed=4),
+                                  again.decode(y, var, photo.shape, steps=3, seed=4))
+    assert again.diffusion_method == codec.diffusion_method
+
+
+def test_shipped_model_beats_untrained(codec, photo):
+    torch.manual_seed(0)
+    untrained = SemanticCodec(JSCC(**dict(codec.jscc.config)), codec.prior, codec.scheduler)
+    scores = {}
+    for name, c in (("trained", codec), ("untrained", untrained)):
+        z = c.encode(photo)
+        y, var = _channel(z, 10.0)
+        scores[name] = psnr(photo, c.decode(y, var, photo.shape, method="direct"))
+    assert scores["trained"] > 20.0
+    assert scores["trained"] > scores["untrained"] + 6.0
+
+
+@pytest.mark.parametrize("method", ["posterior", "snr-matched"])
+def test_seeded_determinism(codec, photo, method):
+    z = codec.encode(photo)
+    y, var = _channel(z, 0.0, "rayleigh")
+    var[0, :2] = np.inf  # some missing values make the seed matter
+    a = codec.decode(y, var, photo.shape, method=method, steps=4, seed=7)
+    b = codec.decode(y, var, photo.shape, method=method, steps=4, seed=7)
+    c = codec.decode(y, var, photo.shape, method=method, steps=4, seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("method", ["posterior", "direct", "snr-matched"])
+def test_infinite_variance_values_are_ignored(codec, photo, method):
+    z = codec.encode(photo)
+    y, var = _channel(z, 5.0, "rayleigh")
+    lost = np.random.default_rng(3).random(z.shape) < 0.4
+    var[lost] = np.inf
+    outs = []
+    for fill in (0.0, 1e6, np.nan):
+        yy = y.copy()
+        yy[lost] = fill
+        outs.append(codec.decode(yy, var, photo.shape, method=method, steps=4, seed=1))
+    yy = y.copy()
+    yy[lost] = np.random.default_rng(9).normal(size=lost.sum()) * 50
+    outs.append(codec.decode(yy, var, photo.shape, method=method, steps=4, seed=1))
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+
+
+def test_missing_latents_decode_to_valid_image(codec, photo):
+    z = codec.encode(photo)
+    y, var = _channel(z, 10.0)
+    var[1] = np.inf          # one whole tile lost
+    out = codec.decode(y, var, photo.shape, method="diffusion", steps=4)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert out.std() > 5.0   # the prior generated content, not a flat fill
+    everything_lost = codec.decode(y, np.full_like(var, np.inf), photo.shape, steps=4)
+    assert everything_lost.shape == photo.shape and everything_lost.dtype == np.uint8
+
+
+def test_bad_path_gives_one_line_error(tmp_path):
+    with pytest.raises(CodecLoadError) as e:
+        SemanticCodec.from_pretrained(tmp_path / "nope")
+    msg = str(e.value)
+    assert "\n" not in msg and "nope" in msg and "save_pretrained" in msg
+    assert isinstance(e.value, OSError)
+
+
+def test_corrupt_weights_give_one_line_error(codec, tmp_path):
+    codec.save_pretrained(tmp_path / "c")
+    (tmp_path / "c" / "jscc" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CodecLoadError) as e:
+        SemanticCodec.from_pretrained(tmp_path / "c")
+    assert "\n" not in str(e.value) and str(tmp_path / "c") in str(e.value)
