@@ -318,7 +318,7 @@ def run_phy_bench(out_dir, quick: bool = False, params: OfdmParams = OfdmParams(
 
     res["ldpc"] = {}
     for mod, rate in ((("qpsk", 0.5),) if quick else (("qpsk", 0.5), ("16qam", 0.75))):
-        base = {"qpsk": 1.0, "16qam": 7.0}[mod]
+        base = {"qpsk": 1.0, "16qam": 10.0}[mod]
         res["ldpc"][f"{mod}_r{rate:.2g}"] = fer_curves(params, mod, rate, np.arange(base - 1.5, base + 2.01, 0.5),
                                                       n(20, 200), rng)
     res["ldpc_gap_db"] = {k: v["gap_db"] for k, v in res["ldpc"].items()}
