@@ -155,12 +155,13 @@ def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx
 
 
 def transmit(radio: Radio, transmission: Transmission, repeat: bool = False) -> None:
-    """Hand the bursts to ``radio``: one ``transmit`` per frame, or the whole stream looped when ``repeat``."""
+    """Hand the bursts to ``radio``: one ``transmit`` per frame (labelled, so a file radio annotates
+    each), or the whole stream looped (cyclic buffer) when ``repeat``."""
     if repeat:
-        radio.transmit(transmission.samples, repeat=True)
+        radio.transmit(transmission.samples, repeat=True, label=f"diffradio {transmission.descriptor.scheme} stream")
         return
-    for burst in transmission.bursts:
-        radio.transmit(burst)
+    for index, burst in enumerate(transmission.bursts):
+        radio.transmit(burst, label=f"diffradio {transmission.descriptor.scheme} frame {index}")
 
 
 @dataclass

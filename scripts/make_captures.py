@@ -1,0 +1,86 @@
+"""Make the SigMF captures that ship in captures/ (see captures/README.md for what each holds).
+
+Each capture carries one held-out photo (``coffee``, short side 64 px → 64×96, 6 tiles) sent by the
+real transmitter with the shipped model. ``clean`` is exactly what ``diffradio tx`` writes; the
+others went through the simulated radio (``phy.channel``) and were recorded as a receiver would,
+idle noise before and after included. Rerun after retraining the shipped model: a stream carries
+its encoder's fingerprint and a receiver with another model refuses it.
+
+Usage: python scripts/make_captures.py [--out captures]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from diffradio import link
+from diffradio.sweep import sweep_photo
+from phy import OfdmParams, Transmitter
+from sdr import RadioConfig, SigMFRecorder, open_radio
+from semantic import SemanticCodec
+
+PHOTO = "coffee"
+CENTER_FREQ_HZ = 2.4e9
+
+#: name -> (simulated radio URI or None for the clean transmitter output, recorded sample rate Hz,
+#: datatype, scheme, description)
+CAPTURES = {
+    "clean": (None, 2e6, "cf32_le", "semantic",
+              "diffradio tx output, noiseless: semantic stream of the held-out photo 'coffee' (64x96)"),
+    "impaired": ("sim:snr=6,cfo=25000,sro=40,timing=0.3,seed=21", 2e6, "ci16_le", "semantic",
+                 "6 dB in-band SNR, CFO +25 kHz, SRO +40 ppm, 0.3-sample timing offset, AWGN; ci16"),
+    "tdl-c": ("sim:snr=12,channel=tdl-c,delay_spread=300e-9,cfo=-4000,seed=22", 2e6, "cf32_le", "semantic",
+              "3GPP TDL-C, 300 ns delay spread, 12 dB in-band SNR, CFO -4 kHz"),
+    "rate-2m4": ("sim:snr=15,cfo=1000,seed=23", 2.4e6, "cf32_le", "semantic",
+                 "15 dB AWGN, recorded at 2.4 MS/s (resampled 6/5 from the 2 MS/s waveform); replay resamples"),
+    "digital": ("sim:snr=15,seed=24", 2e6, "cf32_le", "digital",
+                "digital baseline stream (JPEG + 5G LDPC, MCS for 15 dB) at 15 dB AWGN"),
+}
+
+
+def make(out: Path, name: str, codec) -> Path:
+    uri, rate, datatype, scheme, description = CAPTURES[name]
+    params = OfdmParams()
+    tx = Transmitter(params)
+    image = sweep_photo(PHOTO, 64)
+    transmission = link.semantic_transmission(image, codec, tx, stream_id=7)
+    if scheme == "digital":
+        transmission = link.digital_transmission(image, transmission.channel_uses, 15.0, tx, stream_id=7)
+    meta = out / f"{name}.sigmf-meta"
+    config = RadioConfig(sample_rate_hz=params.sample_rate_hz, center_freq_hz=CENTER_FREQ_HZ)
+    if uri is None:
+        with open_radio(f"file:{meta}", config) as radio:
+            link.transmit(radio, transmission)
+        return meta
+    with open_radio(uri, config) as radio:
+        link.transmit(radio, transmission)
+        samples = np.concatenate(list(radio.stream(1 << 16)))
+    if rate != params.sample_rate_hz:
+        up, down = 6, 5
+        assert abs(rate / params.sample_rate_hz - up / down) < 1e-12
+        samples = resample_poly(samples, up, down).astype(np.complex64)
+    with SigMFRecorder(meta, rate, CENTER_FREQ_HZ, datatype=datatype, hw=f"diffradio simulated radio {uri}",
+                       author="diffradio scripts/make_captures.py", description=description) as rec:
+        rec.write(samples)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="captures", help="output folder (default captures/)")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    codec = SemanticCodec.from_pretrained()
+    for name in CAPTURES:
+        path = make(out, name, codec)
+        print(f"{path}  {path.with_suffix('.sigmf-data').stat().st_size / 1e3:.0f} kB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
