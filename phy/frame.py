@@ -2,9 +2,8 @@
 
 A burst is: STF (10 * n_fft/4) | LTF (n_fft/2 + 2 * n_fft) | header (n_header_symbols OFDM symbols) |
 payload (payload_symbols OFDM symbols) | idle gap (params.idle_gap zeros). OFDM symbols are
-n_cp + n_fft samples. Analog payloads carry two real values per data subcarrier symbol
-(value 2i on the in-phase, 2i+1 on the quadrature axis, each scaled by 1/sqrt(2) so that values of
-mean square 1 give unit-energy symbols); the last symbol is zero-padded.
+n_cp + n_fft samples. Analog payloads carry two real values per data subcarrier symbol, scrambled
+and placed as ``phy.analog`` describes; the last symbol is zero-padded.
 """
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ from phy.preamble import ltf_length, stf_length
 
 DEFAULT_MAX_PAYLOAD_SYMBOLS = 48
 """Default payload OFDM symbols per frame (48 symbols = 4608 analog values at 48 data subcarriers)."""
-ANALOG_SCALE = math.sqrt(0.5)
-"""Amplitude of one real value on one axis of a data subcarrier."""
 
 
 def preamble_length(params: OfdmParams) -> int:

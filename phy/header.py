@@ -5,7 +5,9 @@ stream_id 8 | reserved 7 (zero) | CRC-16/CCITT 16 (``binascii.crc_hqx``, init 0x
 68 bits packed MSB first). Coding: 7 extended Golay (24, 12) codewords (168 bits), repeated
 cyclically to fill the header's OFDM symbols (2 copies for 48 data subcarriers and 7 symbols:
 rate 1/4 overall), then a fixed pseudo-random interleaver so that copies of a bit fall on
-different subcarriers. BPSK on the data subcarriers. A header whose CRC fails is rejected.
+different subcarriers, then XOR with a fixed pseudo-random whitening sequence (mostly-zero fields
+would otherwise give mostly-equal BPSK symbols, whose OFDM symbols peak at their first sample and
+would set the burst's peak). BPSK on the data subcarriers. A header whose CRC fails is rejected.
 """
 from __future__ import annotations
 
@@ -89,13 +91,14 @@ def _crc(bits: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _rate_match(params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
+def _rate_match(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source Golay bit of every transmitted header bit, int (n_sym * n_data,);
-    interleaver permutation over those positions)."""
+    interleaver permutation over those positions; whitening bits uint8 (n_sym * n_data,))."""
     n = n_header_symbols(params) * params.n_data
     src = np.arange(n) % _N_CODED
-    perm = np.random.default_rng(0x4EAD).permutation(n)
-    return src, perm
+    rng = np.random.default_rng(0x4EAD)
+    perm = rng.permutation(n)
+    return src, perm, rng.integers(0, 2, n).astype(np.uint8)
 
 
 def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
@@ -107,17 +110,18 @@ def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
               "stream_id": header.stream_id, "reserved": 0}
     info = np.array([b for name, w in _FIELDS for b in _to_bits(int(values[name]), w)], dtype=np.uint8)
     coded = golay.encode(np.concatenate([info, _crc(info)]))
-    src, perm = _rate_match(params)
+    src, perm, white = _rate_match(params)
     out = np.empty(src.size, dtype=np.uint8)
     out[perm] = coded[src]
-    return out
+    return out ^ white
 
 
 def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
     """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
     CRC fails or a field is invalid."""
-    src, perm = _rate_match(params)
-    combined = np.bincount(src, weights=np.asarray(llr, dtype=np.float64)[perm], minlength=_N_CODED)
+    src, perm, white = _rate_match(params)
+    llr = np.where(white == 1, -1.0, 1.0) * np.asarray(llr, dtype=np.float64)
+    combined = np.bincount(src, weights=llr[perm], minlength=_N_CODED)
     bits = golay.decode(combined)
     info, crc = bits[:_N_INFO], bits[_N_INFO:]
     if not np.array_equal(_crc(info), crc):

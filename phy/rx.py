@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from phy.analog import symbols_to_values
 from phy.equalizer import ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_phase
-from phy.frame import ANALOG_SCALE, burst_length, payload_bits, payload_symbols, preamble_length
+from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length
 from phy.header import Header, decode_header, encode_header, n_header_symbols
 from phy.ldpc import decode_payload
 from phy.modulation import demap_llr, map_bits
@@ -271,10 +272,7 @@ class Receiver:
         eq, var = eq[:, data_pos], var[:, data_pos]
         frame = ReceivedFrame(header=header, start_sample=0, cfo_hz=sync.cfo_hz, snr_db=est.snr_db)
         if header.mode == "analog":
-            vals = np.stack([eq.real, eq.imag], axis=-1).reshape(-1) / ANALOG_SCALE
-            nv = np.repeat(var.reshape(-1), 2)
-            frame.values = vals[: header.length].astype(np.float32)
-            frame.noise_var = nv[: header.length].astype(np.float32)
+            frame.values, frame.noise_var = symbols_to_values(eq, var, header.length)
         else:
             llr = demap_llr(eq.reshape(-1), var.reshape(-1), header.modulation)[: payload_bits(header, p)]
             frame.llr = llr.astype(np.float32)

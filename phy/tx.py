@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from phy.frame import (ANALOG_SCALE, DEFAULT_MAX_PAYLOAD_SYMBOLS, payload_bits, payload_symbols)
+from phy.analog import values_to_symbols
+from phy.frame import DEFAULT_MAX_PAYLOAD_SYMBOLS, payload_bits, payload_symbols
 from phy.header import Header, code_rate_index, encode_header
 from phy.ldpc import CRC_BITS, MAX_INFO_BITS, codeword_size, encode_payload
 from phy.modulation import bits_per_symbol, map_bits
@@ -15,17 +16,21 @@ from phy.preamble import preamble
 class Transmitter:
     """Builds bursts: preamble, header, payload, idle gap.
 
-    Every burst is peak-normalised for a DAC: it is scaled so that the largest of |I| and |Q| over the
-    burst is 10^(-backoff_db/20) of full scale (1.0). The relative levels of preamble and payload are
-    fixed, so the receiver's channel estimate covers the scaling.
+    Every burst is scaled for a DAC with full scale 1.0 by one fixed gain: the mean power of an OFDM
+    symbol with unit-power subcarriers is 10^(-backoff_db/10), i.e. the RMS sits ``backoff_db`` below
+    full scale, and the rare peaks of I or Q beyond ±1 are clipped (at the default 10 dB, I and Q
+    clip at 4.5 sigma: about 1e-5 of samples). A fixed gain, rather than a per-burst peak
+    normalisation, gives every burst of a stream the same mean power whatever its content, so all
+    frames see the link's SNR. The relative levels of preamble and payload are fixed, so the
+    receiver's channel estimate covers the scaling.
 
     Args:
         params: OFDM numerology.
-        backoff_db: headroom below DAC full scale of the burst's peak I/Q magnitude, dB (≥ 0).
+        backoff_db: RMS level below DAC full scale, dB (≥ 0; the PAPR headroom).
         max_payload_symbols: payload OFDM symbols allowed per frame (sets the frame capacity).
     """
 
-    def __init__(self, params: OfdmParams = OfdmParams(), backoff_db: float = 1.0,
+    def __init__(self, params: OfdmParams = OfdmParams(), backoff_db: float = 10.0,
                  max_payload_symbols: int = DEFAULT_MAX_PAYLOAD_SYMBOLS) -> None:
         if not np.isfinite(backoff_db) or backoff_db < 0:
             raise ValueError(f"backoff_db must be a finite number of dB ≥ 0, got {backoff_db}")
@@ -51,7 +56,8 @@ class Transmitter:
     def analog_burst(self, values: np.ndarray, *, frame_index: int = 0, frame_count: int = 1,
                      stream_id: int = 0) -> np.ndarray:
         """Burst carrying real ``values`` (float (n,), mean square ~1, sent unquantised, two per data
-        subcarrier symbol). Returns complex64 (m,) ending with params.idle_gap zeros."""
+        subcarrier symbol after the fixed scrambler of ``phy.analog``, so that correlated values keep
+        the burst's mean power). Returns complex64 (m,) ending with params.idle_gap zeros."""
         v = np.asarray(values)
         if v.ndim != 1 or not np.issubdtype(v.dtype, np.floating) and not np.issubdtype(v.dtype, np.integer):
             raise ValueError(f"analog_burst needs a 1-D real array, got shape {v.shape} dtype {v.dtype}")
@@ -62,11 +68,8 @@ class Transmitter:
                              "split them over frames")
         header = Header("analog", int(v.size), frame_index=frame_index, frame_count=frame_count,
                         stream_id=stream_id)
-        n_sym = payload_symbols(header, self.params)
-        padded = np.zeros(2 * n_sym * self.params.n_data)
-        padded[: v.size] = v
-        data = ANALOG_SCALE * (padded[0::2] + 1j * padded[1::2])
-        return self._burst(header, data.reshape(n_sym, self.params.n_data))
+        data = values_to_symbols(v.astype(np.float64), payload_symbols(header, self.params), self.params.n_data)
+        return self._burst(header, data)
 
     def digital_burst(self, payload: bytes, *, modulation: str = "qpsk", code_rate: float = 0.5,
                       frame_index: int = 0, frame_count: int = 1, stream_id: int = 0) -> np.ndarray:
@@ -83,7 +86,7 @@ class Transmitter:
         return self._burst(header, map_bits(bits, modulation).reshape(-1, self.params.n_data))
 
     def _burst(self, header: Header, payload: np.ndarray) -> np.ndarray:
-        """Preamble + header + payload (complex (n_sym, n_data) data symbols) + gap, peak-normalised."""
+        """Preamble + header + payload (complex (n_sym, n_data) data symbols) + gap, at the fixed DAC gain."""
         p = self.params
         bins, data_pos, pilot_pos = layout(p)
         hdr = map_bits(encode_header(header, p), "bpsk").reshape(-1, p.n_data)
@@ -92,6 +95,7 @@ class Transmitter:
         grid[:, data_pos] = data
         grid[:, pilot_pos] = pilot_values(p, 0, data.shape[0])
         x = np.concatenate([preamble(p), symbols_to_time(p, grid)])
-        peak = max(np.max(np.abs(x.real)), np.max(np.abs(x.imag)))
-        x *= 10 ** (-self.backoff_db / 20) / peak
+        # symbols_to_time is orthonormal: unit-power subcarriers give mean power n_used / n_fft
+        x *= 10 ** (-self.backoff_db / 20) / np.sqrt((p.n_data + p.n_pilot) / p.n_fft)
+        x = np.clip(x.real, -1.0, 1.0) + 1j * np.clip(x.imag, -1.0, 1.0)
         return np.concatenate([x, np.zeros(p.idle_gap)]).astype(np.complex64)
