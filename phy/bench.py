@@ -300,7 +300,7 @@ def run_phy_bench(out_dir, quick: bool = False, params: OfdmParams = OfdmParams(
     steps.update()
 
     det_snrs = np.arange(-4.0, 4.01, 1.0)
-    det, hdr = detection_curve(params, det_snrs, n(50, 400), rng)
+    det, hdr = detection_curve(params, det_snrs, n(100, 2000), rng)
     res["detection"] = {"snr_db": det_snrs.tolist(), "detect_rate": det, "header_success": hdr}
     res["detect_rate_0db"] = det[list(det_snrs).index(0.0)]
     res["header_success_0db"] = hdr[list(det_snrs).index(0.0)]

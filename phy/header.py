@@ -109,20 +109,35 @@ def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
               "frame_index": header.frame_index, "frame_count": header.frame_count,
               "stream_id": header.stream_id, "reserved": 0}
     info = np.array([b for name, w in _FIELDS for b in _to_bits(int(values[name]), w)], dtype=np.uint8)
-    coded = golay.encode(np.concatenate([info, _crc(info)]))
+    return _transmitted_bits(np.concatenate([info, _crc(info)]), params)
+
+
+def _golay_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
+    """Soft ML Golay decisions (uint8 (84,) message bits) from transmitted-bit LLRs."""
+    src, perm, white = _rate_match(params)
+    llr = np.where(white == 1, -1.0, 1.0) * np.asarray(llr, dtype=np.float64)
+    return golay.decode(np.bincount(src, weights=llr[perm], minlength=_N_CODED))
+
+
+def _transmitted_bits(message: np.ndarray, params: OfdmParams) -> np.ndarray:
+    """84 message bits (fields + CRC) → transmitted coded bits uint8 (n_header_symbols * n_data,)."""
+    coded = golay.encode(message)
     src, perm, white = _rate_match(params)
     out = np.empty(src.size, dtype=np.uint8)
     out[perm] = coded[src]
     return out ^ white
 
 
+def header_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
+    """The transmitted bits (uint8 (n_header_symbols * n_data,)) of the Golay decoder's decisions,
+    whether or not their CRC holds: known symbols for a decision-directed channel re-estimate."""
+    return _transmitted_bits(_golay_decisions(llr, params), params)
+
+
 def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
     """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
     CRC fails or a field is invalid."""
-    src, perm, white = _rate_match(params)
-    llr = np.where(white == 1, -1.0, 1.0) * np.asarray(llr, dtype=np.float64)
-    combined = np.bincount(src, weights=llr[perm], minlength=_N_CODED)
-    bits = golay.decode(combined)
+    bits = _golay_decisions(llr, params)
     info, crc = bits[:_N_INFO], bits[_N_INFO:]
     if not np.array_equal(_crc(info), crc):
         return None

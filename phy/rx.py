@@ -8,7 +8,7 @@ import numpy as np
 from phy.analog import symbols_to_values
 from phy.equalizer import ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_phase
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length
-from phy.header import Header, decode_header, encode_header, n_header_symbols
+from phy.header import Header, decode_header, encode_header, header_decisions, n_header_symbols
 from phy.ldpc import decode_payload
 from phy.modulation import demap_llr, map_bits
 from phy.ofdm import fft_windows, layout, pilot_values
@@ -251,15 +251,29 @@ class Receiver:
             est = estimate_channel((y * track.rotation)[full], x[full], p)
         return track, est
 
+    def _header_llr(self, y: np.ndarray, track: PhaseTrack, est: ChannelEstimate) -> np.ndarray:
+        """BPSK LLRs of the header's data subcarriers (y: LTF + header symbols)."""
+        _, data_pos, _ = layout(self.params)
+        eq, var = equalize(y[2:], PhaseTrack(track.rotation[2:], track.phase_var[2:], track.sro_ppm), est)
+        return demap_llr(eq[:, data_pos].reshape(-1), var[:, data_pos].reshape(-1), "bpsk")
+
     def _decode_header(self, y: np.ndarray, starts: np.ndarray):
+        """Header from its symbols (y: LTF + header, complex (2 + n_hdr, n_used)), or None.
+
+        First pass: phase and channel from the LTF and the pilots. If its CRC fails, a
+        decision-directed second pass takes the Golay decoder's decisions as known symbols, so the
+        channel and phase are fitted to the whole header instead of the two LTF symbols (the LTF-only
+        estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
+        """
         p = self.params
         n_hdr = self._hdr_syms
-        _, data_pos, _ = layout(p)
         x, known = self._known(n_hdr, None)
-        track, est = self._track(y, starts, x, known, passes=1)
-        eq, var = equalize(y[2:], track.__class__(track.rotation[2:], track.phase_var[2:], track.sro_ppm), est)
-        llr = demap_llr(eq[:, data_pos].reshape(-1), var[:, data_pos].reshape(-1), "bpsk")
-        return decode_header(llr, p)
+        llr = self._header_llr(y, *self._track(y, starts, x, known, passes=1))
+        header = decode_header(llr, p)
+        if header is None:
+            x, known = self._known(n_hdr, header_decisions(llr, p))
+            header = decode_header(self._header_llr(y, *self._track(y, starts, x, known, passes=2)), p)
+        return header
 
     def _decode_payload(self, y: np.ndarray, starts: np.ndarray, header: Header, sync) -> ReceivedFrame:
         p = self.params
