@@ -38,6 +38,16 @@ def scrambler(n: int) -> tuple[np.ndarray, np.ndarray]:
     return perm, signs
 
 
+@lru_cache(maxsize=64)
+def _descrambler(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scrambled position of each value int64 (n,), the data symbol carrying it int64 (n,), its
+    sign over ANALOG_SCALE float64 (n,))."""
+    perm, signs = scrambler(n)
+    pos = np.empty(n, dtype=np.int64)
+    pos[perm] = np.arange(n)
+    return pos, pos // 2, signs[pos] / ANALOG_SCALE
+
+
 def values_to_symbols(values: np.ndarray, n_sym: int, n_data: int) -> np.ndarray:
     """Scramble real ``values`` (float (n,), n ≤ 2 n_sym n_data) and place them on data symbols:
     complex128 (n_sym, n_data)."""
@@ -51,18 +61,16 @@ def symbols_to_values(eq: np.ndarray, var: np.ndarray, n: int) -> tuple[np.ndarr
     """Inverse of ``values_to_symbols`` for equalised symbols.
 
     Args:
-        eq: complex (n_sym, n_data) unbiased equalised data symbols.
+        eq: complex128 (n_sym, n_data) unbiased equalised data symbols.
         var: float (n_sym, n_data) complex error variance E|error|^2 of each symbol.
         n: number of values the frame carries.
     Returns:
         (values float32 (n,), noise_var float32 (n,)): estimates in the sender's order and the error
-        variance of each (values' units; each axis carries half of a symbol's error variance).
+        variance of each (values' units: an axis carries half of a symbol's error variance, over
+        ANALOG_SCALE^2).
     """
-    scr = np.stack([eq.real, eq.imag], axis=-1).reshape(-1)[:n] / ANALOG_SCALE
-    scr_var = np.repeat(var.reshape(-1), 2)[:n] * (0.5 / ANALOG_SCALE ** 2)
-    perm, signs = scrambler(n)
-    values = np.empty(n, dtype=np.float32)
-    noise_var = np.empty(n, dtype=np.float32)
-    values[perm] = signs * scr
-    noise_var[perm] = scr_var
+    pos, symbol, gain = _descrambler(n)
+    axes = np.ascontiguousarray(eq, dtype=np.complex128).reshape(-1).view(np.float64)  # I0, Q0, I1, ...
+    values = (axes[pos] * gain).astype(np.float32)
+    noise_var = (var.reshape(-1)[symbol] * (0.5 / ANALOG_SCALE ** 2)).astype(np.float32)
     return values, noise_var

@@ -58,49 +58,83 @@ def _centered_sums(v: np.ndarray, half: int) -> np.ndarray:
     return cs[np.minimum(i + half + 1, v.size)] - cs[np.maximum(i - half, 0)]
 
 
+def _unwrap(phase: np.ndarray) -> np.ndarray:
+    """Phase (rad, (n,)) with jumps larger than pi between neighbours removed (as ``np.unwrap``)."""
+    jumps = np.round(np.diff(phase) / (2 * np.pi))
+    out = phase.copy()
+    out[1:] -= 2 * np.pi * np.cumsum(jumps)
+    return out
+
+
 def _linear_fit(y: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Weighted least-squares y ≈ a + b t."""
     sw = w.sum()
-    tm, ym = (w * t).sum() / sw, (w * y).sum() / sw
-    den = (w * (t - tm) ** 2).sum()
-    b = (w * (t - tm) * (y - ym)).sum() / den if den > 0 else 0.0
+    tm, ym = (w @ t) / sw, (w @ y) / sw
+    dt = t - tm
+    wdt = w * dt
+    den = wdt @ dt
+    b = (wdt @ (y - ym)) / den if den > 0 else 0.0
     return ym - b * tm, b
 
 
-def track_phase(r: np.ndarray, known: np.ndarray, t: np.ndarray, params: OfdmParams,
-                noise_var: float, h: np.ndarray) -> PhaseTrack:
-    """Fit common phase and timing drift.
+@lru_cache(maxsize=8)
+def _subcarrier_tables(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """For the used subcarriers k: (phase per sample of delay 2 pi k / n_fft, rad (n_used,);
+    column |k| - 1 of a power table (clipped at 0); k < 0; k == 0; largest |k|)."""
+    k = used_subcarriers(params)
+    return 2 * np.pi * k / params.n_fft, np.maximum(np.abs(k) - 1, 0), k < 0, k == 0, int(np.max(np.abs(k)))
+
+
+def subcarrier_ramp(delay: np.ndarray, params: OfdmParams) -> np.ndarray:
+    """exp(-2 pi j k delay[n] / n_fft) for every used subcarrier k: complex (n, n_used); undoes a
+    timing offset of ``delay`` (float (n,), samples). Built from powers of one factor per row (a
+    cumulative product) rather than n * n_used complex exponentials."""
+    _, col, neg, dc, kmax = _subcarrier_tables(params)
+    base = np.exp(-2j * np.pi / params.n_fft * np.asarray(delay, dtype=np.float64))
+    powers = np.cumprod(np.broadcast_to(base[:, None], (base.size, kmax)), axis=1)
+    out = powers[:, col]
+    out[:, neg] = np.conj(out[:, neg])
+    out[:, dc] = 1.0
+    return out
+
+
+def track_phase(r: np.ndarray, rows: np.ndarray, cols: np.ndarray, row_start: np.ndarray,
+                t: np.ndarray, params: OfdmParams, noise_var: float, h: np.ndarray) -> PhaseTrack:
+    """Fit common phase and timing drift to the known entries of a frame's symbol grid.
 
     Args:
-        r: complex (n_sym, n_used), Y * conj(X) * conj(H_ref) where X is known (else anything).
-        known: bool (n_sym, n_used), where X is known.
+        r: complex (n_known,) Y * conj(X) * conj(H_ref) at the known entries, row-major (every
+            symbol has at least one known entry: its pilots).
+        rows, cols: int (n_known,) symbol and used-subcarrier index of each entry.
+        row_start: int (n_sym,) index in ``r`` of each symbol's first entry.
         t: float (n_sym,) FFT window start of each symbol, samples.
         noise_var: sigma^2 per subcarrier; h: complex (n_used,) reference channel.
     """
-    u = 2 * np.pi * used_subcarriers(params) / params.n_fft
-    r = np.where(known, r, 0)
+    u_all = _subcarrier_tables(params)[0]
+    u = u_all[cols]
     # inverse variance of each observation's phase: 2 |H|^2 / sigma^2
-    info = known * (2 * np.abs(h) ** 2 / noise_var)[None, :]
-    z = r.sum(axis=1)
-    a, b = _linear_fit(np.unwrap(np.angle(z)), t, np.abs(z))
+    info = (2 * (h.real ** 2 + h.imag ** 2) / noise_var)[cols]
+    z = np.add.reduceat(r, row_start)
+    a, b = _linear_fit(_unwrap(np.angle(z)), t, np.abs(z))
     # timing drift: residual phase across subcarriers ≈ (c + d t) u, weighted least squares
-    psi = np.angle(r * np.exp(-1j * (a + b * t))[:, None])
-    g1 = np.broadcast_to(u[None, :], r.shape)
-    g2 = g1 * t[:, None]
-    m = np.array([[(info * g1 * g1).sum(), (info * g1 * g2).sum()],
-                  [(info * g1 * g2).sum(), (info * g2 * g2).sum()]])
-    v = np.array([(info * g1 * psi).sum(), (info * g2 * psi).sum()])
-    det = m[0, 0] * m[1, 1] - m[0, 1] ** 2
-    cov = np.array([[m[1, 1], -m[0, 1]], [-m[0, 1], m[0, 0]]]) / det if det > 0 else np.zeros((2, 2))
-    c, d = cov @ v
-    slope = np.exp(-1j * (c + d * t)[:, None] * u[None, :])
-    slope_var = u[None, :] ** 2 * (cov[0, 0] + 2 * cov[0, 1] * t[:, None] + cov[1, 1] * t[:, None] ** 2)
-    z2 = (r * slope).sum(axis=1)
-    a, b = _linear_fit(np.unwrap(np.angle(z2)), t, np.abs(z2))
+    tk = t[rows]
+    psi = np.angle(r * np.exp(-1j * (a + b * t))[rows])
+    iu = info * u
+    iut = iu * tk
+    m00, m01, m11 = iu @ u, iut @ u, (iut * tk) @ u
+    v0, v1 = iu @ psi, iut @ psi
+    det = m00 * m11 - m01 ** 2
+    cov = np.array([[m11, -m01], [-m01, m00]]) / det if det > 0 else np.zeros((2, 2))
+    c = cov[0, 0] * v0 + cov[0, 1] * v1
+    d = cov[1, 0] * v0 + cov[1, 1] * v1
+    z2 = np.add.reduceat(r * np.exp(-1j * (c + d * tk) * u), row_start)
+    a, b = _linear_fit(_unwrap(np.angle(z2)), t, np.abs(z2))
     smooth = _centered_sums(z2 * np.exp(-1j * (a + b * t)), PHASE_WINDOW)
     phi = a + b * t + np.angle(smooth)
-    cpe_var = 1.0 / np.maximum(_centered_sums(info.sum(axis=1), PHASE_WINDOW), 1e-30)
-    return PhaseTrack(np.exp(-1j * phi)[:, None] * slope, cpe_var[:, None] + slope_var, float(-d * 1e6))
+    cpe_var = 1.0 / np.maximum(_centered_sums(np.add.reduceat(info, row_start), PHASE_WINDOW), 1e-30)
+    slope_var = np.outer(cov[0, 0] + 2 * cov[0, 1] * t + cov[1, 1] * t ** 2, u_all ** 2)
+    rotation = np.exp(-1j * phi)[:, None] * subcarrier_ramp(c + d * t, params)
+    return PhaseTrack(rotation, cpe_var[:, None] + slope_var, float(-d * 1e6))
 
 
 @dataclass
@@ -147,18 +181,19 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, params: OfdmParams) -> Channe
     return ChannelEstimate(h, noise_var * diag / n, max(noise_var, 1e-30), per_sc)
 
 
-def equalize(y: np.ndarray, track: PhaseTrack, est: ChannelEstimate,
-             symbol_energy: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Unbiased equalisation.
+def equalize(y: np.ndarray, rotation: np.ndarray, phase_var: np.ndarray, est: ChannelEstimate,
+             cols: np.ndarray, symbol_energy: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Unbiased equalisation of the used subcarriers ``cols`` (int (n_cols,)).
 
     Args:
-        y: complex (n_sym, n_used) received symbols; track: their phase correction.
+        y: complex (n_sym, n_cols) received symbols; rotation, phase_var: (n_sym, n_cols) their
+            phase correction and its error variance (``PhaseTrack`` columns).
         symbol_energy: mean |X|^2 of the sent symbols (for the estimate-error terms).
     Returns:
-        (equalised symbols complex (n_sym, n_used), their complex error variance float (n_sym, n_used)).
+        (equalised symbols complex (n_sym, n_cols), their complex error variance float (n_sym, n_cols)).
     """
-    hsq = np.maximum(np.abs(est.h) ** 2, 1e-30)
-    eq = y * track.rotation / est.h[None, :]
-    var = (est.noise_var + est.h_err_var * symbol_energy)[None, :] / hsq[None, :] \
-        + track.phase_var * symbol_energy
+    h = est.h[cols]
+    hsq = np.maximum(h.real ** 2 + h.imag ** 2, 1e-30)
+    eq = y * rotation * (np.conj(h) / hsq)[None, :]
+    var = ((est.noise_var + est.h_err_var[cols] * symbol_energy) / hsq)[None, :] + phase_var * symbol_energy
     return eq, var

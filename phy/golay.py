@@ -39,7 +39,16 @@ def encode(bits: np.ndarray) -> np.ndarray:
 
 
 def decode(llr: np.ndarray) -> np.ndarray:
-    """Soft ML decoding of LLRs (24 * m,), log P(1)/P(0), into message bits uint8 (12 * m,)."""
-    msgs, signs = _codebook()
-    scores = np.asarray(llr, dtype=np.float32).reshape(-1, 24) @ signs
-    return msgs[np.argmax(scores, axis=1)].reshape(-1)
+    """Soft ML decoding of LLRs (24 * m,), log P(1)/P(0), into message bits uint8 (12 * m,).
+
+    A block whose hard decisions already form a codeword needs no search: that word maximises the
+    correlation with the LLRs over all binary words, so also over the codewords. The others are
+    correlated with the whole codebook."""
+    llr = np.asarray(llr, dtype=np.float32).reshape(-1, 24)
+    hard = (llr > 0).astype(np.int64)
+    out = hard[:, :12].astype(np.uint8)
+    bad = np.flatnonzero(np.any((hard[:, :12] @ generator()[:, 12:]) % 2 != hard[:, 12:], axis=1))
+    if bad.size:
+        msgs, signs = _codebook()
+        out[bad] = msgs[np.argmax(llr[bad] @ signs, axis=1)]
+    return out.reshape(-1)

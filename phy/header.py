@@ -101,15 +101,19 @@ def _rate_match(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return src, perm, rng.integers(0, 2, n).astype(np.uint8)
 
 
+@lru_cache(maxsize=64)
 def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
-    """Header → transmitted coded bits, uint8 (n_header_symbols * n_data,), row-major by symbol."""
+    """Header → transmitted coded bits, uint8 (n_header_symbols * n_data,), row-major by symbol
+    (read-only: cached, a stream repeats its headers)."""
     digital = header.mode == "digital"
     values = {"mode": int(digital), "modulation": MODULATIONS.index(header.modulation) if digital else 0,
               "code_rate": code_rate_index(header.code_rate) if digital else 0, "length": header.length,
               "frame_index": header.frame_index, "frame_count": header.frame_count,
               "stream_id": header.stream_id, "reserved": 0}
     info = np.array([b for name, w in _FIELDS for b in _to_bits(int(values[name]), w)], dtype=np.uint8)
-    return _transmitted_bits(np.concatenate([info, _crc(info)]), params)
+    bits = _transmitted_bits(np.concatenate([info, _crc(info)]), params)
+    bits.flags.writeable = False
+    return bits
 
 
 def _golay_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:

@@ -70,11 +70,20 @@ def symbols_to_time(params: OfdmParams, used_grid: np.ndarray) -> np.ndarray:
     return np.concatenate([t[:, -params.n_cp:], t], axis=1).reshape(-1)
 
 
-def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """FFT the ``n_fft``-sample windows of ``x`` beginning at ``starts`` (int (n,)).
+def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: float = 0.0,
+                time_offset: int = 0) -> np.ndarray:
+    """FFT the ``n_fft``-sample windows of ``x`` beginning at ``starts`` (int (n,)), after undoing a
+    carrier offset of ``cfo_hz``: sample i is multiplied by exp(-2 pi j cfo_hz (i + time_offset) / fs)
+    (``time_offset``: stream index of x[0], samples), applied per window as one phase per window
+    times one ramp over the window.
 
     Returns the used subcarriers, complex128 (n, n_used) in ``used_subcarriers`` order.
     """
     bins, _, _ = layout(params)
-    idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(params.n_fft)[None, :]
-    return np.fft.fft(x[idx], axis=1, norm="ortho")[:, bins]
+    starts = np.asarray(starts, dtype=np.int64)
+    w = x[starts[:, None] + np.arange(params.n_fft)[None, :]].astype(np.complex128)
+    if cfo_hz:
+        step = -2 * np.pi * cfo_hz / params.sample_rate_hz
+        w *= np.exp(1j * step * (starts + time_offset).astype(np.float64))[:, None] \
+            * np.exp(1j * step * np.arange(params.n_fft))[None, :]
+    return np.fft.fft(w, axis=1, norm="ortho")[:, bins]

@@ -7,13 +7,14 @@ import numpy as np
 
 from phy.analog import symbols_to_values
 from phy.equalizer import ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_phase
+from phy.known import KnownEntries, known_entries
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length
 from phy.header import Header, decode_header, encode_header, header_decisions, n_header_symbols
 from phy.ldpc import decode_payload
-from phy.modulation import demap_llr, map_bits
-from phy.ofdm import fft_windows, layout, pilot_values
+from phy.modulation import demap_llr
+from phy.ofdm import fft_windows, layout, used_subcarriers
 from phy.params import OfdmParams
-from phy.preamble import ltf_freq, stf_length
+from phy.preamble import stf_length
 from phy.sync import beta_threshold, coarse_cfo_hz, ltf_search, stf_metric, stf_span
 
 _NEED_MORE = object()
@@ -99,6 +100,8 @@ class Receiver:
         self._offset = 0          # stream index of _buf[0]
         self._scan = 0            # next buffer index to test for a burst
         self._real_end = None     # buffer index where real samples end (set by flush)
+        self._pending = None      # (stream index of the STF trigger, of the LTF, sync, header FFTs,
+                                  # header) of a burst waiting for more samples
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
         """Counters since the last reset: STF tests fired, bursts confirmed by the LTF test, confirmed
         bursts whose header failed its CRC, frames returned."""
@@ -119,6 +122,7 @@ class Receiver:
         self._real_end = real
         self._buf = np.concatenate([self._buf, np.zeros(pad, dtype=np.complex64)])
         frames = self._run()
+        self._pending = None
         self._offset += real
         self._buf = np.zeros(0, dtype=np.complex64)
         self._scan = 0
@@ -168,7 +172,44 @@ class Receiver:
         return end <= limit
 
     def _try_frame(self, d: int, acorr: complex):
-        """Decode the burst whose STF test fired at buffer index d: (frame, end index), None, or _NEED_MORE."""
+        """Decode the burst whose STF test fired at buffer index d: (frame, end index), None, or _NEED_MORE.
+
+        A burst that needs more samples keeps its synchronisation and header (keyed by the stream
+        index of d) so that the next call, which fires at the same d, does not redo them."""
+        p = self.params
+        key = self._offset + d
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == key:
+            t1, sync, y_hdr, header = pending[1] - self._offset, *pending[2:]
+        else:
+            sync, y_hdr, header = self._sync(d, acorr), None, None
+            if sync is _NEED_MORE or sync is None:
+                return sync
+            t1 = sync.first_ltf
+        starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms)   # windows backed off into the guard
+        if y_hdr is None:
+            if not self._available(starts[-1] + p.n_fft + p.n_cp):
+                return self._need_more(key, t1, sync, None, None)
+            y_hdr = self._fft(starts, sync.cfo_hz)
+            header = self._decode_header(y_hdr, starts)
+        end = t1 - p.n_fft // 2 - stf_length(p) + (burst_length(header, p) if header else 0)
+        if header is not None and payload_symbols(header, p) <= self.max_payload_symbols \
+                and not self._available(end) and self._real_end is None:
+            return self._need_more(key, t1, sync, y_hdr, header)
+        self.stats["ltf_confirmed"] += 1
+        if header is None or payload_symbols(header, p) > self.max_payload_symbols:
+            self.stats["header_failed"] += 1
+            return None
+        if not self._available(end):            # the stream ended inside this burst
+            return None
+        starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms + payload_symbols(header, p))
+        y = np.concatenate([y_hdr, self._fft(starts[y_hdr.shape[0]:], sync.cfo_hz)])
+        frame = self._decode_payload(y, starts, header, sync)
+        frame.start_sample = self._offset + t1 - p.n_fft // 2 - stf_length(p)
+        return frame, end - p.n_cp // 4
+
+    def _sync(self, d: int, acorr: complex):
+        """LTF search around the STF trigger at buffer index d: LtfSync, None, or _NEED_MORE."""
         p = self.params
         lag, w = self._lag, self._window
         gi = p.n_fft // 2
@@ -176,36 +217,17 @@ class Receiver:
         hi = d + w + lag + stf_length(p) + gi + p.n_cp
         if hi + 2 * p.n_fft > self._buf.size:
             return None if self._real_end is not None else _NEED_MORE
-        lo = max(lo, 0)
         f0 = coarse_cfo_hz(acorr, p)
         alias = p.sample_rate_hz / lag
         cands = [f0] + ([f0 - np.sign(f0) * alias] if abs(f0) > 0.3 * alias else [])
-        sync = ltf_search(self._buf, lo, hi, cands, p, self.false_alarm_prob)
-        if sync is None:
+        return ltf_search(self._buf, max(lo, 0), hi, cands, p, self.false_alarm_prob)
+
+    def _need_more(self, key: int, t1: int, sync, y_hdr, header):
+        """_NEED_MORE, keeping what is done (buffer indices as stream indices: the buffer moves)."""
+        if self._real_end is not None:
             return None
-        t1 = sync.first_ltf
-        w0 = t1 - p.n_cp // 4                        # first FFT window, backed off into the guard
-        n_hdr = self._hdr_syms
-        starts = self._symbol_starts(w0, n_hdr)
-        if not self._available(starts[-1] + p.n_fft + p.n_cp):
-            return None if self._real_end is not None else _NEED_MORE
-        y = self._fft(starts, sync.cfo_hz)
-        header = self._decode_header(y, starts)
-        end = t1 - p.n_fft // 2 - stf_length(p) + (burst_length(header, p) if header else 0)
-        if header is not None and payload_symbols(header, p) <= self.max_payload_symbols \
-                and not self._available(end) and self._real_end is None:
-            return _NEED_MORE
-        self.stats["ltf_confirmed"] += 1
-        if header is None or payload_symbols(header, p) > self.max_payload_symbols:
-            self.stats["header_failed"] += 1
-            return None
-        if not self._available(end):            # the stream ended inside this burst
-            return None
-        starts = self._symbol_starts(w0, n_hdr + payload_symbols(header, p))
-        y = self._fft(starts, sync.cfo_hz)
-        frame = self._decode_payload(y, starts, header, sync)
-        frame.start_sample = self._offset + t1 - p.n_fft // 2 - stf_length(p)
-        return frame, end - p.n_cp // 4
+        self._pending = (key, self._offset + t1, sync, y_hdr, header)
+        return _NEED_MORE
 
     def _symbol_starts(self, w0: int, n_sym: int) -> np.ndarray:
         p = self.params
@@ -213,49 +235,30 @@ class Receiver:
         return np.concatenate([[w0, w0 + p.n_fft], data])
 
     def _fft(self, starts: np.ndarray, cfo_hz: float) -> np.ndarray:
-        """CFO-corrected FFT of every window: complex (len(starts), n_used)."""
-        p = self.params
-        s0 = int(starts[0])
-        seg = self._buf[s0: int(starts[-1]) + p.n_fft].astype(np.complex128)
-        seg *= np.exp(-2j * np.pi * cfo_hz / p.sample_rate_hz * (np.arange(seg.size) + s0 + self._offset))
-        return fft_windows(p, seg, starts - s0)
+        """CFO-corrected FFT of the windows at buffer indices ``starts``: complex (len(starts), n_used)."""
+        return fft_windows(self.params, self._buf, starts, cfo_hz, self._offset)
 
-    def _known(self, n_sym: int, header_bits: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(known symbols complex (2 + n_sym, n_used), mask bool): LTF, pilots, and the header if given."""
-        p = self.params
-        _, data_pos, pilot_pos = layout(p)
-        n_used = ltf_freq(p).size
-        x = np.zeros((2 + n_sym, n_used), dtype=np.complex128)
-        known = np.zeros(x.shape, dtype=bool)
-        x[:2] = ltf_freq(p)
-        known[:2] = True
-        x[2:, pilot_pos] = pilot_values(p, 0, n_sym)
-        known[2:, pilot_pos] = True
-        if header_bits is not None:
-            n_hdr = self._hdr_syms
-            x[2: 2 + n_hdr, data_pos] = map_bits(header_bits, "bpsk").reshape(n_hdr, p.n_data)
-            known[2: 2 + n_hdr] = True
-        return x, known
-
-    def _track(self, y, starts, x, known, passes: int) -> tuple[PhaseTrack, ChannelEstimate]:
+    def _track(self, y: np.ndarray, t: np.ndarray, known: KnownEntries, passes: int
+               ) -> tuple[PhaseTrack, ChannelEstimate]:
         """Phase tracking and channel estimation, alternated ``passes`` times: first against the LTF
         channel, then against the channel fitted to all fully known symbols (LTF and, once decoded,
         header)."""
         p = self.params
-        est = estimate_channel(y[:2], x[:2], p)
-        t = starts.astype(np.float64) - starts[0]
-        full = known.all(axis=1)
+        est = estimate_channel(y[:2], known.x_full[:2], p)
+        yk_xc = y.reshape(-1)[known.flat] * np.conj(known.x)
+        y_full = y[known.full]
         for _ in range(passes):
-            r = y * np.conj(x) * np.conj(est.h)[None, :]
-            track = track_phase(r, known, t, p, est.noise_var, est.h)
-            est = estimate_channel((y * track.rotation)[full], x[full], p)
+            track = track_phase(yk_xc * np.conj(est.h)[known.cols], known.rows, known.cols, known.row_start,
+                                t, p, est.noise_var, est.h)
+            est = estimate_channel(y_full * track.rotation[known.full], known.x_full, p)
         return track, est
 
     def _header_llr(self, y: np.ndarray, track: PhaseTrack, est: ChannelEstimate) -> np.ndarray:
         """BPSK LLRs of the header's data subcarriers (y: LTF + header symbols)."""
         _, data_pos, _ = layout(self.params)
-        eq, var = equalize(y[2:], PhaseTrack(track.rotation[2:], track.phase_var[2:], track.sro_ppm), est)
-        return demap_llr(eq[:, data_pos].reshape(-1), var[:, data_pos].reshape(-1), "bpsk")
+        eq, var = equalize(y[2:, data_pos], track.rotation[2:, data_pos], track.phase_var[2:, data_pos],
+                           est, data_pos)
+        return demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk")
 
     def _decode_header(self, y: np.ndarray, starts: np.ndarray):
         """Header from its symbols (y: LTF + header, complex (2 + n_hdr, n_used)), or None.
@@ -267,23 +270,23 @@ class Receiver:
         """
         p = self.params
         n_hdr = self._hdr_syms
-        x, known = self._known(n_hdr, None)
-        llr = self._header_llr(y, *self._track(y, starts, x, known, passes=1))
+        t = (starts - starts[0]).astype(np.float64)
+        llr = self._header_llr(y, *self._track(y, t, known_entries(p, n_hdr, n_hdr, None), passes=1))
         header = decode_header(llr, p)
         if header is None:
-            x, known = self._known(n_hdr, header_decisions(llr, p))
-            header = decode_header(self._header_llr(y, *self._track(y, starts, x, known, passes=2)), p)
+            known = known_entries(p, n_hdr, n_hdr, header_decisions(llr, p))
+            header = decode_header(self._header_llr(y, *self._track(y, t, known, passes=2)), p)
         return header
 
     def _decode_payload(self, y: np.ndarray, starts: np.ndarray, header: Header, sync) -> ReceivedFrame:
         p = self.params
         n_hdr = self._hdr_syms
         _, data_pos, _ = layout(p)
-        x, known = self._known(y.shape[0] - 2, encode_header(header, p))
-        track, est = self._track(y, starts, x, known, passes=2)
-        pay = slice(2 + n_hdr, None)
-        eq, var = equalize(y[pay], PhaseTrack(track.rotation[pay], track.phase_var[pay], track.sro_ppm), est)
-        eq, var = eq[:, data_pos], var[:, data_pos]
+        known = known_entries(p, y.shape[0] - 2, n_hdr, encode_header(header, p))
+        track, est = self._track(y, (starts - starts[0]).astype(np.float64), known, passes=2)
+        pay = 2 + n_hdr
+        raw = y[pay:, data_pos]
+        eq, var = equalize(raw, track.rotation[pay:, data_pos], track.phase_var[pay:, data_pos], est, data_pos)
         frame = ReceivedFrame(header=header, start_sample=0, cfo_hz=sync.cfo_hz, snr_db=est.snr_db)
         if header.mode == "analog":
             frame.values, frame.noise_var = symbols_to_values(eq, var, header.length)
@@ -293,11 +296,11 @@ class Receiver:
             frame.payload, frame.crc_ok = decode_payload(llr, header.length, header.modulation,
                                                          header.code_rate, self.ldpc_iterations)
         frame.diagnostics = {
-            "subcarriers": np.sort(np.array(p.data_subcarriers + p.pilot_subcarriers)),
+            "subcarriers": used_subcarriers(p),
             "channel": est.h, "noise_var": est.noise_var,
             "snr_per_subcarrier_db": 10 * np.log10(np.maximum(est.snr_per_subcarrier, 1e-12)),
             "noise_var_per_subcarrier": est.noise_var_per_subcarrier,
-            "constellation_raw": y[pay][:, data_pos], "constellation_eq": eq,
+            "constellation_raw": raw, "constellation_eq": eq,
             "sro_ppm": track.sro_ppm, "ltf_metric": sync.metric,
         }
         return frame

@@ -43,6 +43,18 @@ def test_random_chunks_give_the_same_frames():
     np.testing.assert_array_equal(frames[0].values, Receiver().receive(x)[0].values)
 
 
+def test_two_chunks_cut_anywhere_give_the_same_frames():
+    """A cut inside a burst (preamble, header or payload) after other samples: the receiver resumes
+    the waiting burst when the rest arrives."""
+    x, starts = _stream()
+    whole = Receiver().receive(x)
+    for cut in np.linspace(1500, x.size - 100, 23).astype(int):
+        rx = Receiver()
+        frames = rx.process(x[:cut]) + rx.process(x[cut:]) + rx.flush()
+        assert [f.start_sample for f in frames] == [f.start_sample for f in whole]
+        np.testing.assert_array_equal(frames[2].values, whole[2].values)
+
+
 def test_back_to_back_frames_and_burst_at_buffer_end():
     x, starts = _stream(gap=False)
     _check(Receiver().receive(x), starts)
