@@ -15,7 +15,7 @@ from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, layout, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import stf_length
-from phy.sync import beta_threshold, coarse_cfo_hz, ltf_search, stf_metric, stf_span
+from phy.sync import beta_threshold, coarse_cfo_hz, ltf_search, stf_detect, stf_span
 
 _NEED_MORE = object()
 
@@ -137,14 +137,13 @@ class Receiver:
         frames: list[ReceivedFrame] = []
         span = self._window + self._lag
         if self._buf.size - self._scan >= span:
-            metric, acorr = stf_metric(self._buf[self._scan:], self.params)
-            hits = np.flatnonzero(metric > self._threshold) + self._scan
-            base = self._scan
+            hits, acorr = stf_detect(self._buf[self._scan:], self.params, self._threshold)
+            hits += self._scan
             i = 0
             while i < hits.size:
                 d = int(hits[i])
                 self.stats["stf_triggers"] += 1
-                out = self._try_frame(d, acorr[d - base])
+                out = self._try_frame(d, acorr[i])
                 if out is _NEED_MORE:
                     self._scan = d
                     break

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import correlate
 
 from phy.params import OfdmParams
 from phy.preamble import ltf_symbol, stf_period
@@ -40,20 +39,27 @@ def stf_span(params: OfdmParams) -> tuple[int, int]:
     return lag, STF_WINDOW_PERIODS * lag
 
 
-def stf_metric(x: np.ndarray, params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised STF autocorrelation of x (complex (n,)).
+def stf_detect(x: np.ndarray, params: OfdmParams, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions where the normalised STF autocorrelation M of x (complex (n,)) exceeds ``threshold``.
 
-    Returns (metric float64 (n - W - L + 1,), autocorrelation complex128 (same)); metric is 0 where
-    the window holds no energy.
+    Tested as |P|^2 > threshold * E1 * E2 (no division; windows without energy never pass), with
+    window sums from running sums in float64.
+    Returns (indices int64 (k,) into x of the windows' first samples, their autocorrelation P
+    complex128 (k,)); empty when x is shorter than W + L.
     """
     lag, w = stf_span(params)
-    x = x.astype(np.complex128, copy=False)
-    p = _window_sums(x[lag:] * np.conj(x[:-lag]), w)
-    e = _window_sums(np.abs(x) ** 2, w)
-    e1, e2 = e[: p.size], e[lag: lag + p.size]
-    den = e1 * e2
-    metric = np.divide(np.abs(p) ** 2, den, out=np.zeros(p.size), where=den > 0)
-    return metric, p
+    n = x.size - w - lag + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.complex128)
+    run = np.cumsum(x[lag:] * np.conj(x[:-lag]), dtype=np.complex128)
+    p = run[w - 1: w - 1 + n].copy()
+    p[1:] -= run[: n - 1]
+    energy = np.cumsum(x.real * x.real + x.imag * x.imag, dtype=np.float64)
+    e = energy[w - 1:].copy()
+    e[1:] -= energy[: energy.size - w]
+    e1e2 = e[:n] * e[lag: lag + n]
+    hits = np.flatnonzero(p.real * p.real + p.imag * p.imag > threshold * e1e2)
+    return hits, p[hits]
 
 
 def coarse_cfo_hz(autocorr: complex, params: OfdmParams) -> float:
@@ -98,7 +104,7 @@ def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], 
     best = None
     for f in cfo_candidates_hz:
         rot = seg * np.exp(-2j * np.pi * f / params.sample_rate_hz * t)
-        c = correlate(rot, tpl, mode="valid")
+        c = np.correlate(rot, tpl, mode="valid")
         lam = np.divide(np.abs(c) ** 2, e_tpl * energy, out=np.zeros(c.size), where=energy > 0)
         k = int(np.argmax(lam))
         if best is None or lam[k] > best[0]:
