@@ -38,17 +38,32 @@ def smoother(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, int]:
 
 @dataclass
 class PhaseTrack:
-    """Per-symbol phase correction.
+    """Per-symbol phase model: on used subcarrier k, symbol n is rotated by
+    phase[n] + 2 pi k delay[n] / n_fft relative to the reference channel.
 
     Attributes:
-        rotation: complex (n_sym, n_used) unit factors that undo the phase model.
-        phase_var: float (n_sym, n_used) variance of the phase correction's error, rad^2.
+        phase: float (n_sym,) common phase, rad.
+        delay: float (n_sym,) timing offset, samples.
+        phase_var, delay_var: float (n_sym,) error variances of phase (rad^2) and delay (samples^2).
         sro_ppm: fitted timing drift in ppm of the sample rate (positive: receiver clock fast).
     """
 
-    rotation: np.ndarray
+    phase: np.ndarray
+    delay: np.ndarray
     phase_var: np.ndarray
+    delay_var: np.ndarray
     sro_ppm: float
+
+    def rotation(self, params: OfdmParams, rows: slice, cols: np.ndarray | None = None) -> np.ndarray:
+        """Unit factors that undo the model, complex (n_rows, n_cols) (all used subcarriers when
+        ``cols`` is None)."""
+        ramp = subcarrier_ramp(self.delay[rows], params)
+        return np.exp(-1j * self.phase[rows])[:, None] * (ramp if cols is None else ramp[:, cols])
+
+    def error_var(self, params: OfdmParams, rows: slice, cols: np.ndarray) -> np.ndarray:
+        """Variance of the rotation's phase error, rad^2, float (n_rows, n_cols)."""
+        u = _subcarrier_tables(params)[0][cols]
+        return self.phase_var[rows, None] + np.outer(self.delay_var[rows], u * u)
 
 
 def _centered_sums(v: np.ndarray, half: int) -> np.ndarray:
@@ -124,17 +139,16 @@ def track_phase(r: np.ndarray, rows: np.ndarray, cols: np.ndarray, row_start: np
     m00, m01, m11 = iu @ u, iut @ u, (iut * tk) @ u
     v0, v1 = iu @ psi, iut @ psi
     det = m00 * m11 - m01 ** 2
-    cov = np.array([[m11, -m01], [-m01, m00]]) / det if det > 0 else np.zeros((2, 2))
-    c = cov[0, 0] * v0 + cov[0, 1] * v1
-    d = cov[1, 0] * v0 + cov[1, 1] * v1
+    c00, c01, c11 = (m11 / det, -m01 / det, m00 / det) if det > 0 else (0.0, 0.0, 0.0)   # covariance of (c, d)
+    c = c00 * v0 + c01 * v1
+    d = c01 * v0 + c11 * v1
     z2 = np.add.reduceat(r * np.exp(-1j * (c + d * tk) * u), row_start)
     a, b = _linear_fit(_unwrap(np.angle(z2)), t, np.abs(z2))
     smooth = _centered_sums(z2 * np.exp(-1j * (a + b * t)), PHASE_WINDOW)
     phi = a + b * t + np.angle(smooth)
     cpe_var = 1.0 / np.maximum(_centered_sums(np.add.reduceat(info, row_start), PHASE_WINDOW), 1e-30)
-    slope_var = np.outer(cov[0, 0] + 2 * cov[0, 1] * t + cov[1, 1] * t ** 2, u_all ** 2)
-    rotation = np.exp(-1j * phi)[:, None] * subcarrier_ramp(c + d * t, params)
-    return PhaseTrack(rotation, cpe_var[:, None] + slope_var, float(-d * 1e6))
+    delay_var = c00 + 2 * c01 * t + c11 * t * t
+    return PhaseTrack(phi, c + d * t, cpe_var, delay_var, float(-d * 1e6))
 
 
 @dataclass
@@ -173,12 +187,13 @@ def estimate_channel(y: np.ndarray, x: np.ndarray, params: OfdmParams) -> Channe
     """
     proj, diag, rank = smoother(params)
     n = y.shape[0]
-    raw = (y * np.conj(x)).mean(axis=0)
-    h = proj @ raw
-    resid = np.abs(y - h[None, :] * x) ** 2
-    noise_var = float(resid.sum() / max(n * y.shape[1] - rank, 1))
-    per_sc = resid.sum(axis=0) / max(n - 1, 1)
-    return ChannelEstimate(h, noise_var * diag / n, max(noise_var, 1e-30), per_sc)
+    yx = y * (np.conj(x) if np.iscomplexobj(x) else x)      # |x| = 1: y conj(x) = h + noise
+    h = proj @ (yx.sum(axis=0) / n)
+    d = yx - h
+    resid = d.real * d.real + d.imag * d.imag
+    per_sc = resid.sum(axis=0)
+    noise_var = float(per_sc.sum() / max(n * y.shape[1] - rank, 1))
+    return ChannelEstimate(h, noise_var * diag / n, max(noise_var, 1e-30), per_sc / max(n - 1, 1))
 
 
 def equalize(y: np.ndarray, rotation: np.ndarray, phase_var: np.ndarray, est: ChannelEstimate,

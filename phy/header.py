@@ -85,6 +85,18 @@ def _to_bits(value: int, width: int) -> list[int]:
     return [(value >> (width - 1 - i)) & 1 for i in range(width)]
 
 
+@lru_cache(maxsize=1)
+def _field_weights() -> np.ndarray:
+    """int64 (84, n_fields + 1): column j holds the MSB-first bit weights of field j over the info
+    bits; the last column those of the CRC over the CRC bits. ``bits @ weights`` reads every field."""
+    w = np.zeros((_N_BITS, len(_FIELDS) + 1), dtype=np.int64)
+    pos = 0
+    for j, (_, width) in enumerate(_FIELDS + (("crc", 16),)):
+        w[pos: pos + width, j] = 1 << np.arange(width - 1, -1, -1)
+        pos += width
+    return w
+
+
 def _crc(bits: np.ndarray) -> np.ndarray:
     crc = binascii.crc_hqx(np.packbits(bits).tobytes(), 0xFFFF)
     return np.array(_to_bits(crc, 16), dtype=np.uint8)
@@ -142,13 +154,11 @@ def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
     """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
     CRC fails or a field is invalid."""
     bits = _golay_decisions(llr, params)
-    info, crc = bits[:_N_INFO], bits[_N_INFO:]
-    if not np.array_equal(_crc(info), crc):
+    info = bits[:_N_INFO]
+    weights = _field_weights()
+    if binascii.crc_hqx(np.packbits(info).tobytes(), 0xFFFF) != int(bits[_N_INFO:] @ weights[_N_INFO:, -1]):
         return None
-    vals, pos = {}, 0
-    for name, w in _FIELDS:
-        vals[name] = int(np.dot(info[pos:pos + w], 1 << np.arange(w - 1, -1, -1)))
-        pos += w
+    vals = dict(zip((name for name, _ in _FIELDS), (int(v) for v in info @ weights[:_N_INFO, :-1])))
     if vals["reserved"]:
         return None
     digital = vals["mode"] == 1

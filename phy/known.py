@@ -22,9 +22,10 @@ class KnownEntries:
         flat: int (n_known,) flat grid index of each known entry.
         rows: int (n_known,) its symbol index; cols: int (n_known,) its used-subcarrier index.
         row_start: int (2 + n_sym,) index of each symbol's first entry (every symbol has pilots).
-        x: complex (n_known,) the known values.
-        full: int (n_full,) symbols known on every subcarrier (the LTF, and the header when given).
-        x_full: complex (n_full, n_used) their values.
+        x: float (n_known,) the known values (all ±1: LTF, pilots, BPSK header).
+        n_full: the first n_full symbols are known on every subcarrier (the LTF, and the header
+            when given).
+        x_full: float (n_full, n_used) their values.
     """
 
     flat: np.ndarray
@@ -32,7 +33,7 @@ class KnownEntries:
     cols: np.ndarray
     row_start: np.ndarray
     x: np.ndarray
-    full: np.ndarray
+    n_full: int
     x_full: np.ndarray
 
 
@@ -42,7 +43,7 @@ def _template(params: OfdmParams, n_sym: int, n_hdr: int, with_header: bool) -> 
     without header))."""
     _, data_pos, pilot_pos = layout(params)
     ltf = ltf_freq(params)
-    grid = np.zeros((2 + n_sym, ltf.size), dtype=np.complex128)
+    grid = np.zeros((2 + n_sym, ltf.size))
     mask = np.zeros(grid.shape, dtype=bool)
     grid[:2], mask[:2] = ltf, True
     grid[2:, pilot_pos], mask[2:, pilot_pos] = pilot_values(params, 0, n_sym), True
@@ -54,9 +55,8 @@ def _template(params: OfdmParams, n_sym: int, n_hdr: int, with_header: bool) -> 
     entry[flat] = np.arange(flat.size)
     hdr_slots = entry.reshape(grid.shape)[2:n_full][:, data_pos].reshape(-1)
     row_start = np.searchsorted(rows, np.arange(grid.shape[0]))
-    entries = KnownEntries(flat, rows, cols, row_start, grid.reshape(-1)[flat], np.arange(n_full),
-                           grid[:n_full].copy())
-    for a in (flat, rows, cols, row_start, entries.x, entries.full, entries.x_full, hdr_slots):
+    entries = KnownEntries(flat, rows, cols, row_start, grid.reshape(-1)[flat], n_full, grid[:n_full].copy())
+    for a in (flat, rows, cols, row_start, entries.x, entries.x_full, hdr_slots):
         a.flags.writeable = False
     return entries, hdr_slots
 
@@ -73,4 +73,4 @@ def known_entries(params: OfdmParams, n_sym: int, n_hdr: int, header_bits: np.nd
     x[hdr_slots] = bpsk
     x_full = entries.x_full.copy()
     x_full[2:, data_pos] = bpsk.reshape(n_hdr, params.n_data)
-    return KnownEntries(entries.flat, entries.rows, entries.cols, entries.row_start, x, entries.full, x_full)
+    return KnownEntries(entries.flat, entries.rows, entries.cols, entries.row_start, x, entries.n_full, x_full)

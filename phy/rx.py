@@ -14,7 +14,7 @@ from phy.ldpc import decode_payload
 from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, layout, used_subcarriers
 from phy.params import OfdmParams
-from phy.preamble import stf_length
+from phy.preamble import ltf_freq, stf_length
 from phy.sync import beta_threshold, coarse_cfo_hz, ltf_search, stf_detect, stf_span
 
 _NEED_MORE = object()
@@ -92,6 +92,7 @@ class Receiver:
         self._lag, self._window = stf_span(params)
         self._threshold = beta_threshold(self._window, false_alarm_prob)
         self._hdr_syms = n_header_symbols(params)
+        self._ltf_x = np.tile(ltf_freq(params), (2, 1))
         self.reset()
 
     def reset(self) -> None:
@@ -101,7 +102,7 @@ class Receiver:
         self._scan = 0            # next buffer index to test for a burst
         self._real_end = None     # buffer index where real samples end (set by flush)
         self._pending = None      # (stream index of the STF trigger, of the LTF, sync, header FFTs,
-                                  # header) of a burst waiting for more samples
+                                  # LTF channel estimate, header) of a burst waiting for more samples
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
         """Counters since the last reset: STF tests fired, bursts confirmed by the LTF test, confirmed
         bursts whose header failed its CRC, frames returned."""
@@ -179,22 +180,23 @@ class Receiver:
         key = self._offset + d
         pending, self._pending = self._pending, None
         if pending is not None and pending[0] == key:
-            t1, sync, y_hdr, header = pending[1] - self._offset, *pending[2:]
+            t1, sync, y_hdr, ltf_est, header = pending[1] - self._offset, *pending[2:]
         else:
-            sync, y_hdr, header = self._sync(d, acorr), None, None
+            sync, y_hdr, ltf_est, header = self._sync(d, acorr), None, None, None
             if sync is _NEED_MORE or sync is None:
                 return sync
             t1 = sync.first_ltf
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms)   # windows backed off into the guard
         if y_hdr is None:
             if not self._available(starts[-1] + p.n_fft + p.n_cp):
-                return self._need_more(key, t1, sync, None, None)
+                return self._need_more(key, t1, sync, None, None, None)
             y_hdr = self._fft(starts, sync.cfo_hz)
-            header = self._decode_header(y_hdr, starts)
+            ltf_est = estimate_channel(y_hdr[:2], self._ltf_x, p)
+            header = self._decode_header(y_hdr, starts, ltf_est)
         end = t1 - p.n_fft // 2 - stf_length(p) + (burst_length(header, p) if header else 0)
         if header is not None and payload_symbols(header, p) <= self.max_payload_symbols \
                 and not self._available(end) and self._real_end is None:
-            return self._need_more(key, t1, sync, y_hdr, header)
+            return self._need_more(key, t1, sync, y_hdr, ltf_est, header)
         self.stats["ltf_confirmed"] += 1
         if header is None or payload_symbols(header, p) > self.max_payload_symbols:
             self.stats["header_failed"] += 1
@@ -203,7 +205,7 @@ class Receiver:
             return None
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms + payload_symbols(header, p))
         y = np.concatenate([y_hdr, self._fft(starts[y_hdr.shape[0]:], sync.cfo_hz)])
-        frame = self._decode_payload(y, starts, header, sync)
+        frame = self._decode_payload(y, starts, header, sync, ltf_est)
         frame.start_sample = self._offset + t1 - p.n_fft // 2 - stf_length(p)
         return frame, end - p.n_cp // 4
 
@@ -221,11 +223,11 @@ class Receiver:
         cands = [f0] + ([f0 - np.sign(f0) * alias] if abs(f0) > 0.3 * alias else [])
         return ltf_search(self._buf, max(lo, 0), hi, cands, p, self.false_alarm_prob)
 
-    def _need_more(self, key: int, t1: int, sync, y_hdr, header):
+    def _need_more(self, key: int, t1: int, sync, y_hdr, ltf_est, header):
         """_NEED_MORE, keeping what is done (buffer indices as stream indices: the buffer moves)."""
         if self._real_end is not None:
             return None
-        self._pending = (key, self._offset + t1, sync, y_hdr, header)
+        self._pending = (key, self._offset + t1, sync, y_hdr, ltf_est, header)
         return _NEED_MORE
 
     def _symbol_starts(self, w0: int, n_sym: int) -> np.ndarray:
@@ -237,29 +239,32 @@ class Receiver:
         """CFO-corrected FFT of the windows at buffer indices ``starts``: complex (len(starts), n_used)."""
         return fft_windows(self.params, self._buf, starts, cfo_hz, self._offset)
 
-    def _track(self, y: np.ndarray, t: np.ndarray, known: KnownEntries, passes: int
+    def _track(self, y: np.ndarray, t: np.ndarray, known: KnownEntries, passes: int, est: ChannelEstimate
                ) -> tuple[PhaseTrack, ChannelEstimate]:
-        """Phase tracking and channel estimation, alternated ``passes`` times: first against the LTF
-        channel, then against the channel fitted to all fully known symbols (LTF and, once decoded,
-        header)."""
+        """Phase tracking and channel estimation, alternated ``passes`` times: first against ``est``
+        (the LTF channel), then against the channel fitted to all fully known symbols (LTF and, once
+        decoded, header). t: float (n_sym,) window starts relative to the first, samples."""
         p = self.params
-        est = estimate_channel(y[:2], known.x_full[:2], p)
-        yk_xc = y.reshape(-1)[known.flat] * np.conj(known.x)
-        y_full = y[known.full]
+        yx = y.reshape(-1)[known.flat] * known.x
+        rows = slice(0, known.n_full)
         for _ in range(passes):
-            track = track_phase(yk_xc * np.conj(est.h)[known.cols], known.rows, known.cols, known.row_start,
+            track = track_phase(yx * np.conj(est.h)[known.cols], known.rows, known.cols, known.row_start,
                                 t, p, est.noise_var, est.h)
-            est = estimate_channel(y_full * track.rotation[known.full], known.x_full, p)
+            est = estimate_channel(y[rows] * track.rotation(p, rows), known.x_full, p)
         return track, est
 
-    def _header_llr(self, y: np.ndarray, track: PhaseTrack, est: ChannelEstimate) -> np.ndarray:
-        """BPSK LLRs of the header's data subcarriers (y: LTF + header symbols)."""
-        _, data_pos, _ = layout(self.params)
-        eq, var = equalize(y[2:, data_pos], track.rotation[2:, data_pos], track.phase_var[2:, data_pos],
-                           est, data_pos)
-        return demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk")
+    def _equalize(self, y: np.ndarray, first: int, track: PhaseTrack, est: ChannelEstimate
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(received, equalised, error variance) of the data subcarriers of symbols ``first``..,
+        each (n, n_data)."""
+        p = self.params
+        _, data_pos, _ = layout(p)
+        rows = slice(first, None)
+        raw = y[rows, data_pos]
+        eq, var = equalize(raw, track.rotation(p, rows, data_pos), track.error_var(p, rows, data_pos), est, data_pos)
+        return raw, eq, var
 
-    def _decode_header(self, y: np.ndarray, starts: np.ndarray):
+    def _decode_header(self, y: np.ndarray, starts: np.ndarray, ltf_est: ChannelEstimate):
         """Header from its symbols (y: LTF + header, complex (2 + n_hdr, n_used)), or None.
 
         First pass: phase and channel from the LTF and the pilots. If its CRC fails, a
@@ -270,22 +275,22 @@ class Receiver:
         p = self.params
         n_hdr = self._hdr_syms
         t = (starts - starts[0]).astype(np.float64)
-        llr = self._header_llr(y, *self._track(y, t, known_entries(p, n_hdr, n_hdr, None), passes=1))
+        _, eq, var = self._equalize(y, 2, *self._track(y, t, known_entries(p, n_hdr, n_hdr, None), 1, ltf_est))
+        llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk")
         header = decode_header(llr, p)
         if header is None:
             known = known_entries(p, n_hdr, n_hdr, header_decisions(llr, p))
-            header = decode_header(self._header_llr(y, *self._track(y, t, known, passes=2)), p)
+            _, eq, var = self._equalize(y, 2, *self._track(y, t, known, 2, ltf_est))
+            header = decode_header(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
         return header
 
-    def _decode_payload(self, y: np.ndarray, starts: np.ndarray, header: Header, sync) -> ReceivedFrame:
+    def _decode_payload(self, y: np.ndarray, starts: np.ndarray, header: Header, sync,
+                        ltf_est: ChannelEstimate) -> ReceivedFrame:
         p = self.params
         n_hdr = self._hdr_syms
-        _, data_pos, _ = layout(p)
         known = known_entries(p, y.shape[0] - 2, n_hdr, encode_header(header, p))
-        track, est = self._track(y, (starts - starts[0]).astype(np.float64), known, passes=2)
-        pay = 2 + n_hdr
-        raw = y[pay:, data_pos]
-        eq, var = equalize(raw, track.rotation[pay:, data_pos], track.phase_var[pay:, data_pos], est, data_pos)
+        track, est = self._track(y, (starts - starts[0]).astype(np.float64), known, 2, ltf_est)
+        raw, eq, var = self._equalize(y, 2 + n_hdr, track, est)
         frame = ReceivedFrame(header=header, start_sample=0, cfo_hz=sync.cfo_hz, snr_db=est.snr_db)
         if header.mode == "analog":
             frame.values, frame.noise_var = symbols_to_values(eq, var, header.length)

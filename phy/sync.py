@@ -12,6 +12,7 @@ for a false-alarm probability over the search window) confirms the burst and giv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -84,6 +85,14 @@ class LtfSync:
     metric: float
 
 
+@lru_cache(maxsize=8)
+def _ltf_template(params: OfdmParams) -> tuple[np.ndarray, float]:
+    """(both LTF symbols in time, complex128 (2 n_fft,); their energy)."""
+    tpl = np.tile(ltf_symbol(params), 2)
+    tpl.flags.writeable = False
+    return tpl, float(np.sum(np.abs(tpl) ** 2))
+
+
 def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], params: OfdmParams,
                false_alarm_prob: float, first_path_fraction: float = 0.5) -> LtfSync | None:
     """Find the LTF whose first symbol starts in [lo, hi) of x (needs x up to hi + 2 n_fft).
@@ -94,13 +103,12 @@ def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], 
     stays under the false-alarm threshold.
     """
     n = params.n_fft
-    tpl = np.tile(ltf_symbol(params), 2)
+    tpl, e_tpl = _ltf_template(params)
     seg = x[lo: hi + 2 * n].astype(np.complex128, copy=False)
     if seg.size < 2 * n + 1:
         return None
     t = np.arange(seg.size)
-    energy = _window_sums(np.abs(seg) ** 2, 2 * n)
-    e_tpl = float(np.sum(np.abs(tpl) ** 2))
+    energy = _window_sums(seg.real * seg.real + seg.imag * seg.imag, 2 * n)
     best = None
     for f in cfo_candidates_hz:
         rot = seg * np.exp(-2j * np.pi * f / params.sample_rate_hz * t)
