@@ -38,177 +38,171 @@ def smoother(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, int]:
 
 @dataclass
 class PhaseTrack:
-    """Per-symbol phase model: on used subcarrier k, symbol n is rotated by
-    phase[n] + 2 pi k delay[n] / n_fft relative to the reference channel.
+    """Per-symbol phase model of a batch of B frames of equal size: on used subcarrier k, symbol n
+    of frame b is rotated by phase[b, n] + 2 pi k delay[b, n] / n_fft relative to the reference
+    channel.
 
     Attributes:
-        phase: float (n_sym,) common phase, rad.
-        delay: float (n_sym,) timing offset, samples.
-        phase_var, delay_var: float (n_sym,) error variances of phase (rad^2) and delay (samples^2).
-        sro_ppm: fitted timing drift in ppm of the sample rate (positive: receiver clock fast).
+        phase: float (B, n_sym) common phase, rad.
+        delay: float (B, n_sym) timing offset, samples.
+        phase_var, delay_var: float (B, n_sym) error variances of phase (rad^2) and delay (samples^2).
+        sro_ppm: float (B,) fitted timing drift in ppm of the sample rate (positive: receiver clock fast).
     """
 
     phase: np.ndarray
     delay: np.ndarray
     phase_var: np.ndarray
     delay_var: np.ndarray
-    sro_ppm: float
+    sro_ppm: np.ndarray
 
     def rotation(self, params: OfdmParams, rows: slice, cols: np.ndarray | None = None) -> np.ndarray:
-        """Unit factors that undo the model, complex (n_rows, n_cols) (all used subcarriers when
+        """Unit factors that undo the model, complex (B, n_rows, n_cols) (all used subcarriers when
         ``cols`` is None)."""
-        ramp = subcarrier_ramp(self.delay[rows], params)
-        return np.exp(-1j * self.phase[rows])[:, None] * (ramp if cols is None else ramp[:, cols])
+        u = _subcarrier_phase(params)
+        if cols is not None:
+            u = u[cols]
+        return np.exp(-1j * (self.phase[:, rows, None] + self.delay[:, rows, None] * u))
 
     def error_var(self, params: OfdmParams, rows: slice, cols: np.ndarray) -> np.ndarray:
-        """Variance of the rotation's phase error, rad^2, float (n_rows, n_cols)."""
-        u = _subcarrier_tables(params)[0][cols]
-        return self.phase_var[rows, None] + np.outer(self.delay_var[rows], u * u)
+        """Variance of the rotation's phase error, rad^2, float (B, n_rows, n_cols)."""
+        u = _subcarrier_phase(params)[cols]
+        return self.phase_var[:, rows, None] + self.delay_var[:, rows, None] * (u * u)
 
 
 def _centered_sums(v: np.ndarray, half: int) -> np.ndarray:
-    """Sums of v over [i - half, i + half] clipped to the array, same shape as v (n,)."""
-    cs = np.concatenate([[0], np.cumsum(v)])
-    i = np.arange(v.size)
-    return cs[np.minimum(i + half + 1, v.size)] - cs[np.maximum(i - half, 0)]
+    """Sums of v over [i - half, i + half] clipped to the last axis, same shape as v (..., n)."""
+    n = v.shape[-1]
+    cs = np.zeros(v.shape[:-1] + (n + 1,), dtype=v.dtype)
+    np.cumsum(v, axis=-1, out=cs[..., 1:])
+    i = np.arange(n)
+    return cs[..., np.minimum(i + half + 1, n)] - cs[..., np.maximum(i - half, 0)]
 
 
 def _unwrap(phase: np.ndarray) -> np.ndarray:
-    """Phase (rad, (n,)) with jumps larger than pi between neighbours removed (as ``np.unwrap``)."""
-    jumps = np.round(np.diff(phase) / (2 * np.pi))
+    """Phase (rad, (..., n)) with jumps larger than pi between neighbours along the last axis
+    removed (as ``np.unwrap``)."""
     out = phase.copy()
-    out[1:] -= 2 * np.pi * np.cumsum(jumps)
+    out[..., 1:] -= 2 * np.pi * np.cumsum(np.round(np.diff(phase, axis=-1) / (2 * np.pi)), axis=-1)
     return out
 
 
-def _linear_fit(y: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Weighted least-squares y ≈ a + b t."""
-    sw = w.sum()
-    tm, ym = (w @ t) / sw, (w @ y) / sw
-    dt = t - tm
+def _linear_fit(y: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least-squares y ≈ a + b t per row: y, w (B, n), t (n,) → a, b (B,)."""
+    sw = w.sum(axis=-1)
+    tm, ym = (w @ t) / sw, (w * y).sum(axis=-1) / sw
+    dt = t - tm[:, None]
     wdt = w * dt
-    den = wdt @ dt
-    b = (wdt @ (y - ym)) / den if den > 0 else 0.0
+    den = (wdt * dt).sum(axis=-1)
+    b = np.divide((wdt * (y - ym[:, None])).sum(axis=-1), den, out=np.zeros_like(den), where=den > 0)
     return ym - b * tm, b
 
 
 @lru_cache(maxsize=8)
-def _subcarrier_tables(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """For the used subcarriers k: (phase per sample of delay 2 pi k / n_fft, rad (n_used,);
-    column |k| - 1 of a power table (clipped at 0); k < 0; k == 0; largest |k|)."""
-    k = used_subcarriers(params)
-    return 2 * np.pi * k / params.n_fft, np.maximum(np.abs(k) - 1, 0), k < 0, k == 0, int(np.max(np.abs(k)))
-
-
-def subcarrier_ramp(delay: np.ndarray, params: OfdmParams) -> np.ndarray:
-    """exp(-2 pi j k delay[n] / n_fft) for every used subcarrier k: complex (n, n_used); undoes a
-    timing offset of ``delay`` (float (n,), samples). Built from powers of one factor per row (a
-    cumulative product) rather than n * n_used complex exponentials."""
-    _, col, neg, dc, kmax = _subcarrier_tables(params)
-    base = np.exp(-2j * np.pi / params.n_fft * np.asarray(delay, dtype=np.float64))
-    powers = np.cumprod(np.broadcast_to(base[:, None], (base.size, kmax)), axis=1)
-    out = powers[:, col]
-    out[:, neg] = np.conj(out[:, neg])
-    out[:, dc] = 1.0
-    return out
+def _subcarrier_phase(params: OfdmParams) -> np.ndarray:
+    """Phase per sample of delay on each used subcarrier k, 2 pi k / n_fft, rad (n_used,)."""
+    u = 2 * np.pi * used_subcarriers(params) / params.n_fft
+    u.flags.writeable = False
+    return u
 
 
 def track_phase(r: np.ndarray, rows: np.ndarray, cols: np.ndarray, row_start: np.ndarray,
-                t: np.ndarray, params: OfdmParams, noise_var: float, h: np.ndarray) -> PhaseTrack:
-    """Fit common phase and timing drift to the known entries of a frame's symbol grid.
+                t: np.ndarray, params: OfdmParams, noise_var: np.ndarray, h: np.ndarray) -> PhaseTrack:
+    """Fit common phase and timing drift to the known entries of B frames' symbol grids (frames of
+    equal size, vectorised over the batch).
 
     Args:
-        r: complex (n_known,) Y * conj(X) * conj(H_ref) at the known entries, row-major (every
+        r: complex (B, n_known) Y * conj(X) * conj(H_ref) at the known entries, row-major (every
             symbol has at least one known entry: its pilots).
         rows, cols: int (n_known,) symbol and used-subcarrier index of each entry.
-        row_start: int (n_sym,) index in ``r`` of each symbol's first entry.
+        row_start: int (n_sym,) index in the entries of each symbol's first one.
         t: float (n_sym,) FFT window start of each symbol, samples.
-        noise_var: sigma^2 per subcarrier; h: complex (n_used,) reference channel.
+        noise_var: float (B,) sigma^2 per subcarrier; h: complex (B, n_used) reference channels.
     """
-    u_all = _subcarrier_tables(params)[0]
-    u = u_all[cols]
+    u = _subcarrier_phase(params)[cols]
     # inverse variance of each observation's phase: 2 |H|^2 / sigma^2
-    info = (2 * (h.real ** 2 + h.imag ** 2) / noise_var)[cols]
-    z = np.add.reduceat(r, row_start)
+    info = (2 * (h.real ** 2 + h.imag ** 2) / noise_var[:, None])[:, cols]
+    z = np.add.reduceat(r, row_start, axis=1)
     a, b = _linear_fit(_unwrap(np.angle(z)), t, np.abs(z))
     # timing drift: residual phase across subcarriers ≈ (c + d t) u, weighted least squares
     tk = t[rows]
-    psi = np.angle(r * np.exp(-1j * (a + b * t))[rows])
+    psi = np.angle(r * np.exp(-1j * (a[:, None] + b[:, None] * t))[:, rows])
     iu = info * u
     iut = iu * tk
     m00, m01, m11 = iu @ u, iut @ u, (iut * tk) @ u
-    v0, v1 = iu @ psi, iut @ psi
+    v0, v1 = (iu * psi).sum(axis=1), (iut * psi).sum(axis=1)
     det = m00 * m11 - m01 ** 2
-    c00, c01, c11 = (m11 / det, -m01 / det, m00 / det) if det > 0 else (0.0, 0.0, 0.0)   # covariance of (c, d)
+    ok = det > 0
+    inv = np.divide(1.0, det, out=np.zeros_like(det), where=ok)
+    c00, c01, c11 = m11 * inv, -m01 * inv, m00 * inv         # covariance of (c, d); 0 when singular
     c = c00 * v0 + c01 * v1
     d = c01 * v0 + c11 * v1
-    z2 = np.add.reduceat(r * np.exp(-1j * (c + d * tk) * u), row_start)
+    z2 = np.add.reduceat(r * np.exp(-1j * (c[:, None] + d[:, None] * tk) * u), row_start, axis=1)
     a, b = _linear_fit(_unwrap(np.angle(z2)), t, np.abs(z2))
-    smooth = _centered_sums(z2 * np.exp(-1j * (a + b * t)), PHASE_WINDOW)
-    phi = a + b * t + np.angle(smooth)
-    cpe_var = 1.0 / np.maximum(_centered_sums(np.add.reduceat(info, row_start), PHASE_WINDOW), 1e-30)
-    delay_var = c00 + 2 * c01 * t + c11 * t * t
-    return PhaseTrack(phi, c + d * t, cpe_var, delay_var, float(-d * 1e6))
+    fit = a[:, None] + b[:, None] * t
+    phi = fit + np.angle(_centered_sums(z2 * np.exp(-1j * fit), PHASE_WINDOW))
+    cpe_var = 1.0 / np.maximum(_centered_sums(np.add.reduceat(info, row_start, axis=1), PHASE_WINDOW), 1e-30)
+    delay_var = c00[:, None] + 2 * c01[:, None] * t + c11[:, None] * t * t
+    return PhaseTrack(phi, c[:, None] + d[:, None] * t, cpe_var, delay_var, -d * 1e6)
 
 
 @dataclass
 class ChannelEstimate:
-    """Channel and noise estimate of one frame.
+    """Channel and noise estimates of a batch of B frames.
 
     Attributes:
-        h: complex (n_used,) channel per used subcarrier (includes the transmitter's scaling).
-        h_err_var: float (n_used,) variance of the error of ``h``.
-        noise_var: pooled complex noise variance per subcarrier, sigma^2.
-        noise_var_per_subcarrier: float (n_used,) residual variance per subcarrier (diagnostic).
+        h: complex (B, n_used) channel per used subcarrier (includes the transmitter's scaling).
+        h_err_var: float (B, n_used) variance of the error of ``h``.
+        noise_var: float (B,) pooled complex noise variance per subcarrier, sigma^2.
+        noise_var_per_subcarrier: float (B, n_used) residual variance per subcarrier (diagnostic).
     """
 
     h: np.ndarray
     h_err_var: np.ndarray
-    noise_var: float
+    noise_var: np.ndarray
     noise_var_per_subcarrier: np.ndarray
 
     @property
     def snr_per_subcarrier(self) -> np.ndarray:
-        """Bias-corrected |H|^2 / sigma^2 per used subcarrier, linear."""
-        return np.maximum(np.abs(self.h) ** 2 - self.h_err_var, 0) / self.noise_var
+        """Bias-corrected |H|^2 / sigma^2 per used subcarrier, linear, (B, n_used)."""
+        return np.maximum(np.abs(self.h) ** 2 - self.h_err_var, 0) / self.noise_var[:, None]
 
     @property
-    def snr_db(self) -> float:
-        """In-band SNR estimate: mean bias-corrected |H|^2 over sigma^2, dB."""
-        return float(10 * np.log10(max(np.mean(self.snr_per_subcarrier), 1e-12)))
+    def snr_db(self) -> np.ndarray:
+        """In-band SNR estimates: mean bias-corrected |H|^2 over sigma^2, dB, (B,)."""
+        return 10 * np.log10(np.maximum(np.mean(self.snr_per_subcarrier, axis=-1), 1e-12))
 
 
 def estimate_channel(y: np.ndarray, x: np.ndarray, params: OfdmParams) -> ChannelEstimate:
-    """Fit the channel to fully known symbols.
+    """Fit the channels of B frames to their fully known symbols.
 
     Args:
-        y: complex (n_known, n_used) received, phase-corrected symbols.
-        x: float/complex (n_known, n_used) the unit-modulus symbols that were sent.
+        y: complex (B, n_known, n_used) received, phase-corrected symbols.
+        x: float/complex (B or 1, n_known, n_used) or (n_known, n_used): the unit-modulus symbols sent.
     """
     proj, diag, rank = smoother(params)
-    n = y.shape[0]
+    n = y.shape[1]
     yx = y * (np.conj(x) if np.iscomplexobj(x) else x)      # |x| = 1: y conj(x) = h + noise
-    h = proj @ (yx.sum(axis=0) / n)
-    d = yx - h
-    resid = d.real * d.real + d.imag * d.imag
-    per_sc = resid.sum(axis=0)
-    noise_var = float(per_sc.sum() / max(n * y.shape[1] - rank, 1))
-    return ChannelEstimate(h, noise_var * diag / n, max(noise_var, 1e-30), per_sc / max(n - 1, 1))
+    h = (yx.sum(axis=1) / n) @ proj.T
+    d = yx - h[:, None, :]
+    per_sc = (d.real * d.real + d.imag * d.imag).sum(axis=1)
+    noise_var = per_sc.sum(axis=1) / max(n * y.shape[2] - rank, 1)
+    return ChannelEstimate(h, noise_var[:, None] * diag / n, np.maximum(noise_var, 1e-30), per_sc / max(n - 1, 1))
 
 
 def equalize(y: np.ndarray, rotation: np.ndarray, phase_var: np.ndarray, est: ChannelEstimate,
              cols: np.ndarray, symbol_energy: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Unbiased equalisation of the used subcarriers ``cols`` (int (n_cols,)).
+    """Unbiased equalisation of the used subcarriers ``cols`` (int (n_cols,)) of B frames.
 
     Args:
-        y: complex (n_sym, n_cols) received symbols; rotation, phase_var: (n_sym, n_cols) their
-            phase correction and its error variance (``PhaseTrack`` columns).
+        y: complex (B, n_sym, n_cols) received symbols; rotation, phase_var: (B, n_sym, n_cols) their
+            phase correction and its error variance (``PhaseTrack``).
         symbol_energy: mean |X|^2 of the sent symbols (for the estimate-error terms).
     Returns:
-        (equalised symbols complex (n_sym, n_cols), their complex error variance float (n_sym, n_cols)).
+        (equalised symbols complex (B, n_sym, n_cols), their complex error variance float (B, n_sym, n_cols)).
     """
-    h = est.h[cols]
+    h = est.h[:, cols]
     hsq = np.maximum(h.real ** 2 + h.imag ** 2, 1e-30)
-    eq = y * rotation * (np.conj(h) / hsq)[None, :]
-    var = ((est.noise_var + est.h_err_var[cols] * symbol_energy) / hsq)[None, :] + phase_var * symbol_energy
+    eq = y * rotation * (np.conj(h) / hsq)[:, None, :]
+    var = ((est.noise_var[:, None] + est.h_err_var[:, cols] * symbol_energy) / hsq)[:, None, :] \
+        + phase_var * symbol_energy
     return eq, var

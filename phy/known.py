@@ -22,10 +22,11 @@ class KnownEntries:
         flat: int (n_known,) flat grid index of each known entry.
         rows: int (n_known,) its symbol index; cols: int (n_known,) its used-subcarrier index.
         row_start: int (2 + n_sym,) index of each symbol's first entry (every symbol has pilots).
-        x: float (n_known,) the known values (all ±1: LTF, pilots, BPSK header).
+        x: float (n_known,) or (B, n_known) the known values (all ±1: LTF, pilots, BPSK header),
+            per frame of a batch when the headers are known.
         n_full: the first n_full symbols are known on every subcarrier (the LTF, and the header
             when given).
-        x_full: float (n_full, n_used) their values.
+        x_full: float (n_full, n_used) or (B, n_full, n_used) their values.
     """
 
     flat: np.ndarray
@@ -62,15 +63,18 @@ def _template(params: OfdmParams, n_sym: int, n_hdr: int, with_header: bool) -> 
 
 
 def known_entries(params: OfdmParams, n_sym: int, n_hdr: int, header_bits: np.ndarray | None) -> KnownEntries:
-    """Known entries of a frame with ``n_sym`` OFDM symbols after the LTF, the first ``n_hdr`` of
-    them the header, whose transmitted bits (uint8 (n_hdr * n_data,)) are known when given."""
+    """Known entries of frames with ``n_sym`` OFDM symbols after the LTF, the first ``n_hdr`` of them
+    the header. Without ``header_bits`` only the LTF and the pilots are known (x: (n_known,),
+    x_full: (2, n_used)); with the transmitted header bits of B frames (uint8 (B, n_hdr * n_data))
+    their headers are known too (x: (B, n_known), x_full: (B, 2 + n_hdr, n_used))."""
     entries, hdr_slots = _template(params, n_sym, n_hdr, header_bits is not None)
     if header_bits is None:
         return entries
     _, data_pos, _ = layout(params)
     bpsk = 2.0 * np.asarray(header_bits, dtype=np.float64) - 1.0
-    x = entries.x.copy()
-    x[hdr_slots] = bpsk
-    x_full = entries.x_full.copy()
-    x_full[2:, data_pos] = bpsk.reshape(n_hdr, params.n_data)
+    b = bpsk.shape[0]
+    x = np.repeat(entries.x[None], b, axis=0)
+    x[:, hdr_slots] = bpsk
+    x_full = np.repeat(entries.x_full[None], b, axis=0)
+    x_full[:, 2:, data_pos] = bpsk.reshape(b, n_hdr, params.n_data)
     return KnownEntries(entries.flat, entries.rows, entries.cols, entries.row_start, x, entries.n_full, x_full)

@@ -15,9 +15,25 @@ from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, layout, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import ltf_freq, stf_length
-from phy.sync import beta_threshold, coarse_cfo_hz, ltf_search, stf_detect, stf_span
+from phy.sync import LtfSync, beta_threshold, coarse_cfo_hz, ltf_search, stf_detect, stf_span
 
 _NEED_MORE = object()
+
+
+@dataclass
+class _Payload:
+    """A burst whose header is decoded and whose samples are all there, waiting for payload decoding.
+
+    Attributes: y: complex (2 + n_sym, n_used) CFO-corrected FFTs of the LTF and every OFDM symbol;
+    starts: int (2 + n_sym,) their window starts (buffer indices); header; sync (LtfSync);
+    start_sample: stream index of the burst's first STF sample.
+    """
+
+    y: np.ndarray
+    starts: np.ndarray
+    header: Header
+    sync: LtfSync
+    start_sample: int
 
 
 @dataclass
@@ -102,7 +118,7 @@ class Receiver:
         self._scan = 0            # next buffer index to test for a burst
         self._real_end = None     # buffer index where real samples end (set by flush)
         self._pending = None      # (stream index of the STF trigger, of the LTF, sync, header FFTs,
-                                  # LTF channel estimate, header) of a burst waiting for more samples
+                                  # header) of a burst waiting for more samples
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
         """Counters since the last reset: STF tests fired, bursts confirmed by the LTF test, confirmed
         bursts whose header failed its CRC, frames returned."""
@@ -135,7 +151,7 @@ class Receiver:
         return self.process(samples) + self.flush()
 
     def _run(self) -> list[ReceivedFrame]:
-        frames: list[ReceivedFrame] = []
+        jobs: list[_Payload] = []
         span = self._window + self._lag
         if self._buf.size - self._scan >= span:
             hits, acorr = stf_detect(self._buf[self._scan:], self.params, self._threshold)
@@ -151,10 +167,8 @@ class Receiver:
                 if out is None:
                     nxt = d + self._lag
                 else:
-                    frame, end = out
-                    frames.append(frame)
-                    self.stats["frames"] += 1
-                    nxt = end
+                    job, nxt = out
+                    jobs.append(job)
                 i = int(np.searchsorted(hits, nxt))
                 self._scan = nxt
             else:
@@ -164,6 +178,8 @@ class Receiver:
             self._buf = self._buf[keep_from:]
             self._offset += keep_from
             self._scan -= keep_from
+        frames = self._decode_payloads(jobs)
+        self.stats["frames"] += len(frames)
         return frames
 
     # ----------------------------------------------------------------- one burst
@@ -172,7 +188,8 @@ class Receiver:
         return end <= limit
 
     def _try_frame(self, d: int, acorr: complex):
-        """Decode the burst whose STF test fired at buffer index d: (frame, end index), None, or _NEED_MORE.
+        """Synchronise the burst whose STF test fired at buffer index d and decode its header:
+        (its payload to decode, end index), None, or _NEED_MORE.
 
         A burst that needs more samples keeps its synchronisation and header (keyed by the stream
         index of d) so that the next call, which fires at the same d, does not redo them."""
@@ -180,23 +197,22 @@ class Receiver:
         key = self._offset + d
         pending, self._pending = self._pending, None
         if pending is not None and pending[0] == key:
-            t1, sync, y_hdr, ltf_est, header = pending[1] - self._offset, *pending[2:]
+            t1, sync, y_hdr, header = pending[1] - self._offset, *pending[2:]
         else:
-            sync, y_hdr, ltf_est, header = self._sync(d, acorr), None, None, None
+            sync, y_hdr, header = self._sync(d, acorr), None, None
             if sync is _NEED_MORE or sync is None:
                 return sync
             t1 = sync.first_ltf
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms)   # windows backed off into the guard
         if y_hdr is None:
             if not self._available(starts[-1] + p.n_fft + p.n_cp):
-                return self._need_more(key, t1, sync, None, None, None)
+                return self._need_more(key, t1, sync, None, None)
             y_hdr = self._fft(starts, sync.cfo_hz)
-            ltf_est = estimate_channel(y_hdr[:2], self._ltf_x, p)
-            header = self._decode_header(y_hdr, starts, ltf_est)
+            header = self._decode_header(y_hdr, starts)
         end = t1 - p.n_fft // 2 - stf_length(p) + (burst_length(header, p) if header else 0)
         if header is not None and payload_symbols(header, p) <= self.max_payload_symbols \
                 and not self._available(end) and self._real_end is None:
-            return self._need_more(key, t1, sync, y_hdr, ltf_est, header)
+            return self._need_more(key, t1, sync, y_hdr, header)
         self.stats["ltf_confirmed"] += 1
         if header is None or payload_symbols(header, p) > self.max_payload_symbols:
             self.stats["header_failed"] += 1
@@ -205,9 +221,7 @@ class Receiver:
             return None
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms + payload_symbols(header, p))
         y = np.concatenate([y_hdr, self._fft(starts[y_hdr.shape[0]:], sync.cfo_hz)])
-        frame = self._decode_payload(y, starts, header, sync, ltf_est)
-        frame.start_sample = self._offset + t1 - p.n_fft // 2 - stf_length(p)
-        return frame, end - p.n_cp // 4
+        return _Payload(y, starts, header, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), end - p.n_cp // 4
 
     def _sync(self, d: int, acorr: complex):
         """LTF search around the STF trigger at buffer index d: LtfSync, None, or _NEED_MORE."""
@@ -223,11 +237,11 @@ class Receiver:
         cands = [f0] + ([f0 - np.sign(f0) * alias] if abs(f0) > 0.3 * alias else [])
         return ltf_search(self._buf, max(lo, 0), hi, cands, p, self.false_alarm_prob)
 
-    def _need_more(self, key: int, t1: int, sync, y_hdr, ltf_est, header):
+    def _need_more(self, key: int, t1: int, sync, y_hdr, header):
         """_NEED_MORE, keeping what is done (buffer indices as stream indices: the buffer moves)."""
         if self._real_end is not None:
             return None
-        self._pending = (key, self._offset + t1, sync, y_hdr, ltf_est, header)
+        self._pending = (key, self._offset + t1, sync, y_hdr, header)
         return _NEED_MORE
 
     def _symbol_starts(self, w0: int, n_sym: int) -> np.ndarray:
@@ -239,32 +253,34 @@ class Receiver:
         """CFO-corrected FFT of the windows at buffer indices ``starts``: complex (len(starts), n_used)."""
         return fft_windows(self.params, self._buf, starts, cfo_hz, self._offset)
 
-    def _track(self, y: np.ndarray, t: np.ndarray, known: KnownEntries, passes: int, est: ChannelEstimate
+    def _track(self, y: np.ndarray, t: np.ndarray, known: KnownEntries, passes: int
                ) -> tuple[PhaseTrack, ChannelEstimate]:
-        """Phase tracking and channel estimation, alternated ``passes`` times: first against ``est``
-        (the LTF channel), then against the channel fitted to all fully known symbols (LTF and, once
-        decoded, header). t: float (n_sym,) window starts relative to the first, samples."""
+        """Phase tracking and channel estimation of B frames of equal size (y: complex (B, 2 + n_sym,
+        n_used)), alternated ``passes`` times: first against the LTF channel, then against the
+        channel fitted to all fully known symbols (LTF and, once decoded, header).
+        t: float (2 + n_sym,) window starts relative to the first, samples."""
         p = self.params
-        yx = y.reshape(-1)[known.flat] * known.x
+        est = estimate_channel(y[:, :2], self._ltf_x, p)
+        yx = y.reshape(y.shape[0], -1)[:, known.flat] * known.x
         rows = slice(0, known.n_full)
         for _ in range(passes):
-            track = track_phase(yx * np.conj(est.h)[known.cols], known.rows, known.cols, known.row_start,
+            track = track_phase(yx * np.conj(est.h)[:, known.cols], known.rows, known.cols, known.row_start,
                                 t, p, est.noise_var, est.h)
-            est = estimate_channel(y[rows] * track.rotation(p, rows), known.x_full, p)
+            est = estimate_channel(y[:, rows] * track.rotation(p, rows), known.x_full, p)
         return track, est
 
     def _equalize(self, y: np.ndarray, first: int, track: PhaseTrack, est: ChannelEstimate
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(received, equalised, error variance) of the data subcarriers of symbols ``first``..,
-        each (n, n_data)."""
+        each (B, n, n_data)."""
         p = self.params
         _, data_pos, _ = layout(p)
         rows = slice(first, None)
-        raw = y[rows, data_pos]
+        raw = y[:, rows, data_pos]
         eq, var = equalize(raw, track.rotation(p, rows, data_pos), track.error_var(p, rows, data_pos), est, data_pos)
         return raw, eq, var
 
-    def _decode_header(self, y: np.ndarray, starts: np.ndarray, ltf_est: ChannelEstimate):
+    def _decode_header(self, y: np.ndarray, starts: np.ndarray):
         """Header from its symbols (y: LTF + header, complex (2 + n_hdr, n_used)), or None.
 
         First pass: phase and channel from the LTF and the pilots. If its CRC fails, a
@@ -274,37 +290,57 @@ class Receiver:
         """
         p = self.params
         n_hdr = self._hdr_syms
-        t = (starts - starts[0]).astype(np.float64)
-        _, eq, var = self._equalize(y, 2, *self._track(y, t, known_entries(p, n_hdr, n_hdr, None), 1, ltf_est))
+        y, t = y[None], (starts - starts[0]).astype(np.float64)
+        _, eq, var = self._equalize(y, 2, *self._track(y, t, known_entries(p, n_hdr, n_hdr, None), 1))
         llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk")
         header = decode_header(llr, p)
         if header is None:
-            known = known_entries(p, n_hdr, n_hdr, header_decisions(llr, p))
-            _, eq, var = self._equalize(y, 2, *self._track(y, t, known, 2, ltf_est))
+            known = known_entries(p, n_hdr, n_hdr, header_decisions(llr, p)[None])
+            _, eq, var = self._equalize(y, 2, *self._track(y, t, known, 2))
             header = decode_header(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
         return header
 
-    def _decode_payload(self, y: np.ndarray, starts: np.ndarray, header: Header, sync,
-                        ltf_est: ChannelEstimate) -> ReceivedFrame:
+    def _decode_payloads(self, jobs: list[_Payload]) -> list[ReceivedFrame]:
+        """Decode the payloads of bursts found in one call, frames of equal size together (tracking,
+        channel estimation and equalisation vectorised over them). Frames in the order of ``jobs``."""
         p = self.params
         n_hdr = self._hdr_syms
-        known = known_entries(p, y.shape[0] - 2, n_hdr, encode_header(header, p))
-        track, est = self._track(y, (starts - starts[0]).astype(np.float64), known, 2, ltf_est)
-        raw, eq, var = self._equalize(y, 2 + n_hdr, track, est)
-        frame = ReceivedFrame(header=header, start_sample=0, cfo_hz=sync.cfo_hz, snr_db=est.snr_db)
+        frames: list[ReceivedFrame | None] = [None] * len(jobs)
+        groups: dict[int, list[int]] = {}
+        for i, job in enumerate(jobs):
+            groups.setdefault(job.y.shape[0], []).append(i)
+        for n_rows, idx in groups.items():
+            y = np.stack([jobs[i].y for i in idx])
+            bits = np.stack([encode_header(jobs[i].header, p) for i in idx])
+            t = (jobs[idx[0]].starts - jobs[idx[0]].starts[0]).astype(np.float64)
+            track, est = self._track(y, t, known_entries(p, n_rows - 2, n_hdr, bits), 2)
+            raw, eq, var = self._equalize(y, 2 + n_hdr, track, est)
+            snr_db = est.snr_db
+            snr_sc_db = 10 * np.log10(np.maximum(est.snr_per_subcarrier, 1e-12))
+            for b, i in enumerate(idx):
+                job = jobs[i]
+                frame = ReceivedFrame(header=job.header, start_sample=job.start_sample, cfo_hz=job.sync.cfo_hz,
+                                      snr_db=float(snr_db[b]))
+                self._payload(frame, eq[b], var[b])
+                frame.diagnostics = {
+                    "subcarriers": used_subcarriers(p),
+                    "channel": est.h[b], "noise_var": float(est.noise_var[b]),
+                    "snr_per_subcarrier_db": snr_sc_db[b],
+                    "noise_var_per_subcarrier": est.noise_var_per_subcarrier[b],
+                    "constellation_raw": raw[b], "constellation_eq": eq[b],
+                    "sro_ppm": float(track.sro_ppm[b]), "ltf_metric": job.sync.metric,
+                }
+                frames[i] = frame
+        return frames
+
+    def _payload(self, frame: ReceivedFrame, eq: np.ndarray, var: np.ndarray) -> None:
+        """Fill the frame's values and noise variances (analog) or LLRs, bytes and CRC (digital) from
+        its equalised data symbols and their error variances (n_payload_symbols, n_data)."""
+        header = frame.header
         if header.mode == "analog":
             frame.values, frame.noise_var = symbols_to_values(eq, var, header.length)
-        else:
-            llr = demap_llr(eq.reshape(-1), var.reshape(-1), header.modulation)[: payload_bits(header, p)]
-            frame.llr = llr.astype(np.float32)
-            frame.payload, frame.crc_ok = decode_payload(llr, header.length, header.modulation,
-                                                         header.code_rate, self.ldpc_iterations)
-        frame.diagnostics = {
-            "subcarriers": used_subcarriers(p),
-            "channel": est.h, "noise_var": est.noise_var,
-            "snr_per_subcarrier_db": 10 * np.log10(np.maximum(est.snr_per_subcarrier, 1e-12)),
-            "noise_var_per_subcarrier": est.noise_var_per_subcarrier,
-            "constellation_raw": raw, "constellation_eq": eq,
-            "sro_ppm": track.sro_ppm, "ltf_metric": sync.metric,
-        }
-        return frame
+            return
+        llr = demap_llr(eq.reshape(-1), var.reshape(-1), header.modulation)[: payload_bits(header, self.params)]
+        frame.llr = llr.astype(np.float32)
+        frame.payload, frame.crc_ok = decode_payload(llr, header.length, header.modulation,
+                                                     header.code_rate, self.ldpc_iterations)
