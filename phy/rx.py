@@ -7,9 +7,9 @@ import numpy as np
 
 from phy.analog import symbols_to_values
 from phy.equalizer import ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_phase
-from phy.known import KnownEntries, known_entries
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length
 from phy.header import Header, decode_header, encode_header, header_decisions, n_header_symbols
+from phy.known import KnownEntries, known_entries
 from phy.ldpc import decode_payload
 from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, layout, used_subcarriers
