@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from phy.known import KnownEntries
 from phy.ofdm import used_subcarriers
 from phy.params import OfdmParams
 
@@ -86,15 +87,14 @@ def _unwrap(phase: np.ndarray) -> np.ndarray:
     return out
 
 
-def _linear_fit(y: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least-squares y ≈ a + b t per row: y, w (B, n), t (n,) → a, b (B,)."""
-    sw = w.sum(axis=-1)
-    tm, ym = (w @ t) / sw, (w * y).sum(axis=-1) / sw
-    dt = t - tm[:, None]
-    wdt = w * dt
-    den = (wdt * dt).sum(axis=-1)
-    b = np.divide((wdt * (y - ym[:, None])).sum(axis=-1), den, out=np.zeros_like(den), where=den > 0)
-    return ym - b * tm, b
+def _linear_fit(y: np.ndarray, w: np.ndarray, t_basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least-squares y ≈ a + b t per row: y, w (B, n), t_basis (n, 3) columns 1, t, t^2
+    → a, b (B,), from the normal equations."""
+    s0, s1, s2 = (w @ t_basis).T
+    y0, y1 = ((w * y) @ t_basis[:, :2]).T
+    den = s0 * s2 - s1 * s1
+    b = np.divide(s0 * y1 - s1 * y0, den, out=np.zeros_like(den), where=den > 0)
+    return (y0 - b * s1) / s0, b
 
 
 @lru_cache(maxsize=8)
@@ -105,27 +105,21 @@ def _subcarrier_phase(params: OfdmParams) -> np.ndarray:
     return u
 
 
-def track_phase(r: np.ndarray, rows: np.ndarray, cols: np.ndarray, row_start: np.ndarray,
-                t: np.ndarray, params: OfdmParams, noise_var: np.ndarray, h: np.ndarray) -> PhaseTrack:
+def track_phase(r: np.ndarray, known: KnownEntries, noise_var: np.ndarray, h: np.ndarray) -> PhaseTrack:
     """Fit common phase and timing drift to the known entries of B frames' symbol grids (frames of
     equal size, vectorised over the batch).
 
     Args:
-        r: complex (B, n_known) Y * conj(X) * conj(H_ref) at the known entries, row-major (every
-            symbol has at least one known entry: its pilots).
-        rows, cols: int (n_known,) symbol and used-subcarrier index of each entry.
-        row_start: int (n_sym,) index in the entries of each symbol's first one.
-        t: float (n_sym,) FFT window start of each symbol, samples.
+        r: complex (B, n_known) Y * conj(X) * conj(H_ref) at the known entries (``known``).
         noise_var: float (B,) sigma^2 per subcarrier; h: complex (B, n_used) reference channels.
     """
-    u = _subcarrier_phase(params)[cols]
+    t, tb, tk, u, row_start = known.t, known.t_basis, known.tk, known.u, known.row_start
     # inverse variance of each observation's phase: 2 |H|^2 / sigma^2
-    info = (2 * (h.real ** 2 + h.imag ** 2) / noise_var[:, None])[:, cols]
+    info = (2 * (h.real ** 2 + h.imag ** 2) / noise_var[:, None])[:, known.cols]
     z = np.add.reduceat(r, row_start, axis=1)
-    a, b = _linear_fit(_unwrap(np.angle(z)), t, np.abs(z))
+    a, b = _linear_fit(_unwrap(np.angle(z)), np.abs(z), tb)
     # timing drift: residual phase across subcarriers ≈ (c + d t) u, weighted least squares
-    tk = t[rows]
-    psi = np.angle(r * np.exp(-1j * (a[:, None] + b[:, None] * t))[:, rows])
+    psi = np.angle(r * np.exp(-1j * (a[:, None] + b[:, None] * t))[:, known.rows])
     iu = info * u
     iut = iu * tk
     m00, m01, m11 = iu @ u, iut @ u, (iut * tk) @ u
@@ -137,7 +131,7 @@ def track_phase(r: np.ndarray, rows: np.ndarray, cols: np.ndarray, row_start: np
     c = c00 * v0 + c01 * v1
     d = c01 * v0 + c11 * v1
     z2 = np.add.reduceat(r * np.exp(-1j * (c[:, None] + d[:, None] * tk) * u), row_start, axis=1)
-    a, b = _linear_fit(_unwrap(np.angle(z2)), t, np.abs(z2))
+    a, b = _linear_fit(_unwrap(np.angle(z2)), np.abs(z2), tb)
     fit = a[:, None] + b[:, None] * t
     phi = fit + np.angle(_centered_sums(z2 * np.exp(-1j * fit), PHASE_WINDOW))
     cpe_var = 1.0 / np.maximum(_centered_sums(np.add.reduceat(info, row_start, axis=1), PHASE_WINDOW), 1e-30)

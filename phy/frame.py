@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from phy.header import Header, n_header_symbols
 from phy.ldpc import codeword_size
 from phy.modulation import bits_per_symbol
@@ -41,3 +43,10 @@ def burst_length(header: Header, params: OfdmParams) -> int:
     """Samples of a burst without its idle gap."""
     n_sym = n_header_symbols(params) + payload_symbols(header, params)
     return preamble_length(params) + n_sym * params.symbol_len
+
+
+def window_offsets(params: OfdmParams, n_sym: int) -> np.ndarray:
+    """FFT window starts of a frame's two LTF symbols and its first ``n_sym`` OFDM symbols (after
+    their cyclic prefixes), relative to the first LTF window: int64 (2 + n_sym,), samples."""
+    first = 2 * params.n_fft + params.n_cp
+    return np.concatenate([[0, params.n_fft], first + params.symbol_len * np.arange(n_sym)])

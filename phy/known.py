@@ -3,12 +3,14 @@ decoded, the header. Their positions depend only on the frame's size, so they ar
 size and reused; only the header's values change from frame to frame."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from phy.ofdm import layout, pilot_values
+from phy.frame import window_offsets
+from phy.ofdm import layout, pilot_values, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import ltf_freq
 
@@ -27,6 +29,10 @@ class KnownEntries:
         n_full: the first n_full symbols are known on every subcarrier (the LTF, and the header
             when given).
         x_full: float (n_full, n_used) or (B, n_full, n_used) their values.
+        t: float (2 + n_sym,) FFT window start of each symbol relative to the first LTF window, samples.
+        t_basis: float (2 + n_sym, 3) columns 1, t, t^2 (for weighted straight-line fits over t).
+        tk: float (n_known,) t of each entry; u: float (n_known,) phase per sample of delay of each
+            entry's subcarrier k, 2 pi k / n_fft, rad.
     """
 
     flat: np.ndarray
@@ -36,6 +42,10 @@ class KnownEntries:
     x: np.ndarray
     n_full: int
     x_full: np.ndarray
+    t: np.ndarray
+    t_basis: np.ndarray
+    tk: np.ndarray
+    u: np.ndarray
 
 
 @lru_cache(maxsize=32)
@@ -56,8 +66,12 @@ def _template(params: OfdmParams, n_sym: int, n_hdr: int, with_header: bool) -> 
     entry[flat] = np.arange(flat.size)
     hdr_slots = entry.reshape(grid.shape)[2:n_full][:, data_pos].reshape(-1)
     row_start = np.searchsorted(rows, np.arange(grid.shape[0]))
-    entries = KnownEntries(flat, rows, cols, row_start, grid.reshape(-1)[flat], n_full, grid[:n_full].copy())
-    for a in (flat, rows, cols, row_start, entries.x, entries.x_full, hdr_slots):
+    t = window_offsets(params, n_sym).astype(np.float64)
+    u = 2 * np.pi * used_subcarriers(params) / params.n_fft
+    entries = KnownEntries(flat, rows, cols, row_start, grid.reshape(-1)[flat], n_full, grid[:n_full].copy(),
+                           t, np.stack([np.ones_like(t), t, t * t], axis=1), t[rows], u[cols])
+    for a in (flat, rows, cols, row_start, entries.x, entries.x_full, entries.t, entries.t_basis, entries.tk,
+              entries.u, hdr_slots):
         a.flags.writeable = False
     return entries, hdr_slots
 
@@ -77,4 +91,4 @@ def known_entries(params: OfdmParams, n_sym: int, n_hdr: int, header_bits: np.nd
     x[:, hdr_slots] = bpsk
     x_full = np.repeat(entries.x_full[None], b, axis=0)
     x_full[:, 2:, data_pos] = bpsk.reshape(b, n_hdr, params.n_data)
-    return KnownEntries(entries.flat, entries.rows, entries.cols, entries.row_start, x, entries.n_full, x_full)
+    return dataclasses.replace(entries, x=x, x_full=x_full)

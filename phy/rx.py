@@ -7,7 +7,7 @@ import numpy as np
 
 from phy.analog import symbols_to_values
 from phy.equalizer import ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_phase
-from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length
+from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
 from phy.header import Header, decode_header, encode_header, header_decisions, n_header_symbols
 from phy.known import KnownEntries, known_entries
 from phy.ldpc import decode_payload
@@ -25,12 +25,10 @@ class _Payload:
     """A burst whose header is decoded and whose samples are all there, waiting for payload decoding.
 
     Attributes: y: complex (2 + n_sym, n_used) CFO-corrected FFTs of the LTF and every OFDM symbol;
-    starts: int (2 + n_sym,) their window starts (buffer indices); header; sync (LtfSync);
-    start_sample: stream index of the burst's first STF sample.
+    header; sync (LtfSync); start_sample: stream index of the burst's first STF sample.
     """
 
     y: np.ndarray
-    starts: np.ndarray
     header: Header
     sync: LtfSync
     start_sample: int
@@ -208,7 +206,7 @@ class Receiver:
             if not self._available(starts[-1] + p.n_fft + p.n_cp):
                 return self._need_more(key, t1, sync, None, None)
             y_hdr = self._fft(starts, sync.cfo_hz)
-            header = self._decode_header(y_hdr, starts)
+            header = self._decode_header(y_hdr)
         end = t1 - p.n_fft // 2 - stf_length(p) + (burst_length(header, p) if header else 0)
         if header is not None and payload_symbols(header, p) <= self.max_payload_symbols \
                 and not self._available(end) and self._real_end is None:
@@ -221,7 +219,7 @@ class Receiver:
             return None
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms + payload_symbols(header, p))
         y = np.concatenate([y_hdr, self._fft(starts[y_hdr.shape[0]:], sync.cfo_hz)])
-        return _Payload(y, starts, header, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), end - p.n_cp // 4
+        return _Payload(y, header, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), end - p.n_cp // 4
 
     def _sync(self, d: int, acorr: complex):
         """LTF search around the STF trigger at buffer index d: LtfSync, None, or _NEED_MORE."""
@@ -245,27 +243,22 @@ class Receiver:
         return _NEED_MORE
 
     def _symbol_starts(self, w0: int, n_sym: int) -> np.ndarray:
-        p = self.params
-        data = w0 + 2 * p.n_fft + p.n_cp + p.symbol_len * np.arange(n_sym)
-        return np.concatenate([[w0, w0 + p.n_fft], data])
+        return w0 + window_offsets(self.params, n_sym)
 
     def _fft(self, starts: np.ndarray, cfo_hz: float) -> np.ndarray:
         """CFO-corrected FFT of the windows at buffer indices ``starts``: complex (len(starts), n_used)."""
         return fft_windows(self.params, self._buf, starts, cfo_hz, self._offset)
 
-    def _track(self, y: np.ndarray, t: np.ndarray, known: KnownEntries, passes: int
-               ) -> tuple[PhaseTrack, ChannelEstimate]:
+    def _track(self, y: np.ndarray, known: KnownEntries, passes: int) -> tuple[PhaseTrack, ChannelEstimate]:
         """Phase tracking and channel estimation of B frames of equal size (y: complex (B, 2 + n_sym,
         n_used)), alternated ``passes`` times: first against the LTF channel, then against the
-        channel fitted to all fully known symbols (LTF and, once decoded, header).
-        t: float (2 + n_sym,) window starts relative to the first, samples."""
+        channel fitted to all fully known symbols (LTF and, once decoded, header)."""
         p = self.params
         est = estimate_channel(y[:, :2], self._ltf_x, p)
         yx = y.reshape(y.shape[0], -1)[:, known.flat] * known.x
         rows = slice(0, known.n_full)
         for _ in range(passes):
-            track = track_phase(yx * np.conj(est.h)[:, known.cols], known.rows, known.cols, known.row_start,
-                                t, p, est.noise_var, est.h)
+            track = track_phase(yx * np.conj(est.h)[:, known.cols], known, est.noise_var, est.h)
             est = estimate_channel(y[:, rows] * track.rotation(p, rows), known.x_full, p)
         return track, est
 
@@ -280,7 +273,7 @@ class Receiver:
         eq, var = equalize(raw, track.rotation(p, rows, data_pos), track.error_var(p, rows, data_pos), est, data_pos)
         return raw, eq, var
 
-    def _decode_header(self, y: np.ndarray, starts: np.ndarray):
+    def _decode_header(self, y: np.ndarray):
         """Header from its symbols (y: LTF + header, complex (2 + n_hdr, n_used)), or None.
 
         First pass: phase and channel from the LTF and the pilots. If its CRC fails, a
@@ -290,13 +283,13 @@ class Receiver:
         """
         p = self.params
         n_hdr = self._hdr_syms
-        y, t = y[None], (starts - starts[0]).astype(np.float64)
-        _, eq, var = self._equalize(y, 2, *self._track(y, t, known_entries(p, n_hdr, n_hdr, None), 1))
+        y = y[None]
+        _, eq, var = self._equalize(y, 2, *self._track(y, known_entries(p, n_hdr, n_hdr, None), 1))
         llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk")
         header = decode_header(llr, p)
         if header is None:
             known = known_entries(p, n_hdr, n_hdr, header_decisions(llr, p)[None])
-            _, eq, var = self._equalize(y, 2, *self._track(y, t, known, 2))
+            _, eq, var = self._equalize(y, 2, *self._track(y, known, 2))
             header = decode_header(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
         return header
 
@@ -312,8 +305,7 @@ class Receiver:
         for n_rows, idx in groups.items():
             y = np.stack([jobs[i].y for i in idx])
             bits = np.stack([encode_header(jobs[i].header, p) for i in idx])
-            t = (jobs[idx[0]].starts - jobs[idx[0]].starts[0]).astype(np.float64)
-            track, est = self._track(y, t, known_entries(p, n_rows - 2, n_hdr, bits), 2)
+            track, est = self._track(y, known_entries(p, n_rows - 2, n_hdr, bits), 2)
             raw, eq, var = self._equalize(y, 2 + n_hdr, track, est)
             snr_db = est.snr_db
             snr_sc_db = 10 * np.log10(np.maximum(est.snr_per_subcarrier, 1e-12))
