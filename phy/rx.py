@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phy.analog import symbols_to_values
-from phy.equalizer import ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_phase
+from phy.equalizer import (ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_common_phase,
+                           track_phase)
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
 from phy.header import Header, decode_header, encode_header, header_decisions, n_header_symbols
 from phy.known import KnownEntries, known_entries
@@ -252,10 +253,13 @@ class Receiver:
     def _track(self, y: np.ndarray, known: KnownEntries, passes: int) -> tuple[PhaseTrack, ChannelEstimate]:
         """Phase tracking and channel estimation of B frames of equal size (y: complex (B, 2 + n_sym,
         n_used)), alternated ``passes`` times: first against the LTF channel, then against the
-        channel fitted to all fully known symbols (LTF and, once decoded, header)."""
+        channel fitted to all fully known symbols (LTF and, once decoded, header). passes = 0: the
+        LTF channel and a common phase only (``track_common_phase``)."""
         p = self.params
         est = estimate_channel(y[:, :2], self._ltf_x, p)
         yx = y.reshape(y.shape[0], -1)[:, known.flat] * known.x
+        if passes == 0:
+            return track_common_phase(yx * np.conj(est.h)[:, known.cols], known, est.noise_var, est.h), est
         rows = slice(0, known.n_full)
         for _ in range(passes):
             track = track_phase(yx * np.conj(est.h)[:, known.cols], known, est.noise_var, est.h)
@@ -276,15 +280,17 @@ class Receiver:
     def _decode_header(self, y: np.ndarray):
         """Header from its symbols (y: LTF + header, complex (2 + n_hdr, n_used)), or None.
 
-        First pass: phase and channel from the LTF and the pilots. If its CRC fails, a
-        decision-directed second pass takes the Golay decoder's decisions as known symbols, so the
-        channel and phase are fitted to the whole header instead of the two LTF symbols (the LTF-only
-        estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
+        First pass: the LTF channel and a common phase (residual CFO) fitted to the LTF and the
+        pilots; over the header's few symbols the timing drift is negligible and fitting it near 0 dB
+        costs more than it brings. If the CRC fails, a decision-directed second pass takes the Golay
+        decoder's decisions as known symbols, so the channel, phase and drift are fitted to the whole
+        header instead of the two LTF symbols (the LTF-only estimate's noise dominates the header's
+        errors near 0 dB); the CRC still guards the result.
         """
         p = self.params
         n_hdr = self._hdr_syms
         y = y[None]
-        _, eq, var = self._equalize(y, 2, *self._track(y, known_entries(p, n_hdr, n_hdr, None), 1))
+        _, eq, var = self._equalize(y, 2, *self._track(y, known_entries(p, n_hdr, n_hdr, None), 0))
         llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk")
         header = decode_header(llr, p)
         if header is None:
