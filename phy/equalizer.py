@@ -1,4 +1,6 @@
-"""Channel estimation, pilot phase tracking and equalisation of one frame's OFDM symbols.
+"""Channel estimation, pilot phase tracking and equalisation of a frame's OFDM symbols, vectorised
+over a batch of B frames of equal size (the receiver decodes the payloads found in one call together;
+a single frame is a batch of one).
 
 Model per OFDM symbol n (FFT window starting at time t_n, samples) and used subcarrier k:
     Y[n,k] = H[k] * exp(j (phi(t_n) + 2 pi k tau(t_n) / n_fft)) * X[n,k] + W[n,k],  E|W|^2 = sigma^2,

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from phy import golay
-from phy.header import Header, decode_header, encode_header
+from phy.header import Header, decode_header, encode_header, header_decisions
 from phy.ldpc import decode_payload, encode_payload
 from phy.modulation import BITS_PER_SYMBOL, bits_per_symbol, demap_llr, map_bits
 from phy.params import OfdmParams
@@ -60,6 +60,18 @@ def test_header_round_trip_and_crc_rejection():
     assert all(decode_header(rng.normal(size=336) * 4, p) is None for _ in range(300))
     with pytest.raises(ValueError, match="length"):
         Header("analog", 70000)
+
+
+def test_header_decisions_give_the_transmitted_bits_and_whiten_them():
+    """The decision-directed header pass uses the Golay decisions as known symbols: from LLRs with
+    errors they must be the transmitted (whitened) bits; whitening keeps mostly-zero fields from
+    giving mostly-equal BPSK symbols."""
+    p = OfdmParams()
+    bits = encode_header(Header("analog", 0, frame_index=0, frame_count=0), p)
+    assert 0.4 < bits.mean() < 0.6
+    llr = 2.0 * bits - 1.0
+    llr[np.random.default_rng(5).choice(bits.size, 40, replace=False)] *= -1
+    np.testing.assert_array_equal(header_decisions(llr, p), bits)
 
 
 def test_ldpc_round_trip_and_crc_failure():
