@@ -13,7 +13,7 @@ def codec():
 
 @pytest.fixture(scope="session")
 def photo() -> np.ndarray:
-    """A held-out photo (never trained on), 64×96 pixels: 6 tiles, fast to decode."""
+    """A held-out photo (never trained on), 64×96 pixels: 2 tiles, one analog frame, fast to decode."""
     from diffradio.sweep import sweep_photo
     return sweep_photo("coffee", 64)
 
