@@ -6,16 +6,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phy.analog import symbols_to_values
-from phy.equalizer import (ChannelEstimate, PhaseTrack, equalize, estimate_channel, track_common_phase,
-                           track_phase)
+from phy.equalizer import track_and_equalize
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
 from phy.header import Header, decode_header, encode_header, header_decisions, n_header_symbols
-from phy.known import KnownEntries, known_entries
+from phy.known import known_entries
 from phy.ldpc import decode_payload
 from phy.modulation import demap_llr
-from phy.ofdm import fft_windows, layout, used_subcarriers
+from phy.ofdm import fft_windows, used_subcarriers
 from phy.params import OfdmParams
-from phy.preamble import ltf_freq, stf_length
+from phy.preamble import stf_length
 from phy.sync import LtfSync, beta_threshold, coarse_cfo_hz, ltf_search, stf_detect, stf_span
 
 _NEED_MORE = object()
@@ -107,7 +106,6 @@ class Receiver:
         self._lag, self._window = stf_span(params)
         self._threshold = beta_threshold(self._window, false_alarm_prob)
         self._hdr_syms = n_header_symbols(params)
-        self._ltf_x = np.tile(ltf_freq(params), (2, 1))
         self.reset()
 
     def reset(self) -> None:
@@ -250,33 +248,6 @@ class Receiver:
         """CFO-corrected FFT of the windows at buffer indices ``starts``: complex (len(starts), n_used)."""
         return fft_windows(self.params, self._buf, starts, cfo_hz, self._offset)
 
-    def _track(self, y: np.ndarray, known: KnownEntries, passes: int) -> tuple[PhaseTrack, ChannelEstimate]:
-        """Phase tracking and channel estimation of B frames of equal size (y: complex (B, 2 + n_sym,
-        n_used)), alternated ``passes`` times: first against the LTF channel, then against the
-        channel fitted to all fully known symbols (LTF and, once decoded, header). passes = 0: the
-        LTF channel and a common phase only (``track_common_phase``)."""
-        p = self.params
-        est = estimate_channel(y[:, :2], self._ltf_x, p)
-        yx = y.reshape(y.shape[0], -1)[:, known.flat] * known.x
-        if passes == 0:
-            return track_common_phase(yx * np.conj(est.h)[:, known.cols], known, est.noise_var, est.h), est
-        rows = slice(0, known.n_full)
-        for _ in range(passes):
-            track = track_phase(yx * np.conj(est.h)[:, known.cols], known, est.noise_var, est.h)
-            est = estimate_channel(y[:, rows] * track.rotation(p, rows), known.x_full, p)
-        return track, est
-
-    def _equalize(self, y: np.ndarray, first: int, track: PhaseTrack, est: ChannelEstimate
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(received, equalised, error variance) of the data subcarriers of symbols ``first``..,
-        each (B, n, n_data)."""
-        p = self.params
-        _, data_pos, _ = layout(p)
-        rows = slice(first, None)
-        raw = y[:, rows, data_pos]
-        eq, var = equalize(raw, track.rotation(p, rows, data_pos), track.error_var(p, rows, data_pos), est, data_pos)
-        return raw, eq, var
-
     def _decode_header(self, y: np.ndarray):
         """Header from its symbols (y: LTF + header, complex (2 + n_hdr, n_used)), or None.
 
@@ -290,12 +261,12 @@ class Receiver:
         p = self.params
         n_hdr = self._hdr_syms
         y = y[None]
-        _, eq, var = self._equalize(y, 2, *self._track(y, known_entries(p, n_hdr, n_hdr, None), 0))
+        *_, eq, var = track_and_equalize(y, known_entries(p, n_hdr, n_hdr, None), p, 0, 2)
         llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk")
         header = decode_header(llr, p)
         if header is None:
             known = known_entries(p, n_hdr, n_hdr, header_decisions(llr, p)[None])
-            _, eq, var = self._equalize(y, 2, *self._track(y, known, 2))
+            *_, eq, var = track_and_equalize(y, known, p, 2, 2)
             header = decode_header(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
         return header
 
@@ -311,8 +282,8 @@ class Receiver:
         for n_rows, idx in groups.items():
             y = np.stack([jobs[i].y for i in idx])
             bits = np.stack([encode_header(jobs[i].header, p) for i in idx])
-            track, est = self._track(y, known_entries(p, n_rows - 2, n_hdr, bits), 2)
-            raw, eq, var = self._equalize(y, 2 + n_hdr, track, est)
+            track, est, raw, eq, var = track_and_equalize(y, known_entries(p, n_rows - 2, n_hdr, bits), p, 2,
+                                                          2 + n_hdr)
             snr_db = est.snr_db
             snr_sc_db = 10 * np.log10(np.maximum(est.snr_per_subcarrier, 1e-12))
             for b, i in enumerate(idx):

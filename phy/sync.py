@@ -44,23 +44,14 @@ def stf_detect(x: np.ndarray, params: OfdmParams, threshold: float) -> tuple[np.
     """Positions where the normalised STF autocorrelation M of x (complex (n,)) exceeds ``threshold``.
 
     Tested as |P|^2 > threshold * E1 * E2 (no division; windows without energy never pass), with
-    window sums from running sums in float64.
+    window sums from running sums in float64, in one compiled pass (``phy.kernels.stf_scan``).
     Returns (indices int64 (k,) into x of the windows' first samples, their autocorrelation P
     complex128 (k,)); empty when x is shorter than W + L.
     """
+    from phy.kernels import stf_scan
+
     lag, w = stf_span(params)
-    n = x.size - w - lag + 1
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.complex128)
-    run = np.cumsum(x[lag:] * np.conj(x[:-lag]), dtype=np.complex128)
-    p = run[w - 1: w - 1 + n].copy()
-    p[1:] -= run[: n - 1]
-    energy = np.cumsum(x.real * x.real + x.imag * x.imag, dtype=np.float64)
-    e = energy[w - 1:].copy()
-    e[1:] -= energy[: energy.size - w]
-    e1e2 = e[:n] * e[lag: lag + n]
-    hits = np.flatnonzero(p.real * p.real + p.imag * p.imag > threshold * e1e2)
-    return hits, p[hits]
+    return stf_scan(np.asarray(x, dtype=np.complex64), lag, w, float(threshold))
 
 
 def coarse_cfo_hz(autocorr: complex, params: OfdmParams) -> float:

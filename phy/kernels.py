@@ -1,0 +1,286 @@
+"""Compiled inner loops of the receiver (numba, ``cache=True``): the STF detection scan and the
+fused phase tracking / channel estimation / equalisation of a batch of frames. Each replaces a
+chain of many small NumPy calls whose fixed per-call cost dominated the receiver's time.
+
+This module imports numba, so ``phy`` imports it lazily (``phy.rx`` on first use), keeping
+``import phy`` light. The first call of each kernel in a fresh environment compiles it (seconds)
+and writes numba's on-disk cache next to this file (``__pycache__``); later processes load it.
+The models and formulas are those documented in ``phy.sync`` and ``phy.equalizer``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+_TWO_PI = 2.0 * math.pi
+
+
+@njit(cache=True, nogil=True)
+def stf_scan(x, lag, w, threshold):
+    """Positions where |P|^2 > threshold * E1 * E2 (``phy.sync.stf_detect``) for x complex64 (n,):
+    P the lag-``lag`` autocorrelation and E1, E2 the energies over ``w`` samples, from running sums
+    in float64 / complex128 (sample products formed in complex128).
+    Returns (indices int64 (k,), P complex128 (k,))."""
+    n = x.size - w - lag + 1
+    if n <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.complex128)
+    m = x.size - lag
+    run = np.empty(m, np.complex128)
+    acc = 0j
+    for i in range(m):
+        acc += np.complex128(x[i + lag]) * np.conj(np.complex128(x[i]))
+        run[i] = acc
+    energy = np.empty(x.size, np.float64)
+    e = 0.0
+    for i in range(x.size):
+        v = x[i]
+        e += v.real * v.real + v.imag * v.imag
+        energy[i] = e
+    hits = np.empty(n, np.int64)
+    vals = np.empty(n, np.complex128)
+    k = 0
+    for j in range(n):
+        p = run[w - 1 + j]
+        e1 = energy[w - 1 + j]
+        e2 = energy[w - 1 + j + lag]
+        if j > 0:
+            p = p - run[j - 1]
+            e1 = e1 - energy[j - 1]
+        e2 = e2 - energy[j - 1 + lag]
+        if p.real * p.real + p.imag * p.imag > threshold * (e1 * e2):
+            hits[k] = j
+            vals[k] = p
+            k += 1
+    return hits[:k], vals[:k]
+
+
+@njit(cache=True, nogil=True)
+def _wrap_angle(z):
+    return math.atan2(z.imag, z.real)
+
+
+@njit(cache=True, nogil=True)
+def _rotation(phase, delay, ks, n_fft, out):
+    """out[i] = exp(-1j (phase + 2 pi ks[i] delay / n_fft)) for ascending integer subcarriers ks
+    (n_used,), by a recurrence over k (two complex exponentials per call instead of one per entry)."""
+    step = np.exp(-1j * (_TWO_PI * delay / n_fft))
+    cur = np.exp(-1j * (phase + _TWO_PI * ks[0] * delay / n_fft))
+    k = ks[0]
+    for i in range(ks.size):
+        while k < ks[i]:
+            cur *= step
+            k += 1
+        out[i] = cur
+
+
+@njit(cache=True, nogil=True)
+def _line_fit(z, t):
+    """Weighted straight-line fit of the unwrapped phases of z (complex (n,)) over t (n,), weights
+    |z|: (a, b) with phase ≈ a + b t (``phy.equalizer`` model)."""
+    s0 = s1 = s2 = y0 = y1 = 0.0
+    prev = 0.0
+    turns = 0.0
+    for i in range(z.size):
+        ph = _wrap_angle(z[i])
+        if i > 0:
+            turns += np.rint((ph - prev) / _TWO_PI)
+        prev = ph
+        y = ph - _TWO_PI * turns
+        w = abs(z[i])
+        s0 += w
+        s1 += w * t[i]
+        s2 += w * t[i] * t[i]
+        y0 += w * y
+        y1 += w * y * t[i]
+    den = s0 * s2 - s1 * s1
+    b = (s0 * y1 - s1 * y0) / den if den > 0 else 0.0
+    return (y0 - b * s1) / s0, b
+
+
+@njit(cache=True, nogil=True)
+def _estimate(y, xf, xb, n, phase, delay, ks, n_fft, proj, diag, rank, h, h_err, nv, nv_sc):
+    """Channel fit of one frame to its first n (fully known) symbols after undoing the phase model
+    (``phase``/``delay`` (n_rows,) or None; ``phy.equalizer.estimate_channel`` of the NumPy
+    receiver): writes h, h_err, nv_sc (n_used,) and nv[0]."""
+    n_used = y.shape[1]
+    yx = np.empty((n, n_used), np.complex128)
+    mean = np.zeros(n_used, np.complex128)
+    rot = np.empty(n_used, np.complex128)
+    for r in range(n):
+        if phase is not None:
+            _rotation(phase[r], delay[r], ks, n_fft, rot)
+        for k in range(n_used):
+            v = y[r, k]
+            if phase is not None:
+                v = v * rot[k]
+            v = v * xf[xb, r, k]
+            yx[r, k] = v
+            mean[k] += v
+    for k in range(n_used):
+        mean[k] /= n
+    for k in range(n_used):
+        acc = 0j
+        for j in range(n_used):
+            acc += mean[j] * proj[k, j]
+        h[k] = acc
+    total = 0.0
+    for k in range(n_used):
+        s = 0.0
+        for r in range(n):
+            d = yx[r, k] - h[k]
+            s += d.real * d.real + d.imag * d.imag
+        nv_sc[k] = s / max(n - 1, 1)
+        total += s
+    var = total / max(n * n_used - rank, 1)
+    for k in range(n_used):
+        h_err[k] = var * diag[k] / n
+    nv[0] = max(var, 1e-30)
+
+
+@njit(cache=True, nogil=True)
+def track_equalize(y, flat, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, proj, diag, rank,
+                   passes, half_window, first, data_pos):
+    """Phase tracking, channel estimation and unbiased equalisation of B frames of equal size
+    (``phy.equalizer`` documents the model; ``phy.known`` the known entries).
+
+    Args:
+        y: complex128 (B, n_rows, n_used) FFTs of the LTF and the OFDM symbols.
+        flat, rows, cols: int64 (n_known,) known entries (flat grid index, symbol, subcarrier);
+            row_start: int64 (n_rows,) first entry of each symbol.
+        x: float64 (B or 1, n_known) known values; xf: float64 (B or 1, n_full, n_used) values of
+            the first n_full (fully known) symbols.
+        t: float64 (n_rows,) window starts (samples); ks: int64 (n_used,) used subcarriers
+            (ascending); n_fft: FFT size.
+        proj, diag, rank: the delay-limited channel smoother (``phy.equalizer.smoother``).
+        passes: 0: LTF channel and a common phase a + b t only; else that many alternations of
+            the full phase/drift fit and the channel fit to the first n_full symbols.
+        half_window: half-width (symbols) of the common-phase moving average (passes > 0).
+        first: first symbol to equalise; data_pos: int64 (n_data,) data subcarrier positions.
+    Returns:
+        (phase, delay, phase_var, delay_var float64 (B, n_rows); sro_ppm float64 (B,);
+         h complex128 (B, n_used); h_err_var float64 (B, n_used); noise_var float64 (B,);
+         noise_var_per_subcarrier float64 (B, n_used);
+         raw, eq complex128 (B, n_rows - first, n_data); var float64 (B, n_rows - first, n_data)).
+    """
+    n_b, n_rows, n_used = y.shape
+    n_known = flat.size
+    phase = np.zeros((n_b, n_rows))
+    delay = np.zeros((n_b, n_rows))
+    phase_var = np.zeros((n_b, n_rows))
+    delay_var = np.zeros((n_b, n_rows))
+    sro = np.zeros(n_b)
+    h = np.empty((n_b, n_used), np.complex128)
+    h_err = np.empty((n_b, n_used))
+    nv = np.empty(n_b)
+    nv_sc = np.empty((n_b, n_used))
+    n_eq = n_rows - first
+    n_data = data_pos.size
+    raw = np.empty((n_b, n_eq, n_data), np.complex128)
+    eq = np.empty((n_b, n_eq, n_data), np.complex128)
+    var = np.empty((n_b, n_eq, n_data))
+    row_end = np.empty(n_rows, np.int64)
+    row_end[:-1] = row_start[1:]
+    row_end[-1] = n_known
+    u_all = np.empty(n_used)
+    for k in range(n_used):
+        u_all[k] = _TWO_PI * ks[k] / n_fft
+    yk = np.empty(n_known, np.complex128)
+    r = np.empty(n_known, np.complex128)
+    info = np.empty(n_known)
+    z = np.empty(n_rows, np.complex128)
+    zs = np.empty(n_rows + 1, np.complex128)
+    row_info = np.empty(n_rows + 1)
+    rot = np.empty(n_used, np.complex128)
+    nv1 = np.empty(1)
+    for b in range(n_b):
+        xb = min(b, x.shape[0] - 1)
+        fb = min(b, xf.shape[0] - 1)
+        yb = y[b]
+        for e in range(n_known):
+            yk[e] = yb[rows[e], cols[e]] * x[xb, e]
+        _estimate(yb, xf, fb, 2, None, None, ks, n_fft, proj, diag, rank, h[b], h_err[b], nv1, nv_sc[b])
+        nv[b] = nv1[0]
+        for it in range(max(passes, 1)):
+            hb = h[b]
+            for e in range(n_known):
+                hc = hb[cols[e]]
+                r[e] = yk[e] * np.conj(hc)
+                info[e] = 2 * (hc.real * hc.real + hc.imag * hc.imag) / nv[b]
+            for i in range(n_rows):
+                acc = 0j
+                for e in range(row_start[i], row_end[i]):
+                    acc += r[e]
+                z[i] = acc
+            a, slope = _line_fit(z, t)
+            if passes == 0:
+                tot = 0.0
+                for e in range(n_known):
+                    tot += info[e]
+                pv = 1.0 / max(tot, 1e-30)
+                for i in range(n_rows):
+                    phase[b, i] = a + slope * t[i]
+                    phase_var[b, i] = pv
+                break
+            # timing drift: residual phase across subcarriers ≈ (c + d t) u, weighted least squares
+            m00 = m01 = m11 = v0 = v1 = 0.0
+            for i in range(n_rows):
+                cp = np.exp(-1j * (a + slope * t[i]))
+                for e in range(row_start[i], row_end[i]):
+                    psi = _wrap_angle(r[e] * cp)
+                    ue = u_all[cols[e]]
+                    iu = info[e] * ue
+                    iut = iu * t[i]
+                    m00 += iu * ue
+                    m01 += iut * ue
+                    m11 += iut * t[i] * ue
+                    v0 += iu * psi
+                    v1 += iut * psi
+            det = m00 * m11 - m01 * m01
+            inv = 1.0 / det if det > 0 else 0.0
+            c00, c01, c11 = m11 * inv, -m01 * inv, m00 * inv
+            c = c00 * v0 + c01 * v1
+            d = c01 * v0 + c11 * v1
+            # common phase: straight line over t plus a moving average of what it leaves
+            zs[0] = 0j
+            row_info[0] = 0.0
+            for i in range(n_rows):
+                _rotation(0.0, c + d * t[i], ks, n_fft, rot)
+                acc = 0j
+                inf = 0.0
+                for e in range(row_start[i], row_end[i]):
+                    acc += r[e] * rot[cols[e]]
+                    inf += info[e]
+                z[i] = acc
+                row_info[i + 1] = row_info[i] + inf
+            a, slope = _line_fit(z, t)
+            for i in range(n_rows):
+                zs[i + 1] = zs[i] + z[i] * np.exp(-1j * (a + slope * t[i]))
+            for i in range(n_rows):
+                lo, hi = max(i - half_window, 0), min(i + half_window + 1, n_rows)
+                phase[b, i] = a + slope * t[i] + _wrap_angle(zs[hi] - zs[lo])
+                phase_var[b, i] = 1.0 / max(row_info[hi] - row_info[lo], 1e-30)
+                delay[b, i] = c + d * t[i]
+                delay_var[b, i] = c00 + 2 * c01 * t[i] + c11 * t[i] * t[i]
+            sro[b] = -d * 1e6
+            _estimate(yb, xf, fb, n_full, phase[b], delay[b], ks, n_fft, proj, diag, rank, h[b], h_err[b], nv1,
+                      nv_sc[b])
+            nv[b] = nv1[0]
+        g = np.empty(n_data, np.complex128)
+        base = np.empty(n_data)
+        for j in range(n_data):
+            hc = h[b, data_pos[j]]
+            hsq = max(hc.real * hc.real + hc.imag * hc.imag, 1e-30)
+            g[j] = np.conj(hc) / hsq
+            base[j] = (nv[b] + h_err[b, data_pos[j]]) / hsq
+        for i in range(n_eq):
+            row = first + i
+            _rotation(phase[b, row], delay[b, row], ks, n_fft, rot)
+            for j in range(n_data):
+                k = data_pos[j]
+                v = yb[row, k]
+                raw[b, i, j] = v
+                eq[b, i, j] = v * rot[k] * g[j]
+                var[b, i, j] = base[j] + phase_var[b, row] + delay_var[b, row] * u_all[k] * u_all[k]
+    return phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var
