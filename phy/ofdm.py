@@ -79,11 +79,9 @@ def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: f
 
     Returns the used subcarriers, complex128 (n, n_used) in ``used_subcarriers`` order.
     """
+    from phy.kernels import derotated_windows
+
     bins, _, _ = layout(params)
-    starts = np.asarray(starts, dtype=np.int64)
-    w = x[starts[:, None] + np.arange(params.n_fft)[None, :]].astype(np.complex128)
-    if cfo_hz:
-        step = -2 * np.pi * cfo_hz / params.sample_rate_hz
-        w *= np.exp(1j * step * (starts + time_offset).astype(np.float64))[:, None] \
-            * np.exp(1j * step * np.arange(params.n_fft))[None, :]
+    step = -2 * np.pi * cfo_hz / params.sample_rate_hz
+    w = derotated_windows(x, np.asarray(starts, dtype=np.int64), params.n_fft, step, time_offset)
     return np.fft.fft(w, axis=1, norm="ortho")[:, bins]

@@ -22,12 +22,6 @@ from phy.preamble import ltf_symbol, stf_period
 STF_WINDOW_PERIODS = 8
 
 
-def _window_sums(v: np.ndarray, w: int) -> np.ndarray:
-    """Sums of ``w`` consecutive entries of ``v``: (len(v) - w + 1,)."""
-    cs = np.concatenate([[0], np.cumsum(v)])
-    return cs[w:] - cs[:-w]
-
-
 def beta_threshold(n_samples: int, false_alarm_prob: float) -> float:
     """t with P(M > t) = false_alarm_prob for M ~ Beta(1, n_samples - 1) (squared sample
     correlation of ``n_samples`` complex white-noise pairs)."""
@@ -78,10 +72,10 @@ class LtfSync:
 
 @lru_cache(maxsize=8)
 def _ltf_template(params: OfdmParams) -> tuple[np.ndarray, float]:
-    """(both LTF symbols in time, complex128 (2 n_fft,); their energy)."""
-    tpl = np.tile(ltf_symbol(params), 2)
-    tpl.flags.writeable = False
-    return tpl, float(np.sum(np.abs(tpl) ** 2))
+    """(one LTF symbol in time, complex128 (n_fft,); the energy of both symbols)."""
+    sym = np.ascontiguousarray(ltf_symbol(params), dtype=np.complex128)
+    sym.flags.writeable = False
+    return sym, 2 * float(np.sum(np.abs(sym) ** 2))
 
 
 def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], params: OfdmParams,
@@ -93,18 +87,16 @@ def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], 
     reaches ``first_path_fraction`` of the peak (the first strong path). Returns None when the peak
     stays under the false-alarm threshold.
     """
+    from phy.kernels import ltf_metric
+
     n = params.n_fft
-    tpl, e_tpl = _ltf_template(params)
+    sym, e_tpl = _ltf_template(params)
     seg = x[lo: hi + 2 * n].astype(np.complex128, copy=False)
     if seg.size < 2 * n + 1:
         return None
-    t = np.arange(seg.size)
-    energy = _window_sums(seg.real * seg.real + seg.imag * seg.imag, 2 * n)
     best = None
     for f in cfo_candidates_hz:
-        rot = seg * np.exp(-2j * np.pi * f / params.sample_rate_hz * t)
-        c = np.correlate(rot, tpl, mode="valid")
-        lam = np.divide(np.abs(c) ** 2, e_tpl * energy, out=np.zeros(c.size), where=energy > 0)
+        rot, lam = ltf_metric(seg, -2 * np.pi * f / params.sample_rate_hz, sym, e_tpl)
         k = int(np.argmax(lam))
         if best is None or lam[k] > best[0]:
             best = (float(lam[k]), k, f, rot, lam)
