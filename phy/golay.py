@@ -21,7 +21,15 @@ def generator() -> np.ndarray:
     b[:11, :11] = a
     b[:11, 11] = 1
     b[11, :11] = 1
-    return np.concatenate([np.eye(12, dtype=np.uint8), b], axis=1)
+    g = np.concatenate([np.eye(12, dtype=np.uint8), b], axis=1)
+    g.flags.writeable = False
+    return g
+
+
+@lru_cache(maxsize=1)
+def _parity() -> np.ndarray:
+    """The parity part B of G = [I | B], uint8 (12, 12), contiguous."""
+    return np.ascontiguousarray(generator()[:, 12:])
 
 
 @lru_cache(maxsize=1)
@@ -29,7 +37,7 @@ def _codebook() -> tuple[np.ndarray, np.ndarray]:
     """(all 4096 messages uint8 (4096, 12), codeword signs float32 (24, 4096): +1 for bit 1, -1 for 0)."""
     msgs = ((np.arange(4096)[:, None] >> np.arange(11, -1, -1)[None, :]) & 1).astype(np.uint8)
     cws = (msgs.astype(np.int64) @ generator()) % 2
-    return msgs, (2.0 * cws - 1.0).T.astype(np.float32)
+    return msgs, np.ascontiguousarray((2.0 * cws - 1.0).T, dtype=np.float32)
 
 
 def encode(bits: np.ndarray) -> np.ndarray:
@@ -43,12 +51,8 @@ def decode(llr: np.ndarray) -> np.ndarray:
 
     A block whose hard decisions already form a codeword needs no search: that word maximises the
     correlation with the LLRs over all binary words, so also over the codewords. The others are
-    correlated with the whole codebook."""
-    llr = np.asarray(llr, dtype=np.float32).reshape(-1, 24)
-    hard = (llr > 0).astype(np.int64)
-    out = hard[:, :12].astype(np.uint8)
-    bad = np.flatnonzero(np.any((hard[:, :12] @ generator()[:, 12:]) % 2 != hard[:, 12:], axis=1))
-    if bad.size:
-        msgs, signs = _codebook()
-        out[bad] = msgs[np.argmax(llr[bad] @ signs, axis=1)]
-    return out.reshape(-1)
+    correlated with the whole codebook (compiled: ``phy.kernels.golay_decode``)."""
+    from phy.kernels import golay_decode
+
+    msgs, signs = _codebook()
+    return golay_decode(np.asarray(llr, dtype=np.float32).reshape(-1, 24), _parity(), msgs, signs).reshape(-1)

@@ -81,36 +81,28 @@ def n_header_symbols(params: OfdmParams) -> int:
     return math.ceil(_MIN_COPIES * _N_CODED / params.n_data)
 
 
-def _to_bits(value: int, width: int) -> list[int]:
-    return [(value >> (width - 1 - i)) & 1 for i in range(width)]
+def _message_bits(message: int) -> np.ndarray:
+    """The 84-bit message (fields and CRC) as an integer, MSB first → uint8 bits (84,)."""
+    return np.unpackbits(np.frombuffer((message << 4).to_bytes(11, "big"), dtype=np.uint8))[:_N_BITS]
 
 
-@lru_cache(maxsize=1)
-def _field_weights() -> np.ndarray:
-    """int64 (84, n_fields + 1): column j holds the MSB-first bit weights of field j over the info
-    bits; the last column those of the CRC over the CRC bits. ``bits @ weights`` reads every field."""
-    w = np.zeros((_N_BITS, len(_FIELDS) + 1), dtype=np.int64)
-    pos = 0
-    for j, (_, width) in enumerate(_FIELDS + (("crc", 16),)):
-        w[pos: pos + width, j] = 1 << np.arange(width - 1, -1, -1)
-        pos += width
-    return w
-
-
-def _crc(bits: np.ndarray) -> np.ndarray:
-    crc = binascii.crc_hqx(np.packbits(bits).tobytes(), 0xFFFF)
-    return np.array(_to_bits(crc, 16), dtype=np.uint8)
+def _info_crc(info: int) -> int:
+    """CRC-16/CCITT of the 68 info bits (an integer, MSB first) packed MSB first, zero-padded."""
+    return binascii.crc_hqx((info << 4).to_bytes(9, "big"), 0xFFFF)
 
 
 @lru_cache(maxsize=8)
-def _rate_match(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rate_match(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(source Golay bit of every transmitted header bit, int (n_sym * n_data,);
-    interleaver permutation over those positions; whitening bits uint8 (n_sym * n_data,))."""
+    interleaver permutation over those positions; whitening bits uint8 (n_sym * n_data,);
+    the whitening as LLR signs in permuted order, float64 (n_sym * n_data,): -1 where the
+    whitening bit at perm[i] is 1)."""
     n = n_header_symbols(params) * params.n_data
     src = np.arange(n) % _N_CODED
     rng = np.random.default_rng(0x4EAD)
     perm = rng.permutation(n)
-    return src, perm, rng.integers(0, 2, n).astype(np.uint8)
+    white = rng.integers(0, 2, n).astype(np.uint8)
+    return src, perm, white, 1.0 - 2.0 * white[perm]
 
 
 @lru_cache(maxsize=64)
@@ -122,23 +114,24 @@ def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
               "code_rate": code_rate_index(header.code_rate) if digital else 0, "length": header.length,
               "frame_index": header.frame_index, "frame_count": header.frame_count,
               "stream_id": header.stream_id, "reserved": 0}
-    info = np.array([b for name, w in _FIELDS for b in _to_bits(int(values[name]), w)], dtype=np.uint8)
-    bits = _transmitted_bits(np.concatenate([info, _crc(info)]), params)
+    info = 0
+    for name, width in _FIELDS:
+        info = (info << width) | int(values[name])
+    bits = _transmitted_bits(_message_bits((info << 16) | _info_crc(info)), params)
     bits.flags.writeable = False
     return bits
 
 
 def _golay_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
     """Soft ML Golay decisions (uint8 (84,) message bits) from transmitted-bit LLRs."""
-    src, perm, white = _rate_match(params)
-    llr = np.where(white == 1, -1.0, 1.0) * np.asarray(llr, dtype=np.float64)
-    return golay.decode(np.bincount(src, weights=llr[perm], minlength=_N_CODED))
+    src, perm, _, sign = _rate_match(params)
+    return golay.decode(np.bincount(src, weights=np.asarray(llr, dtype=np.float64)[perm] * sign, minlength=_N_CODED))
 
 
 def _transmitted_bits(message: np.ndarray, params: OfdmParams) -> np.ndarray:
     """84 message bits (fields + CRC) → transmitted coded bits uint8 (n_header_symbols * n_data,)."""
     coded = golay.encode(message)
-    src, perm, white = _rate_match(params)
+    src, perm, white, _ = _rate_match(params)
     out = np.empty(src.size, dtype=np.uint8)
     out[perm] = coded[src]
     return out ^ white
@@ -153,12 +146,14 @@ def header_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
 def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
     """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
     CRC fails or a field is invalid."""
-    bits = _golay_decisions(llr, params)
-    info = bits[:_N_INFO]
-    weights = _field_weights()
-    if binascii.crc_hqx(np.packbits(info).tobytes(), 0xFFFF) != int(bits[_N_INFO:] @ weights[_N_INFO:, -1]):
+    message = int.from_bytes(np.packbits(_golay_decisions(llr, params)).tobytes(), "big") >> 4
+    info = message >> 16
+    if _info_crc(info) != message & 0xFFFF:
         return None
-    vals = dict(zip((name for name, _ in _FIELDS), (int(v) for v in info @ weights[:_N_INFO, :-1])))
+    vals = {}
+    for name, width in reversed(_FIELDS):
+        vals[name] = info & ((1 << width) - 1)
+        info >>= width
     if vals["reserved"]:
         return None
     digital = vals["mode"] == 1

@@ -335,3 +335,37 @@ def ltf_metric(seg, step, sym, energy_tpl):
             c = c1[k] + c1[k + n]
             lam[k] = (c.real * c.real + c.imag * c.imag) / (energy_tpl * e)
     return rot, lam
+
+
+@njit(cache=True, nogil=True)
+def golay_decode(llr, parity, msgs, signs):
+    """Soft ML decoding of extended Golay blocks (``phy.golay.decode``): llr float32 (m, 24)
+    (log P(1)/P(0)), parity uint8 (12, 12) the generator's parity part, msgs uint8 (4096, 12) all
+    messages, signs float32 (24, 4096) their codewords as ±1. A block whose hard decisions form a
+    codeword is its own ML decision; the others take the codeword of highest correlation.
+    Returns message bits uint8 (m, 12)."""
+    m = llr.shape[0]
+    out = np.empty((m, 12), np.uint8)
+    hard = np.empty(24, np.uint8)
+    score = np.empty(signs.shape[1], np.float32)
+    for b in range(m):
+        for i in range(24):
+            hard[i] = 1 if llr[b, i] > 0 else 0
+        ok = True
+        for j in range(12):
+            s = 0
+            for i in range(12):
+                s += hard[i] * parity[i, j]
+            if s % 2 != hard[12 + j]:
+                ok = False
+                break
+        if ok:
+            out[b] = hard[:12]
+            continue
+        score[:] = 0
+        for i in range(24):
+            v = llr[b, i]
+            for c in range(score.size):
+                score[c] += v * signs[i, c]
+        out[b] = msgs[np.argmax(score)]
+    return out
