@@ -39,13 +39,13 @@ def scrambler(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=64)
-def _descrambler(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(scrambled position of each value int64 (n,), the data symbol carrying it int64 (n,), its
+def _descrambler(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scrambled position of each value int64 (n,) (axis pos % 2 of data symbol pos // 2), its
     sign over ANALOG_SCALE float64 (n,))."""
     perm, signs = scrambler(n)
     pos = np.empty(n, dtype=np.int64)
     pos[perm] = np.arange(n)
-    return pos, pos // 2, signs[pos] / ANALOG_SCALE
+    return pos, signs[pos] / ANALOG_SCALE
 
 
 def values_to_symbols(values: np.ndarray, n_sym: int, n_data: int) -> np.ndarray:
@@ -69,8 +69,8 @@ def symbols_to_values(eq: np.ndarray, var: np.ndarray, n: int) -> tuple[np.ndarr
         variance of each (values' units: an axis carries half of a symbol's error variance, over
         ANALOG_SCALE^2).
     """
-    pos, symbol, gain = _descrambler(n)
-    axes = np.ascontiguousarray(eq, dtype=np.complex128).reshape(-1).view(np.float64)  # I0, Q0, I1, ...
-    values = (axes[pos] * gain).astype(np.float32)
-    noise_var = (var.reshape(-1)[symbol] * (0.5 / ANALOG_SCALE ** 2)).astype(np.float32)
-    return values, noise_var
+    from phy.kernels import descramble
+
+    pos, gain = _descrambler(n)
+    return descramble(np.ascontiguousarray(eq, dtype=np.complex128), np.ascontiguousarray(var, dtype=np.float64),
+                      pos, gain, 0.5 / ANALOG_SCALE ** 2)

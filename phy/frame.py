@@ -8,6 +8,7 @@ and placed as ``phy.analog`` describes; the last symbol is zero-padded.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -45,8 +46,12 @@ def burst_length(header: Header, params: OfdmParams) -> int:
     return preamble_length(params) + n_sym * params.symbol_len
 
 
+@lru_cache(maxsize=64)
 def window_offsets(params: OfdmParams, n_sym: int) -> np.ndarray:
     """FFT window starts of a frame's two LTF symbols and its first ``n_sym`` OFDM symbols (after
-    their cyclic prefixes), relative to the first LTF window: int64 (2 + n_sym,), samples."""
+    their cyclic prefixes), relative to the first LTF window: int64 (2 + n_sym,), samples
+    (read-only: cached)."""
     first = 2 * params.n_fft + params.n_cp
-    return np.concatenate([[0, params.n_fft], first + params.symbol_len * np.arange(n_sym)])
+    out = np.concatenate([[0, params.n_fft], first + params.symbol_len * np.arange(n_sym)])
+    out.flags.writeable = False
+    return out

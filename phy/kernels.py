@@ -369,3 +369,22 @@ def golay_decode(llr, parity, msgs, signs):
                 score[c] += v * signs[i, c]
         out[b] = msgs[np.argmax(score)]
     return out
+
+
+@njit(cache=True, nogil=True)
+def descramble(eq, var, pos, gain, var_scale):
+    """Analog values and their noise variances from equalised symbols (``phy.analog.symbols_to_values``):
+    eq complex128 (n_sym, n_data), var float64 (n_sym, n_data); value i is axis pos[i] % 2 (I, Q) of
+    symbol pos[i] // 2 (row-major) times gain[i], its variance var of that symbol times var_scale.
+    Returns (values float32 (n,), noise_var float32 (n,))."""
+    e = eq.ravel()
+    v = var.ravel()
+    n = pos.size
+    values = np.empty(n, np.float32)
+    noise = np.empty(n, np.float32)
+    for i in range(n):
+        s = pos[i] >> 1
+        z = e[s]
+        values[i] = (z.imag if pos[i] & 1 else z.real) * gain[i]
+        noise[i] = v[s] * var_scale
+    return values, noise

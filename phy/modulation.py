@@ -67,9 +67,9 @@ def demap_llr(symbols: np.ndarray, noise_var: np.ndarray, modulation: str) -> np
     """
     b = bits_per_symbol(modulation)
     y = np.asarray(symbols)
-    nv = np.broadcast_to(np.asarray(noise_var, dtype=np.float64), y.shape)
     if b == 1:
-        return 4.0 * y.real / nv
+        return 4.0 * y.real / np.asarray(noise_var, dtype=np.float64)
+    nv = np.broadcast_to(np.asarray(noise_var, dtype=np.float64), y.shape)
     h = b // 2
     scale = _axis_scale(modulation)
     levels, labels = _pam(h)
