@@ -26,30 +26,37 @@ def stf_scan(x, lag, w, threshold):
     n = x.size - w - lag + 1
     if n <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.complex128)
-    m = x.size - lag
-    run = np.empty(m, np.complex128)
-    acc = 0j
-    for i in range(m):
-        acc += np.complex128(x[i + lag]) * np.conj(np.complex128(x[i]))
-        run[i] = acc
-    energy = np.empty(x.size, np.float64)
-    e = 0.0
-    for i in range(x.size):
+    # running sums up to the window's last entry (hi) and up to the entry before it (lo)
+    p_hi = p_lo = 0j
+    e1_hi = e1_lo = e2_hi = e2_lo = 0.0
+    for i in range(w - 1):
+        p_hi += np.complex128(x[i + lag]) * np.conj(np.complex128(x[i]))
         v = x[i]
-        e += v.real * v.real + v.imag * v.imag
-        energy[i] = e
+        e1_hi += v.real * v.real + v.imag * v.imag
+    for i in range(w - 1 + lag):
+        v = x[i]
+        e2_hi += v.real * v.real + v.imag * v.imag
+    for i in range(lag - 1):
+        v = x[i]
+        e2_lo += v.real * v.real + v.imag * v.imag
     hits = np.empty(n, np.int64)
     vals = np.empty(n, np.complex128)
     k = 0
     for j in range(n):
-        p = run[w - 1 + j]
-        e1 = energy[w - 1 + j]
-        e2 = energy[w - 1 + j + lag]
+        i = j + w - 1
+        p_hi += np.complex128(x[i + lag]) * np.conj(np.complex128(x[i]))
+        v = x[i]
+        e1_hi += v.real * v.real + v.imag * v.imag
+        v = x[i + lag]
+        e2_hi += v.real * v.real + v.imag * v.imag
         if j > 0:
-            p = p - run[j - 1]
-            e1 = e1 - energy[j - 1]
-        e2 = e2 - energy[j - 1 + lag]
-        if p.real * p.real + p.imag * p.imag > threshold * (e1 * e2):
+            p_lo += np.complex128(x[j - 1 + lag]) * np.conj(np.complex128(x[j - 1]))
+            v = x[j - 1]
+            e1_lo += v.real * v.real + v.imag * v.imag
+        v = x[j - 1 + lag]
+        e2_lo += v.real * v.real + v.imag * v.imag
+        p = p_hi - p_lo
+        if p.real * p.real + p.imag * p.imag > threshold * ((e1_hi - e1_lo) * (e2_hi - e2_lo)):
             hits[k] = j
             vals[k] = p
             k += 1
@@ -304,37 +311,59 @@ def derotated_windows(x, starts, n_fft, step, time_offset):
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def ltf_metric(seg, step, sym, energy_tpl):
-    """Normalised cross-correlation of seg (complex128 (m,)), derotated by exp(1j * step * t)
-    (``step``: rad/sample), with the two-symbol LTF, both symbols equal to ``sym`` (complex128
-    (n,)) and of total energy ``energy_tpl``: lam[k] = |sum_i rot[k+i] conj(tpl[i])|^2 /
-    (energy_tpl * sum_i |rot[k+i]|^2), 0 where the window has no energy (``phy.sync.ltf_search``).
+def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
+    """LTF timing and fine CFO for one CFO hypothesis (``phy.sync.ltf_search``).
+
+    seg (complex128 (m,)) is derotated by exp(1j * step * t) (``step``: rad/sample) and correlated
+    with the two-symbol LTF (both symbols ``sym``, complex128 (n,), total energy ``energy_tpl``):
+    lam[k] = |sum_i rot[k+i] conj(tpl[i])|^2 / (energy_tpl * sum_i |rot[k+i]|^2) (0 without energy).
+    The timing is the earliest k within ``early`` samples before the peak with lam[k] reaching
+    ``first_path_fraction`` of the peak; the fine CFO phase (rad per n samples) is the angle of the
+    correlation between the two symbols' windows starting ``back_off`` samples before it.
     Sums may be reassociated by the compiler (SIMD): results agree with exact sums to ~1e-15.
-    Returns (rot complex128 (m,), lam float64 (m - 2n + 1,))."""
+    Returns (peak, k, fine phase, number of positions tested m - 2n + 1)."""
     m, n = seg.size, sym.size
-    rot = np.empty(m, np.complex128)
+    rr = np.empty(m)
+    ri = np.empty(m)
     for i in range(m):
-        rot[i] = seg[i] * np.exp(1j * (step * i))
-    rr, ri = rot.real.copy(), rot.imag.copy()
+        v = seg[i] * np.exp(1j * (step * i))
+        rr[i] = v.real
+        ri[i] = v.imag
     sr, si = sym.real.copy(), sym.imag.copy()
-    c1 = np.empty(m - n + 1, np.complex128)          # correlation with one symbol
+    c1r = np.empty(m - n + 1)                        # correlation with one symbol
+    c1i = np.empty(m - n + 1)
     for k in range(m - n + 1):
         ar = ai = 0.0
         for i in range(n):
             ar += rr[k + i] * sr[i] + ri[k + i] * si[i]
             ai += ri[k + i] * sr[i] - rr[k + i] * si[i]
-        c1[k] = complex(ar, ai)
+        c1r[k] = ar
+        c1i[k] = ai
     power = np.empty(m + 1)
     power[0] = 0.0
     for i in range(m):
         power[i + 1] = power[i] + rr[i] * rr[i] + ri[i] * ri[i]
-    lam = np.zeros(m - 2 * n + 1)
-    for k in range(m - 2 * n + 1):
+    n_pos = m - 2 * n + 1
+    lam = np.zeros(n_pos)
+    best = 0
+    for k in range(n_pos):
         e = power[k + 2 * n] - power[k]
         if e > 0:
-            c = c1[k] + c1[k + n]
-            lam[k] = (c.real * c.real + c.imag * c.imag) / (energy_tpl * e)
-    return rot, lam
+            cr = c1r[k] + c1r[k + n]
+            ci = c1i[k] + c1i[k + n]
+            lam[k] = (cr * cr + ci * ci) / (energy_tpl * e)
+        if lam[k] > lam[best]:
+            best = k
+    peak = lam[best]
+    k = max(0, best - early)
+    while lam[k] < first_path_fraction * peak:
+        k += 1
+    s = max(0, k - back_off)
+    ar = ai = 0.0
+    for i in range(n):                               # sum conj(rot[s+i]) rot[s+n+i]
+        ar += rr[s + i] * rr[s + n + i] + ri[s + i] * ri[s + n + i]
+        ai += rr[s + i] * ri[s + n + i] - ri[s + i] * rr[s + n + i]
+    return peak, k, math.atan2(ai, ar), n_pos
 
 
 @njit(cache=True, nogil=True)

@@ -87,7 +87,7 @@ def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], 
     reaches ``first_path_fraction`` of the peak (the first strong path). Returns None when the peak
     stays under the false-alarm threshold.
     """
-    from phy.kernels import ltf_metric
+    from phy.kernels import ltf_peak
 
     n = params.n_fft
     sym, e_tpl = _ltf_template(params)
@@ -96,15 +96,11 @@ def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], 
         return None
     best = None
     for f in cfo_candidates_hz:
-        rot, lam = ltf_metric(seg, -2 * np.pi * f / params.sample_rate_hz, sym, e_tpl)
-        k = int(np.argmax(lam))
-        if best is None or lam[k] > best[0]:
-            best = (float(lam[k]), k, f, rot, lam)
-    peak, k, f, rot, lam = best
-    if peak < beta_threshold(2 * n, false_alarm_prob / lam.size):
+        peak, k, fine, n_pos = ltf_peak(seg, -2 * np.pi * f / params.sample_rate_hz, sym, e_tpl,
+                                        first_path_fraction, params.n_cp // 2, params.n_cp // 4)
+        if best is None or peak > best[0]:
+            best = (peak, k, fine, f)
+    peak, k, fine, f = best
+    if peak < beta_threshold(2 * n, false_alarm_prob / n_pos):
         return None
-    early = max(0, k - params.n_cp // 2)
-    k = early + int(np.flatnonzero(lam[early: k + 1] >= first_path_fraction * peak)[0])
-    start = max(0, k - params.n_cp // 4)
-    fine = np.angle(np.vdot(rot[start: start + n], rot[start + n: start + 2 * n]))
     return LtfSync(first_ltf=lo + k, cfo_hz=f + fine / (2 * np.pi * n) * params.sample_rate_hz, metric=peak)
