@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft
 
 from phy.params import OfdmParams
 
@@ -84,4 +85,4 @@ def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: f
     bins, _, _ = layout(params)
     step = -2 * np.pi * cfo_hz / params.sample_rate_hz
     w = derotated_windows(x, np.asarray(starts, dtype=np.int64), params.n_fft, step, time_offset)
-    return np.fft.fft(w, axis=1, norm="ortho")[:, bins]
+    return scipy.fft.fft(w, axis=1, norm="ortho", overwrite_x=True).take(bins, axis=1)
