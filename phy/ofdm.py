@@ -40,9 +40,13 @@ def pilot_values(params: OfdmParams, first_symbol: int, n_symbols: int) -> np.nd
     return pol[:, None] * base[None, :]
 
 
+@lru_cache(maxsize=8)
 def used_subcarriers(params: OfdmParams) -> np.ndarray:
-    """Data and pilot subcarrier indices relative to DC, sorted ascending, int64 (n_used,)."""
-    return np.sort(np.array(params.data_subcarriers + params.pilot_subcarriers, dtype=np.int64))
+    """Data and pilot subcarrier indices relative to DC, sorted ascending, int64 (n_used,)
+    (read-only: cached)."""
+    used = np.sort(np.array(params.data_subcarriers + params.pilot_subcarriers, dtype=np.int64))
+    used.flags.writeable = False
+    return used
 
 
 @lru_cache(maxsize=8)
