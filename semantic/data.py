@@ -50,6 +50,22 @@ def train_photos() -> list[np.ndarray]:
     return [load_photo(n) for n in TRAIN_PHOTOS]
 
 
+def photos_in_dir(path: str) -> list[np.ndarray]:
+    """Every PNG/JPEG/BMP/TIFF image directly inside ``path`` as uint8 (H, W, 3) (your own training data).
+
+    Raises ValueError when the folder does not exist or holds no such image.
+    """
+    from pathlib import Path
+
+    from PIL import Image
+    folder = Path(path)
+    files = sorted(f for f in folder.glob("*") if f.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}) \
+        if folder.is_dir() else []
+    if not files:
+        raise ValueError(f"no PNG/JPEG/BMP/TIFF images in {str(path)!r}; point --photo-dir at a folder of photos")
+    return [np.asarray(Image.open(f).convert("RGB"), dtype=np.uint8) for f in files]
+
+
 def heldout_photos() -> dict[str, np.ndarray]:
     """Held-out photos by name, uint8 (H, W, 3) each."""
     return {n: load_photo(n) for n in HELDOUT_PHOTOS}

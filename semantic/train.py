@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from semantic.data import CropSampler, train_photos
+from semantic.data import CropSampler, photos_in_dir, train_photos
 from semantic.jscc import JSCC
 from semantic.latent_channel import noise_variance
 from semantic.prior import diffusion_loss, make_prior, make_scheduler
@@ -33,6 +33,7 @@ class TrainConfig:
     """Training options (sizes in pixels, SNR in dB per real latent value, time in seconds)."""
     out_dir: str = "runs/semantic"
     stages: str = "jscc,prior"
+    photo_dir: str = ""           # your own photos (PNG/JPEG/...); empty = the packaged training photos
     seed: int = 0
     tile: int = 64
     latent_channels: int = 4
@@ -137,7 +138,7 @@ def train(config: TrainConfig | dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     acc = Accelerator()
     torch.manual_seed(cfg.seed)
-    sampler = CropSampler(train_photos(), tile=cfg.tile)
+    sampler = CropSampler(photos_in_dir(cfg.photo_dir) if cfg.photo_dir else train_photos(), tile=cfg.tile)
     dev = acc.device
     start = time.time()
     log = {"config": asdict(cfg), "hardware": f"{dev} x{acc.num_processes}, torch threads {torch.get_num_threads()}"}

@@ -96,3 +96,14 @@ def test_train_checkpoints_resumes_and_loads(tmp_path):
     img = load_photo("astronaut")[:64, :64]
     z = codec.encode(img)
     assert codec.decode(z, np.full_like(z, 0.1), img.shape, steps=2).shape == img.shape
+
+
+def test_photo_dir(tmp_path):
+    from PIL import Image
+
+    from semantic.data import photos_in_dir
+    with pytest.raises(ValueError, match="photo-dir"):
+        photos_in_dir(tmp_path / "missing")
+    Image.fromarray(load_photo("camera")[:70, :90]).save(tmp_path / "a.png")
+    (imgs,) = photos_in_dir(tmp_path)
+    assert imgs.shape == (70, 90, 3) and imgs.dtype == np.uint8
