@@ -51,6 +51,15 @@ class OfdmParams:
         if not self.data_subcarriers:
             object.__setattr__(self, "data_subcarriers", _default_data(self.n_fft))
 
+    def __hash__(self) -> int:
+        # computed once: cached helpers key on the params in the receiver's per-frame path
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.sample_rate_hz, self.n_fft, self.n_cp, self.data_subcarriers, self.pilot_subcarriers,
+                      self.idle_gap))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @property
     def n_data(self) -> int:
         """Data subcarriers per OFDM symbol."""
