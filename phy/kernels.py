@@ -26,35 +26,35 @@ def stf_scan(x, lag, w, threshold):
     n = x.size - w - lag + 1
     if n <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.complex128)
+    prod = np.empty(x.size - lag, np.complex128)         # x[i + lag] conj(x[i])
+    for i in range(prod.size):
+        prod[i] = np.complex128(x[i + lag]) * np.conj(np.complex128(x[i]))
+    en = np.empty(x.size)                                # |x[i]|^2
+    for i in range(x.size):
+        v = x[i]
+        en[i] = v.real * v.real + v.imag * v.imag
     # running sums up to the window's last entry (hi) and up to the entry before it (lo)
     p_hi = p_lo = 0j
     e1_hi = e1_lo = e2_hi = e2_lo = 0.0
     for i in range(w - 1):
-        p_hi += np.complex128(x[i + lag]) * np.conj(np.complex128(x[i]))
-        v = x[i]
-        e1_hi += v.real * v.real + v.imag * v.imag
+        p_hi += prod[i]
+        e1_hi += en[i]
     for i in range(w - 1 + lag):
-        v = x[i]
-        e2_hi += v.real * v.real + v.imag * v.imag
+        e2_hi += en[i]
     for i in range(lag - 1):
-        v = x[i]
-        e2_lo += v.real * v.real + v.imag * v.imag
+        e2_lo += en[i]
     hits = np.empty(n, np.int64)
     vals = np.empty(n, np.complex128)
     k = 0
     for j in range(n):
         i = j + w - 1
-        p_hi += np.complex128(x[i + lag]) * np.conj(np.complex128(x[i]))
-        v = x[i]
-        e1_hi += v.real * v.real + v.imag * v.imag
-        v = x[i + lag]
-        e2_hi += v.real * v.real + v.imag * v.imag
+        p_hi += prod[i]
+        e1_hi += en[i]
+        e2_hi += en[i + lag]
         if j > 0:
-            p_lo += np.complex128(x[j - 1 + lag]) * np.conj(np.complex128(x[j - 1]))
-            v = x[j - 1]
-            e1_lo += v.real * v.real + v.imag * v.imag
-        v = x[j - 1 + lag]
-        e2_lo += v.real * v.real + v.imag * v.imag
+            p_lo += prod[j - 1]
+            e1_lo += en[j - 1]
+        e2_lo += en[j - 1 + lag]
         p = p_hi - p_lo
         if p.real * p.real + p.imag * p.imag > threshold * ((e1_hi - e1_lo) * (e2_hi - e2_lo)):
             hits[k] = j
