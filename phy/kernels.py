@@ -283,11 +283,16 @@ def track_equalize(y, flat, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, 
             zs[0] = 0j
             row_info[0] = 0.0
             for i in range(n_rows):
-                _rotation(0.0, c + d * t[i], ks, n_fft, rot)
+                dense = 4 * (row_end[i] - row_start[i]) > n_used        # else per-entry exponentials are cheaper
+                if dense:
+                    _rotation(0.0, c + d * t[i], ks, n_fft, rot)
                 acc = 0j
                 inf = 0.0
                 for e in range(row_start[i], row_end[i]):
-                    acc += r[e] * rot[cols[e]]
+                    if dense:
+                        acc += r[e] * rot[cols[e]]
+                    else:
+                        acc += r[e] * np.exp(-1j * ((c + d * t[i]) * u_all[cols[e]]))
                     inf += info[e]
                 z[i] = acc
                 row_info[i + 1] = row_info[i] + inf

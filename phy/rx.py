@@ -24,11 +24,13 @@ _NEED_MORE = object()
 class _Payload:
     """A burst whose header is decoded and whose samples are all there, waiting for payload decoding.
 
-    Attributes: y: complex (2 + n_sym, n_used) CFO-corrected FFTs of the LTF and every OFDM symbol;
-    header; sync (LtfSync); start_sample: stream index of the burst's first STF sample.
+    Attributes: y_hdr, y_pay: complex (2 + n_hdr, n_used) and (n_payload_symbols, n_used)
+    CFO-corrected FFTs of the LTF and header, and of the payload symbols; header; sync (LtfSync);
+    start_sample: stream index of the burst's first STF sample.
     """
 
-    y: np.ndarray
+    y_hdr: np.ndarray
+    y_pay: np.ndarray
     header: Header
     sync: LtfSync
     start_sample: int
@@ -217,8 +219,9 @@ class Receiver:
         if not self._available(end):            # the stream ended inside this burst
             return None
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms + payload_symbols(header, p))
-        y = np.concatenate([y_hdr, self._fft(starts[y_hdr.shape[0]:], sync.cfo_hz)])
-        return _Payload(y, header, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), end - p.n_cp // 4
+        y_pay = self._fft(starts[y_hdr.shape[0]:], sync.cfo_hz)
+        return _Payload(y_hdr, y_pay, header, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), \
+            end - p.n_cp // 4
 
     def _sync(self, d: int, acorr: complex):
         """LTF search around the STF trigger at buffer index d: LtfSync, None, or _NEED_MORE."""
@@ -278,9 +281,13 @@ class Receiver:
         frames: list[ReceivedFrame | None] = [None] * len(jobs)
         groups: dict[int, list[int]] = {}
         for i, job in enumerate(jobs):
-            groups.setdefault(job.y.shape[0], []).append(i)
-        for n_rows, idx in groups.items():
-            y = np.stack([jobs[i].y for i in idx])
+            groups.setdefault(job.y_pay.shape[0], []).append(i)
+        for n_pay, idx in groups.items():
+            n_rows = 2 + n_hdr + n_pay
+            y = np.empty((len(idx), n_rows, p.n_data + p.n_pilot), dtype=np.complex128)
+            for b, i in enumerate(idx):
+                y[b, : 2 + n_hdr] = jobs[i].y_hdr
+                y[b, 2 + n_hdr:] = jobs[i].y_pay
             bits = np.stack([encode_header(jobs[i].header, p) for i in idx])
             track, est, raw, eq, var = track_and_equalize(y, known_entries(p, n_rows - 2, n_hdr, bits), p, 2,
                                                           2 + n_hdr)
