@@ -117,7 +117,7 @@ def track_and_equalize(y: np.ndarray, known: KnownEntries, params: OfdmParams, p
     x = known.x if known.x.ndim == 2 else known.x[None]
     xf = known.x_full if known.x_full.ndim == 3 else known.x_full[None]
     phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var = track_equalize(
-        np.ascontiguousarray(y, dtype=np.complex128), known.flat, known.rows, known.cols, known.row_start, x, xf,
+        np.ascontiguousarray(y, dtype=np.complex128), known.rows, known.cols, known.row_start, x, xf,
         known.n_full, known.t, used_subcarriers(params), params.n_fft, proj, diag, rank, passes, PHASE_WINDOW, first,
         data_pos)
     return PhaseTrack(phase, delay, phase_var, delay_var, sro), ChannelEstimate(h, h_err, nv, nv_sc), raw, eq, var

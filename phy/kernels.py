@@ -1,11 +1,14 @@
-"""Compiled inner loops of the receiver (numba, ``cache=True``): the STF detection scan and the
-fused phase tracking / channel estimation / equalisation of a batch of frames. Each replaces a
+"""Compiled inner loops of the receiver (numba, ``cache=True``): the STF detection scan, the LTF
+correlation peak, the FFT windows' CFO derotation, the fused phase tracking / channel estimation /
+equalisation of a batch of frames, soft Golay decoding and analog descrambling. Each replaces a
 chain of many small NumPy calls whose fixed per-call cost dominated the receiver's time.
 
-This module imports numba, so ``phy`` imports it lazily (``phy.rx`` on first use), keeping
-``import phy`` light. The first call of each kernel in a fresh environment compiles it (seconds)
-and writes numba's on-disk cache next to this file (``__pycache__``); later processes load it.
-The models and formulas are those documented in ``phy.sync`` and ``phy.equalizer``.
+The modules that use these kernels import this one inside the functions that need it, so
+``import phy`` (and the transmitter) never loads numba. The first call of each kernel in a fresh
+environment compiles it (about 12 s of CPU for all of them on the development machine) and writes
+numba's on-disk cache next to this file (``__pycache__``); later processes load it (about 0.4 s,
+numba's import included). The models and formulas are those documented in ``phy.sync``,
+``phy.equalizer``, ``phy.golay`` and ``phy.analog``.
 """
 from __future__ import annotations
 
@@ -138,9 +141,11 @@ def _line_fit(z, t):
 
 @njit(cache=True, nogil=True)
 def _estimate(y, xf, xb, n, phase, delay, ks, n_fft, proj, diag, rank, h, h_err, nv, nv_sc):
-    """Channel fit of one frame to its first n (fully known) symbols after undoing the phase model
-    (``phase``/``delay`` (n_rows,) or None; ``phy.equalizer.estimate_channel`` of the NumPy
-    receiver): writes h, h_err, nv_sc (n_used,) and nv[0]."""
+    """Channel fit of one frame to its first n (fully known, unit-modulus) symbols after undoing the
+    phase model (``phase``/``delay`` (n_rows,), or None for no rotation): h = proj @ mean over the
+    symbols of Y X* (the delay-limited least-squares fit); sigma^2 pooled over the residuals with
+    n n_used - rank degrees of freedom; h_err = sigma^2 diag / n. Writes h, h_err, nv_sc (residual
+    variance per subcarrier) (n_used,) and nv[0] = sigma^2."""
     n_used = y.shape[1]
     yx = np.empty((n, n_used), np.complex128)
     mean = np.zeros(n_used, np.complex128)
@@ -177,15 +182,15 @@ def _estimate(y, xf, xb, n, phase, delay, ks, n_fft, proj, diag, rank, h, h_err,
 
 
 @njit(cache=True, nogil=True)
-def track_equalize(y, flat, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, proj, diag, rank,
+def track_equalize(y, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, proj, diag, rank,
                    passes, half_window, first, data_pos):
     """Phase tracking, channel estimation and unbiased equalisation of B frames of equal size
     (``phy.equalizer`` documents the model; ``phy.known`` the known entries).
 
     Args:
         y: complex128 (B, n_rows, n_used) FFTs of the LTF and the OFDM symbols.
-        flat, rows, cols: int64 (n_known,) known entries (flat grid index, symbol, subcarrier);
-            row_start: int64 (n_rows,) first entry of each symbol.
+        rows, cols: int64 (n_known,) known entries (symbol, used subcarrier), by symbol;
+            row_start: int64 (n_rows,) first entry of each symbol (each has at least one).
         x: float64 (B or 1, n_known) known values; xf: float64 (B or 1, n_full, n_used) values of
             the first n_full (fully known) symbols.
         t: float64 (n_rows,) window starts (samples); ks: int64 (n_used,) used subcarriers
@@ -202,7 +207,7 @@ def track_equalize(y, flat, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, 
          raw, eq complex128 (B, n_rows - first, n_data); var float64 (B, n_rows - first, n_data)).
     """
     n_b, n_rows, n_used = y.shape
-    n_known = flat.size
+    n_known = rows.size
     phase = np.zeros((n_b, n_rows))
     delay = np.zeros((n_b, n_rows))
     phase_var = np.zeros((n_b, n_rows))

@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 
 from phy.frame import window_offsets
-from phy.ofdm import layout, pilot_values, used_subcarriers
+from phy.ofdm import layout, pilot_values
 from phy.params import OfdmParams
 from phy.preamble import ltf_freq
 
@@ -21,8 +21,8 @@ class KnownEntries:
     used subcarriers (``used_subcarriers`` order), row-major.
 
     Attributes:
-        flat: int (n_known,) flat grid index of each known entry.
-        rows: int (n_known,) its symbol index; cols: int (n_known,) its used-subcarrier index.
+        rows: int (n_known,) symbol index of each known entry; cols: int (n_known,) its
+            used-subcarrier index (entries in row-major grid order).
         row_start: int (2 + n_sym,) index of each symbol's first entry (every symbol has pilots).
         x: float (n_known,) or (B, n_known) the known values (all ±1: LTF, pilots, BPSK header),
             per frame of a batch when the headers are known.
@@ -30,12 +30,8 @@ class KnownEntries:
             when given).
         x_full: float (n_full, n_used) or (B, n_full, n_used) their values.
         t: float (2 + n_sym,) FFT window start of each symbol relative to the first LTF window, samples.
-        t_basis: float (2 + n_sym, 3) columns 1, t, t^2 (for weighted straight-line fits over t).
-        tk: float (n_known,) t of each entry; u: float (n_known,) phase per sample of delay of each
-            entry's subcarrier k, 2 pi k / n_fft, rad.
     """
 
-    flat: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
     row_start: np.ndarray
@@ -43,9 +39,6 @@ class KnownEntries:
     n_full: int
     x_full: np.ndarray
     t: np.ndarray
-    t_basis: np.ndarray
-    tk: np.ndarray
-    u: np.ndarray
 
 
 @lru_cache(maxsize=32)
@@ -67,11 +60,8 @@ def _template(params: OfdmParams, n_sym: int, n_hdr: int, with_header: bool) -> 
     hdr_slots = entry.reshape(grid.shape)[2:n_full][:, data_pos].reshape(-1)
     row_start = np.searchsorted(rows, np.arange(grid.shape[0]))
     t = window_offsets(params, n_sym).astype(np.float64)
-    u = 2 * np.pi * used_subcarriers(params) / params.n_fft
-    entries = KnownEntries(flat, rows, cols, row_start, grid.reshape(-1)[flat], n_full, grid[:n_full].copy(),
-                           t, np.stack([np.ones_like(t), t, t * t], axis=1), t[rows], u[cols])
-    for a in (flat, rows, cols, row_start, entries.x, entries.x_full, entries.t, entries.t_basis, entries.tk,
-              entries.u, hdr_slots):
+    entries = KnownEntries(rows, cols, row_start, grid.reshape(-1)[flat], n_full, grid[:n_full].copy(), t)
+    for a in (rows, cols, row_start, entries.x, entries.x_full, entries.t, hdr_slots):
         a.flags.writeable = False
     return entries, hdr_slots
 
