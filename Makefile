@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,pluto,cluster]'
-	bash scripts/install-system-deps.sh $(VENV)
+	bash scripts/install-system-deps.sh --gnuradio $(VENV)
 	touch $(STAMP)
 
 ## make demo: loopback of a held-out photo through the simulated radio with the shipped model
@@ -26,9 +26,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
-## make bench: the PHY and decoder benchmarks (installs GNU Radio for the side-by-side figure)
+## make bench: the PHY benchmark (side by side with GNU Radio's receiver) and the decoder benchmark
 bench: $(STAMP)
-	bash scripts/install-system-deps.sh --gnuradio $(VENV)
 	$(BIN)/diffradio bench phy --out $(OUT)/bench --json
 	$(BIN)/diffradio bench decoder --out $(OUT)/bench --json
 

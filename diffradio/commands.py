@@ -23,7 +23,12 @@ def _progress(args) -> bool:
 
 
 def _codec(model: str | None):
+    """Load the codec; decoding runs on one torch thread (measured faster than two on 2-core CPUs,
+    where a second thread competes with the receiver)."""
+    import torch
+
     from semantic import SemanticCodec
+    torch.set_num_threads(1)
     return SemanticCodec.from_pretrained(model)
 
 
@@ -111,7 +116,7 @@ def _receive_and_decode(args, radio, params, emit, *, timeout_s, stop_when_compl
     reference = read_image(args.reference) if getattr(args, "reference", None) else None
     run_ = link.receive(radio, params, timeout_s=timeout_s, stop_when_complete=stop_when_complete,
                         recorder=recorder, progress=_progress(args))
-    rec = link.decode(run_, codec=None if args.model is None else _codec(args.model),
+    rec = link.decode(run_, codec=_codec(args.model),
                       method="diffusion" if args.decoder == "digital" else args.decoder, steps=args.steps, seed=args.seed)
     return _finish(rec, run_, args, reference, params.sample_rate_hz, {}, emit)
 
