@@ -1,6 +1,6 @@
 """Make the SigMF captures that ship in captures/ (see captures/README.md for what each holds).
 
-Each capture carries one held-out photo (``coffee``, short side 64 px → 64×96, 6 tiles) sent by the
+Each capture carries one held-out photo (``coffee``, short side 128 px → 128×192, 6 tiles, two analog frames) sent by the
 real transmitter with the shipped model. ``clean`` is exactly what ``diffradio tx`` writes; the
 others went through the simulated radio (``phy.channel``) and were recorded as a receiver would,
 idle noise before and after included. Rerun after retraining the shipped model: a stream carries
@@ -24,13 +24,14 @@ from sdr import RadioConfig, SigMFRecorder, open_radio
 from semantic import SemanticCodec
 
 PHOTO = "coffee"
+PHOTO_SIZE = 128
 CENTER_FREQ_HZ = 2.4e9
 
 #: name -> (simulated radio URI or None for the clean transmitter output, recorded sample rate Hz,
 #: datatype, scheme, description)
 CAPTURES = {
     "clean": (None, 2e6, "cf32_le", "semantic",
-              "diffradio tx output, noiseless: semantic stream of the held-out photo 'coffee' (64x96)"),
+              "diffradio tx output, noiseless: semantic stream of the held-out photo coffee (128x192)"),
     "impaired": ("sim:snr=6,cfo=25000,sro=40,timing=0.3,seed=21", 2e6, "ci16_le", "semantic",
                  "6 dB in-band SNR, CFO +25 kHz, SRO +40 ppm, 0.3-sample timing offset, AWGN; ci16"),
     "tdl-c": ("sim:snr=12,channel=tdl-c,delay_spread=300e-9,cfo=-4000,seed=22", 2e6, "cf32_le", "semantic",
@@ -46,7 +47,7 @@ def make(out: Path, name: str, codec) -> Path:
     uri, rate, datatype, scheme, description = CAPTURES[name]
     params = OfdmParams()
     tx = Transmitter(params)
-    image = sweep_photo(PHOTO, 64)
+    image = sweep_photo(PHOTO, PHOTO_SIZE)
     transmission = link.semantic_transmission(image, codec, tx, stream_id=7)
     if scheme == "digital":
         transmission = link.digital_transmission(image, transmission.channel_uses, 15.0, tx, stream_id=7)
