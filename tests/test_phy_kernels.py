@@ -1,0 +1,53 @@
+"""The receiver's compiled kernels against direct NumPy evaluations of the same formulas."""
+import numpy as np
+
+from phy.kernels import _angle, ltf_peak, stf_scan
+from phy.params import OfdmParams
+from phy.preamble import ltf_symbol
+from phy.sync import stf_span
+
+
+def test_angle_matches_atan2_in_every_octant():
+    rng = np.random.default_rng(0)
+    y = np.concatenate([rng.normal(size=20000) * s for s in (1e-6, 1.0, 1e6)] + [[0.0, 0.0, 1.0, -1.0, 2.0, -2.0]])
+    x = np.concatenate([rng.normal(size=60000), [1.0, -1.0, 0.0, 0.0, 2.0, 2.0]])
+    got = np.array([_angle(a, b) for a, b in zip(y, x)])
+    np.testing.assert_allclose(got, np.arctan2(y, x), rtol=0, atol=5e-16)
+
+
+def test_stf_scan_matches_the_normalised_autocorrelation():
+    p = OfdmParams()
+    lag, w = stf_span(p)
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=3000) + 1j * rng.normal(size=3000)).astype(np.complex64)
+    x[1000:1160] += 3 * np.tile(rng.normal(size=lag) + 1j * rng.normal(size=lag), 10).astype(np.complex64)
+    threshold = 0.5
+    hits, acorr = stf_scan(x, lag, w, threshold)
+    xd = x.astype(np.complex128)
+    n = x.size - w - lag + 1
+    ref_p = np.array([np.sum(xd[d + lag: d + lag + w] * np.conj(xd[d: d + w])) for d in range(n)])
+    e1 = np.array([np.sum(np.abs(xd[d: d + w]) ** 2) for d in range(n)])
+    e2 = np.array([np.sum(np.abs(xd[d + lag: d + lag + w]) ** 2) for d in range(n)])
+    metric = np.abs(ref_p) ** 2 / (e1 * e2)
+    clear = np.abs(metric - threshold) > 1e-9
+    assert hits.size > 0
+    np.testing.assert_array_equal(np.isin(np.arange(n), hits)[clear], (metric > threshold)[clear])
+    np.testing.assert_allclose(acorr, ref_p[hits], rtol=1e-9)
+
+
+def test_ltf_peak_matches_numpy_correlation():
+    p = OfdmParams()
+    n = p.n_fft
+    sym = np.ascontiguousarray(ltf_symbol(p), dtype=np.complex128)
+    rng = np.random.default_rng(2)
+    seg = 0.3 * (rng.normal(size=400) + 1j * rng.normal(size=400))
+    seg[123: 123 + 2 * n] += np.tile(sym, 2) * np.exp(2j * np.pi * 0.01 * np.arange(2 * n))
+    step = -2 * np.pi * 0.01
+    peak, k, fine, n_pos = ltf_peak(seg, step, sym, 2 * np.sum(np.abs(sym) ** 2), 1.0, 0, 0)
+    rot = seg * np.exp(1j * step * np.arange(seg.size))
+    c = np.correlate(rot, np.tile(sym, 2), mode="valid")
+    energy = np.convolve(np.abs(rot) ** 2, np.ones(2 * n), mode="valid")
+    lam = np.abs(c) ** 2 / (2 * np.sum(np.abs(sym) ** 2) * energy)
+    assert n_pos == lam.size and k == int(np.argmax(lam)) == 123
+    assert abs(peak - lam.max()) < 1e-12
+    assert abs(fine - np.angle(np.vdot(rot[k: k + n], rot[k + n: k + 2 * n]))) < 1e-12
