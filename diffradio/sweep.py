@@ -18,7 +18,8 @@ import numpy as np
 
 KEY = ("image", "channel", "snr_db", "decoder", "seed")
 FIELDS = KEY + ("psnr_db", "ms_ssim", "vif", "frames_sent", "frames_detected", "frames_decoded", "frames_lost",
-                "channel_uses", "snr_db_est", "cfo_hz_est", "decode_s", "modulation", "code_rate", "jpeg_quality")
+                "channel_uses", "snr_db_est", "cfo_hz_est", "decode_s", "modulation", "code_rate", "jpeg_quality",
+                       "error")
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,10 @@ def run_point(point: Point, grid_dir: str | None = None) -> dict:
     try:
         transmission, _, rec = link.loopback(image, _CODEC[point.model], uri, decoder=point.decoder,
                                              snr_hint_db=point.snr_db, steps=point.steps, seed=point.seed)
-    except link.LinkError:
-        # nothing decodable arrived: the user would see a failure image; score that
+    except link.LinkError as exc:
+        # nothing decodable arrived (or the baseline had nothing to send): score the failure image
         from semantic.metrics import all_metrics
-        row.update(all_metrics(image, np.full_like(image, link.FAILURE_GRAY)), frames_decoded=0)
+        row.update(all_metrics(image, np.full_like(image, link.FAILURE_GRAY)), frames_decoded=0, error=str(exc))
         return row
     row.update({k: v for k, v in measurements(rec, image, None).items() if k in FIELDS})
     row.update(frames_sent=transmission.frames_sent, modulation=transmission.modulation,
