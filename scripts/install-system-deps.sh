@@ -55,6 +55,7 @@ if [[ ! -x "$PY" ]]; then
     echo "install-system-deps.sh: $VENV is not a virtualenv (no bin/python)" >&2
     exit 2
 fi
+VENV="$(cd "$VENV" && pwd)"  # the .pth entry must be absolute
 suffix="$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
 site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 module="$DIST/_SoapySDR$suffix"
