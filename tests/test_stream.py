@@ -107,3 +107,29 @@ def test_last_descriptor_copy_is_enough():
         asm.add(f)
     sid, state = asm.best()
     assert sid == 1 and state.complete
+
+
+def test_failed_descriptor_copies_are_chase_combined():
+    """Two copies too noisy to decode alone decode once their LLRs are added."""
+    from phy.ldpc import decode_payload, encode_payload
+
+    desc = StreamDescriptor("semantic", (128, 192), 2, 6144, (6, 4, 16, 16), 7)
+    data = desc.pack()
+    n_bits = 2 * 48 * 8  # comfortably more than one rate-1/2 codeword of the descriptor
+    bits = encode_payload(data, "bpsk", 0.5, n_bits).astype(float)
+    rng = np.random.default_rng(3)
+    mu = 0.9  # LLR mean per copy: Es/N0 ≈ -3.5 dB for BPSK, below what one copy decodes
+    copies = []
+    for index in (0, 3):
+        llr = (2 * bits - 1) * mu + np.sqrt(2 * mu) * rng.standard_normal(n_bits)
+        payload, ok = decode_payload(llr, len(data), "bpsk", 0.5)
+        assert not ok
+        hdr = Hdr("digital", index, 4, 5)
+        hdr.length, hdr.modulation, hdr.code_rate = len(data), "bpsk", 0.5
+        copies.append(Frame(hdr, payload=payload, crc_ok=False))
+        copies[-1].llr = llr.astype(np.float32)
+    asm = StreamAssembler()
+    asm.add(copies[0])
+    assert asm.best() is None
+    asm.add(copies[1])
+    assert asm.best()[1].descriptor == desc
