@@ -56,7 +56,8 @@ def plot_sweep(csv_path: Path, out: Path) -> list[Path]:
 
 
 def _plot_grid(images_dir: Path, path: Path) -> Path | None:
-    """Rows: decoder; columns: SNR; for the first image, channel and seed found in ``images_dir``."""
+    """Rows: decoder; columns: the reference, then SNR; for the first image, channel and seed found in
+    ``images_dir`` (references in ``images_dir/reference``)."""
     import matplotlib.pyplot as plt
     from PIL import Image
 
@@ -68,10 +69,15 @@ def _plot_grid(images_dir: Path, path: Path) -> Path | None:
     cells = {(p[3], float(p[2])): f for f, p in parsed if p[0] == image and p[1] == channel and p[4] == seed}
     decoders = sorted({d for d, _ in cells})
     snrs = sorted({s for _, s in cells})
-    fig, axes = plt.subplots(len(decoders), len(snrs), figsize=(2.2 * len(snrs), 2.3 * len(decoders)),
+    reference = images_dir / "reference" / f"{image}.png"
+    fig, axes = plt.subplots(len(decoders), len(snrs) + 1, figsize=(2.2 * (len(snrs) + 1), 2.3 * len(decoders)),
                              squeeze=False)
     for r, d in enumerate(decoders):
-        for c, s in enumerate(snrs):
+        axes[r][0].axis("off")
+        if r == 0 and reference.exists():
+            axes[r][0].imshow(Image.open(reference))
+            axes[r][0].set_title("reference", fontsize=8)
+        for c, s in enumerate(snrs, start=1):
             ax = axes[r][c]
             ax.axis("off")
             if (d, s) in cells:

@@ -74,19 +74,21 @@ def run_point(point: Point, grid_dir: str | None = None) -> dict:
     try:
         transmission, _, rec = link.loopback(image, _CODEC[point.model], uri, decoder=point.decoder,
                                              snr_hint_db=point.snr_db, steps=point.steps, seed=point.seed)
+        received = rec.image
+        row.update({k: v for k, v in measurements(rec, image, None).items() if k in FIELDS})
+        row.update(frames_sent=transmission.frames_sent, modulation=transmission.modulation,
+                   code_rate=transmission.code_rate,
+                   jpeg_quality=transmission.jpeg.quality if transmission.jpeg else None)
     except link.LinkError as exc:
         # nothing decodable arrived (or the baseline had nothing to send): score the failure image
         from semantic.metrics import all_metrics
-        row.update(all_metrics(image, np.full_like(image, link.FAILURE_GRAY)), frames_decoded=0, error=str(exc))
-        return row
-    row.update({k: v for k, v in measurements(rec, image, None).items() if k in FIELDS})
-    row.update(frames_sent=transmission.frames_sent, modulation=transmission.modulation,
-               code_rate=transmission.code_rate,
-               jpeg_quality=transmission.jpeg.quality if transmission.jpeg else None)
+        received = np.full_like(image, link.FAILURE_GRAY)
+        row.update(all_metrics(image, received), frames_decoded=0, error=str(exc))
     if grid_dir:
         from diffradio.images import write_image
         stem = "_".join(part.replace("_", "-") for part in point.key())
-        write_image(Path(grid_dir) / f"{stem}.png", rec.image)
+        write_image(Path(grid_dir) / f"{stem}.png", received)
+        write_image(Path(grid_dir) / "reference" / f"{point.image.replace('_', '-')}.png", image)
     return row
 
 
