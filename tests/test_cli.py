@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +96,20 @@ def test_random_bytes_capture_is_one_line(tmp_path):
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "y.png").exists()
+
+
+def test_replay_with_another_model_is_refused(tmp_path, capsys):
+    """A stream carries its encoder's fingerprint: another model must not draw a wrong image."""
+    import torch
+
+    from semantic.codec import SemanticCodec
+    from semantic.jscc import JSCC
+    from semantic.prior import make_prior, make_scheduler
+
+    torch.manual_seed(1)
+    SemanticCodec(JSCC(), make_prior(), make_scheduler()).save_pretrained(tmp_path / "other")
+    out = tmp_path / "wrong.png"
+    capture = str(Path(__file__).resolve().parent.parent / "captures" / "clean.sigmf-meta")
+    assert main(["replay", capture, "--model", str(tmp_path / "other"), "--out", str(out)]) == 2
+    assert "encoded by model" in capsys.readouterr().err
+    assert not out.exists()
