@@ -151,11 +151,19 @@ def sweep(args, emit) -> int:
 
 
 def bench(args, emit) -> int:
-    if args.what == "phy":
-        from phy.bench import run_phy_bench
-        result = run_phy_bench(args.out, quick=args.quick)
+    """Run a benchmark; its human-readable table goes to stdout, or to stderr under ``--json`` so that
+    stdout carries the one JSON object."""
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
+        if args.what == "phy":
+            from phy.bench import run_phy_bench
+            result = run_phy_bench(args.out, quick=args.quick)
+        else:
+            from semantic.bench import run_decoder_bench
+            result = run_decoder_bench(args.out, quick=args.quick)
+    if args.json:
+        emit(result, True)
     else:
-        from semantic.bench import run_decoder_bench
-        result = run_decoder_bench(args.out, quick=args.quick)
-    emit(result, args.json)
+        print(f"figures and results in {args.out}")
     return 0

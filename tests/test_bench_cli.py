@@ -6,7 +6,9 @@ from diffradio.cli import main
 
 def test_bench_phy_quick_has_the_contract_keys(tmp_path, capsys):
     assert main(["bench", "phy", "--quick", "--out", str(tmp_path), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1  # --json: one JSON object on stdout, the bench's table went to stderr
+    result = json.loads(out[0])
     for key in ("rx_msps", "realtime_factor", "gnuradio_rx_msps", "ber_gap_db", "detect_rate_0db",
                 "false_alarms_per_1e6"):
         assert key in result, key
@@ -17,7 +19,9 @@ def test_bench_phy_quick_has_the_contract_keys(tmp_path, capsys):
 
 def test_bench_decoder_quick_reports_time_per_tile(tmp_path, capsys):
     assert main(["bench", "decoder", "--quick", "--out", str(tmp_path), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    result = json.loads(out[0])
     assert result["s_per_tile"] and all(v > 0 for per_steps in result["s_per_tile"].values()
                                         for v in (per_steps.values() if isinstance(per_steps, dict) else [per_steps]))
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())
