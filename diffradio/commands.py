@@ -112,26 +112,36 @@ def tx(args, emit) -> int:
     return 0
 
 
-def _receive_and_decode(args, radio, params, emit, *, timeout_s, stop_when_complete, recorder=None) -> int:
-    reference = read_image(args.reference) if getattr(args, "reference", None) else None
-    run_ = link.receive(radio, params, timeout_s=timeout_s, stop_when_complete=stop_when_complete,
-                        recorder=recorder, progress=_progress(args))
+def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, emit) -> int:
     rec = link.decode(run_, codec=_codec(args.model),
-                      method="diffusion" if args.decoder == "digital" else args.decoder, steps=args.steps, seed=args.seed)
+                      method="diffusion" if args.decoder == "digital" else args.decoder,
+                      steps=args.steps, seed=args.seed)
     return _finish(rec, run_, args, reference, params.sample_rate_hz, {}, emit)
 
 
 def rx(args, emit) -> int:
-    """Listen on a radio for up to ``--timeout`` seconds, decode the first complete stream."""
+    """Listen on a radio for up to ``--timeout`` seconds, decode the first complete stream.
+
+    With ``--record`` every received sample is also written to a SigMF capture, which is finalised
+    whatever happens next (no frame, Ctrl-C, a radio error): what was heard is never lost, and the
+    capture is never half-written.
+    """
+    reference = read_image(args.reference) if args.reference else None
     params = OfdmParams(sample_rate_hz=args.rate)
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, rx_gain_db=args.gain)
     with open_radio(args.radio, config) as radio:
+        recorder = None
         if args.record:
             from sdr import SigMFRecorder
-            with SigMFRecorder(args.record, args.rate, args.freq) as recorder:
-                return _receive_and_decode(args, radio, params, emit, timeout_s=args.timeout,
-                                           stop_when_complete=True, recorder=recorder)
-        return _receive_and_decode(args, radio, params, emit, timeout_s=args.timeout, stop_when_complete=True)
+            recorder = SigMFRecorder(args.record, args.rate, args.freq, hw=args.radio,
+                                     description="diffradio rx --record")
+        try:
+            run_ = link.receive(radio, params, timeout_s=args.timeout, stop_when_complete=True,
+                                recorder=recorder, progress=_progress(args))
+        finally:
+            if recorder is not None:
+                recorder.close()
+    return _decode_and_report(run_, args, reference, params, emit)
 
 
 def replay(args, emit) -> int:
@@ -139,9 +149,11 @@ def replay(args, emit) -> int:
     capture = Path(args.capture)
     if capture.suffix != ".sigmf-meta":
         raise ValueError(f"{capture} is not a .sigmf-meta file; give the capture's metadata file")
+    reference = read_image(args.reference) if args.reference else None
     params = OfdmParams(sample_rate_hz=args.rate)
     with open_radio(f"file:{capture}", RadioConfig(sample_rate_hz=args.rate)) as radio:
-        return _receive_and_decode(args, radio, params, emit, timeout_s=None, stop_when_complete=False)
+        run_ = link.receive(radio, params, timeout_s=None, stop_when_complete=False, progress=_progress(args))
+    return _decode_and_report(run_, args, reference, params, emit)
 
 
 def sweep(args, emit) -> int:

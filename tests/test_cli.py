@@ -113,3 +113,41 @@ def test_replay_with_another_model_is_refused(tmp_path, capsys):
     assert main(["replay", capture, "--model", str(tmp_path / "other"), "--out", str(out)]) == 2
     assert "encoded by model" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_rx_record_keeps_what_was_heard_even_without_a_frame(tmp_path, capsys):
+    rec = tmp_path / "heard.sigmf-meta"
+    assert main(["rx", "--radio", "sim:snr=10,seed=3", "--timeout", "0.05", "--record", str(rec),
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "no frame found" in capsys.readouterr().err
+    handle = __import__("sigmf").sigmffile.fromfile(str(rec))
+    handle.validate()
+    assert handle.read_samples().size == 100_000  # 0.05 s at 2 MS/s
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_rx_record_survives_ctrl_c(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while receiving: exit 130, and the capture holds every sample received so far."""
+    from diffradio import commands
+    from sdr.base import Radio
+
+    class Interrupted(Radio):
+        def configure(self, config):
+            pass
+
+        def transmit(self, burst, repeat=False, *, label=None):
+            pass
+
+        def receive(self, n):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls > 2:
+                raise KeyboardInterrupt
+            return np.full(n, 0.01 + 0.01j, np.complex64)
+
+    monkeypatch.setattr(commands, "open_radio", lambda uri, config: Interrupted())
+    rec = tmp_path / "partial.sigmf-meta"
+    assert main(["rx", "--radio", "pluto:", "--record", str(rec), "--out", str(tmp_path / "x.png")]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    samples = __import__("sigmf").sigmffile.fromfile(str(rec)).read_samples()
+    assert samples.size == 2 * (1 << 16)
+    assert not list(tmp_path.glob(".*partial*"))
