@@ -143,21 +143,40 @@ def header_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
     return _transmitted_bits(_golay_decisions(llr, params), params)
 
 
-def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
-    """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
-    CRC fails or a field is invalid."""
-    message = int.from_bytes(np.packbits(_golay_decisions(llr, params)).tobytes(), "big") >> 4
+def _parse(message_bits: np.ndarray) -> tuple[Header | None, bool]:
+    """84 decided message bits (uint8) → (Header, or None when the CRC fails or a field is invalid;
+    whether ``encode_header`` of it gives back these bits: False only for an analog header whose
+    unused modulation / code-rate fields are not zero)."""
+    message = int.from_bytes(np.packbits(message_bits).tobytes(), "big") >> 4
     info = message >> 16
     if _info_crc(info) != message & 0xFFFF:
-        return None
+        return None, False
     vals = {}
     for name, width in reversed(_FIELDS):
         vals[name] = info & ((1 << width) - 1)
         info >>= width
     if vals["reserved"]:
-        return None
+        return None, False
     digital = vals["mode"] == 1
-    return Header(mode=MODES[vals["mode"]], length=vals["length"],
-                  modulation=MODULATIONS[vals["modulation"]] if digital else None,
-                  code_rate=CODE_RATES[vals["code_rate"]] if digital else None,
-                  frame_index=vals["frame_index"], frame_count=vals["frame_count"], stream_id=vals["stream_id"])
+    header = Header(mode=MODES[vals["mode"]], length=vals["length"],
+                    modulation=MODULATIONS[vals["modulation"]] if digital else None,
+                    code_rate=CODE_RATES[vals["code_rate"]] if digital else None,
+                    frame_index=vals["frame_index"], frame_count=vals["frame_count"], stream_id=vals["stream_id"])
+    return header, digital or not (vals["modulation"] or vals["code_rate"])
+
+
+def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
+    """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
+    CRC fails or a field is invalid."""
+    return _parse(_golay_decisions(llr, params))[0]
+
+
+def decode_header_bits(llr: np.ndarray, params: OfdmParams) -> tuple[Header | None, np.ndarray]:
+    """``decode_header`` and the header's transmitted bits in one Golay decoding: (Header or None,
+    uint8 (n_header_symbols * n_data,)). The bits are ``encode_header(header)`` for a decoded header
+    and ``header_decisions(llr)`` otherwise (known symbols for the channel fit either way)."""
+    decisions = _golay_decisions(llr, params)
+    header, canonical = _parse(decisions)
+    if header is not None and not canonical:
+        return header, encode_header(header, params)
+    return header, _transmitted_bits(decisions, params)

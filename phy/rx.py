@@ -8,7 +8,7 @@ import numpy as np
 from phy.analog import symbols_to_values
 from phy.equalizer import track_and_equalize
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
-from phy.header import Header, decode_header, encode_header, header_decisions, n_header_symbols
+from phy.header import Header, decode_header_bits, n_header_symbols
 from phy.known import known_entries
 from phy.ldpc import decode_payload
 from phy.modulation import demap_llr
@@ -25,13 +25,15 @@ class _Payload:
     """A burst whose header is decoded and whose samples are all there, waiting for payload decoding.
 
     Attributes: y_hdr, y_pay: complex (2 + n_hdr, n_used) and (n_payload_symbols, n_used)
-    CFO-corrected FFTs of the LTF and header, and of the payload symbols; header; sync (LtfSync);
-    start_sample: stream index of the burst's first STF sample.
+    CFO-corrected FFTs of the LTF and header, and of the payload symbols; header; header_bits: its
+    transmitted bits uint8 (n_hdr * n_data,); sync (LtfSync); start_sample: stream index of the
+    burst's first STF sample.
     """
 
     y_hdr: np.ndarray
     y_pay: np.ndarray
     header: Header
+    header_bits: np.ndarray
     sync: LtfSync
     start_sample: int
 
@@ -77,9 +79,13 @@ def _check_samples(x) -> np.ndarray:
     if not np.iscomplexobj(a):
         raise ValueError(f"receiver input must be complex baseband (I + jQ), got dtype {a.dtype}; "
                          "convert with x.astype(np.complex64) or pass i + 1j * q")
-    if not np.all(np.isfinite(a)):
+    b = np.ascontiguousarray(a, dtype=np.complex64)
+    # the sum of squares is finite unless a sample is not (or it overflows: then the exact test decides)
+    with np.errstate(over="ignore", invalid="ignore"):
+        energy = np.dot(b.view(np.float32), b.view(np.float32))
+    if not np.isfinite(energy) and not np.all(np.isfinite(a)):
         raise ValueError("receiver input contains NaN or inf samples; check the radio or file")
-    return a.astype(np.complex64, copy=False)
+    return b
 
 
 class Receiver:
@@ -117,7 +123,7 @@ class Receiver:
         self._scan = 0            # next buffer index to test for a burst
         self._real_end = None     # buffer index where real samples end (set by flush)
         self._pending = None      # (stream index of the STF trigger, of the LTF, sync, header FFTs,
-                                  # header) of a burst waiting for more samples
+                                  # header, its bits) of a burst waiting for more samples
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
         """Counters since the last reset: STF tests fired, bursts confirmed by the LTF test, confirmed
         bursts whose header failed its CRC, frames returned."""
@@ -196,22 +202,22 @@ class Receiver:
         key = self._offset + d
         pending, self._pending = self._pending, None
         if pending is not None and pending[0] == key:
-            t1, sync, y_hdr, header = pending[1] - self._offset, *pending[2:]
+            t1, sync, y_hdr, header, bits = pending[1] - self._offset, *pending[2:]
         else:
-            sync, y_hdr, header = self._sync(d, acorr), None, None
+            sync, y_hdr, header, bits = self._sync(d, acorr), None, None, None
             if sync is _NEED_MORE or sync is None:
                 return sync
             t1 = sync.first_ltf
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms)   # windows backed off into the guard
         if y_hdr is None:
             if not self._available(starts[-1] + p.n_fft + p.n_cp):
-                return self._need_more(key, t1, sync, None, None)
+                return self._need_more(key, t1, sync, None, None, None)
             y_hdr = self._fft(starts, sync.cfo_hz)
-            header = self._decode_header(y_hdr)
+            header, bits = self._decode_header(y_hdr)
         end = t1 - p.n_fft // 2 - stf_length(p) + (burst_length(header, p) if header else 0)
         if header is not None and payload_symbols(header, p) <= self.max_payload_symbols \
                 and not self._available(end) and self._real_end is None:
-            return self._need_more(key, t1, sync, y_hdr, header)
+            return self._need_more(key, t1, sync, y_hdr, header, bits)
         self.stats["ltf_confirmed"] += 1
         if header is None or payload_symbols(header, p) > self.max_payload_symbols:
             self.stats["header_failed"] += 1
@@ -220,7 +226,7 @@ class Receiver:
             return None
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms + payload_symbols(header, p))
         y_pay = self._fft(starts[y_hdr.shape[0]:], sync.cfo_hz)
-        return _Payload(y_hdr, y_pay, header, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), \
+        return _Payload(y_hdr, y_pay, header, bits, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), \
             end - p.n_cp // 4
 
     def _sync(self, d: int, acorr: complex):
@@ -237,11 +243,11 @@ class Receiver:
         cands = [f0] + ([f0 - np.sign(f0) * alias] if abs(f0) > 0.3 * alias else [])
         return ltf_search(self._buf, max(lo, 0), hi, cands, p, self.false_alarm_prob)
 
-    def _need_more(self, key: int, t1: int, sync, y_hdr, header):
+    def _need_more(self, key: int, t1: int, sync, y_hdr, header, bits):
         """_NEED_MORE, keeping what is done (buffer indices as stream indices: the buffer moves)."""
         if self._real_end is not None:
             return None
-        self._pending = (key, self._offset + t1, sync, y_hdr, header)
+        self._pending = (key, self._offset + t1, sync, y_hdr, header, bits)
         return _NEED_MORE
 
     def _symbol_starts(self, w0: int, n_sym: int) -> np.ndarray:
@@ -252,7 +258,8 @@ class Receiver:
         return fft_windows(self.params, self._buf, starts, cfo_hz, self._offset)
 
     def _decode_header(self, y: np.ndarray):
-        """Header from its symbols (y: LTF + header, complex (2 + n_hdr, n_used)), or None.
+        """(Header or None, its transmitted bits uint8 (n_hdr * n_data,)) from its symbols (y: LTF +
+        header, complex (2 + n_hdr, n_used)).
 
         First pass: the LTF channel and a common phase (residual CFO) fitted to the LTF and the
         pilots; over the header's few symbols the timing drift is negligible and fitting it near 0 dB
@@ -265,13 +272,11 @@ class Receiver:
         n_hdr = self._hdr_syms
         y = y[None]
         *_, eq, var = track_and_equalize(y, known_entries(p, n_hdr, n_hdr, None), p, 0, 2)
-        llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk")
-        header = decode_header(llr, p)
+        header, bits = decode_header_bits(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
         if header is None:
-            known = known_entries(p, n_hdr, n_hdr, header_decisions(llr, p)[None])
-            *_, eq, var = track_and_equalize(y, known, p, 2, 2)
-            header = decode_header(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
-        return header
+            *_, eq, var = track_and_equalize(y, known_entries(p, n_hdr, n_hdr, bits[None]), p, 2, 2)
+            header, bits = decode_header_bits(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
+        return header, bits
 
     def _decode_payloads(self, jobs: list[_Payload]) -> list[ReceivedFrame]:
         """Decode the payloads of bursts found in one call, frames of equal size together (tracking,
@@ -288,7 +293,7 @@ class Receiver:
             for b, i in enumerate(idx):
                 y[b, : 2 + n_hdr] = jobs[i].y_hdr
                 y[b, 2 + n_hdr:] = jobs[i].y_pay
-            bits = np.stack([encode_header(jobs[i].header, p) for i in idx])
+            bits = np.stack([jobs[i].header_bits for i in idx])
             track, est, raw, eq, var = track_and_equalize(y, known_entries(p, n_rows - 2, n_hdr, bits), p, 2,
                                                           2 + n_hdr)
             snr_db = est.snr_db

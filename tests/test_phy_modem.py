@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from phy import golay
-from phy.header import Header, decode_header, encode_header, header_decisions
+from phy.header import Header, _N_BITS, _transmitted_bits, decode_header, decode_header_bits, encode_header, header_decisions
 from phy.ldpc import decode_payload, encode_payload
 from phy.modulation import BITS_PER_SYMBOL, bits_per_symbol, demap_llr, map_bits
 from phy.params import OfdmParams
@@ -73,6 +73,36 @@ def test_header_decisions_give_the_transmitted_bits_and_whiten_them():
     llr[np.random.default_rng(5).choice(bits.size, 40, replace=False)] *= -1
     np.testing.assert_array_equal(header_decisions(llr, p), bits)
 
+
+
+def test_decode_header_bits_are_the_encoded_header_or_the_decisions():
+    """The receiver takes the payload's known header symbols from the header decoding itself: they
+    must equal encode_header of a decoded header (also when its LLRs had errors), and the Golay
+    decisions when the CRC fails; an analog header with non-zero unused fields keeps its canonical
+    encoding."""
+    p = OfdmParams()
+    rng = np.random.default_rng(8)
+    for h in (Header("digital", 1000, "16qam", 3 / 4, 12, 40, 3), Header("analog", 4608, frame_index=7)):
+        bits = encode_header(h, p)
+        llr = 2.0 * bits - 1.0
+        llr[rng.choice(bits.size, 40, replace=False)] *= -1
+        got, got_bits = decode_header_bits(llr, p)
+        assert got == h
+        np.testing.assert_array_equal(got_bits, bits)
+    noise = rng.normal(size=bits.size) * 4
+    got, got_bits = decode_header_bits(noise, p)
+    assert got is None and decode_header(noise, p) is None
+    np.testing.assert_array_equal(got_bits, header_decisions(noise, p))
+    # analog (mode 0) with modulation bits set and a valid CRC: decoded as analog, bits re-encoded
+    import binascii
+    info = (0 << 67) | (0b10 << 65) | (0b01 << 63) | (100 << 47) | (0 << 31) | (1 << 15) | (0 << 7)
+    crc = binascii.crc_hqx((info << 4).to_bytes(9, "big"), 0xFFFF)
+    msg = np.unpackbits(np.frombuffer((((info << 16) | crc) << 4).to_bytes(11, "big"), np.uint8))[:_N_BITS]
+    sent = _transmitted_bits(msg, p)
+    got, got_bits = decode_header_bits(8.0 * (2.0 * sent - 1), p)
+    assert got == Header("analog", 100) and got == decode_header(8.0 * (2.0 * sent - 1), p)
+    np.testing.assert_array_equal(got_bits, encode_header(got, p))
+    assert not np.array_equal(got_bits, sent)
 
 def test_ldpc_round_trip_and_crc_failure():
     payload = bytes(range(200))

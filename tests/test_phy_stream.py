@@ -92,6 +92,21 @@ def test_bad_input_is_a_clear_error(bad, match):
         Receiver().process(bad)
 
 
+
+def test_non_finite_samples_are_found_anywhere_and_huge_ones_pass():
+    """The input check (a sum of squares, exact test on overflow) finds one NaN or inf anywhere in a
+    chunk, also in non-contiguous views, and lets very large finite samples through."""
+    x = np.full(70000, 0.1 + 0.1j, np.complex64)
+    for bad in (np.nan, np.inf, -np.inf, complex(0, np.nan)):
+        y = x.copy()
+        y[65537] = bad
+        for chunk in (y, y[1::2], y.astype(np.complex128)):
+            with pytest.raises(ValueError, match="NaN or inf"):
+                Receiver().process(chunk)
+    y = x.copy()
+    y[10] = 3e37
+    Receiver().process(y)
+
 def test_empty_and_tiny_inputs():
     rx = Receiver()
     assert rx.process(np.zeros(0, np.complex64)) == []
