@@ -334,15 +334,20 @@ def track_equalize(y, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, proj, 
 
 
 @njit(cache=True, nogil=True)
-def derotated_windows(x, starts, n_fft, step, time_offset):
+def derotated_windows(x, starts, n_fft, steps, time_offset):
     """Windows x[s: s + n_fft] for s in ``starts`` (int64 (n,)) as complex128 (n, n_fft), sample i
-    of x multiplied by exp(1j * step * (i + time_offset)) (``step``: rad/sample; 0: no rotation),
-    as one phase per window times one ramp over the window."""
+    of x multiplied by exp(1j * step * (i + time_offset)) with each window's ``steps`` (float64 (n,),
+    rad/sample; 0: no rotation), as one phase per window times one ramp over the window (computed
+    again only where the step changes)."""
     out = np.empty((starts.size, n_fft), np.complex128)
     ramp = np.empty(n_fft, np.complex128)
-    for i in range(n_fft):
-        ramp[i] = np.exp(1j * (step * i))
+    prev = np.nan
     for r in range(starts.size):
+        step = steps[r]
+        if not step == prev:
+            for i in range(n_fft):
+                ramp[i] = np.exp(1j * (step * i))
+            prev = step
         s = starts[r]
         c = np.exp(1j * (step * (s + time_offset)))
         for i in range(n_fft):

@@ -75,10 +75,11 @@ def symbols_to_time(params: OfdmParams, used_grid: np.ndarray) -> np.ndarray:
     return np.concatenate([t[:, -params.n_cp:], t], axis=1).reshape(-1)
 
 
-def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: float = 0.0,
+def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: float | np.ndarray = 0.0,
                 time_offset: int = 0) -> np.ndarray:
     """FFT the ``n_fft``-sample windows of ``x`` beginning at ``starts`` (int (n,)), after undoing a
-    carrier offset of ``cfo_hz``: sample i is multiplied by exp(-2 pi j cfo_hz (i + time_offset) / fs)
+    carrier offset of ``cfo_hz`` (Hz; one for all windows, or float (n,) one per window: the windows
+    of several bursts in one call): sample i is multiplied by exp(-2 pi j cfo_hz (i + time_offset) / fs)
     (``time_offset``: stream index of x[0], samples), applied per window as one phase per window
     times one ramp over the window.
 
@@ -87,6 +88,7 @@ def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: f
     from phy.kernels import derotated_windows
 
     bins, _, _ = layout(params)
-    step = -2 * np.pi * cfo_hz / params.sample_rate_hz
-    w = derotated_windows(x, np.asarray(starts, dtype=np.int64), params.n_fft, step, time_offset)
+    starts = np.asarray(starts, dtype=np.int64)
+    steps = np.broadcast_to(-2 * np.pi * np.asarray(cfo_hz, dtype=np.float64) / params.sample_rate_hz, starts.shape)
+    w = derotated_windows(x, starts, params.n_fft, np.ascontiguousarray(steps), time_offset)
     return scipy.fft.fft(w, axis=1, norm="ortho", overwrite_x=True).take(bins, axis=1)

@@ -24,18 +24,20 @@ _NEED_MORE = object()
 class _Payload:
     """A burst whose header is decoded and whose samples are all there, waiting for payload decoding.
 
-    Attributes: y_hdr, y_pay: complex (2 + n_hdr, n_used) and (n_payload_symbols, n_used)
-    CFO-corrected FFTs of the LTF and header, and of the payload symbols; header; header_bits: its
-    transmitted bits uint8 (n_hdr * n_data,); sync (LtfSync); start_sample: stream index of the
-    burst's first STF sample.
+    Attributes: y_hdr: complex (2 + n_hdr, n_used) CFO-corrected FFTs of the LTF and header;
+    pay_starts: int64 (n_payload_symbols,) buffer indices of the payload's FFT windows (the
+    receiver FFTs the payloads of all bursts found in one call together, into y_pay: complex
+    (n_payload_symbols, n_used)); header; header_bits: its transmitted bits uint8 (n_hdr * n_data,);
+    sync (LtfSync); start_sample: stream index of the burst's first STF sample.
     """
 
     y_hdr: np.ndarray
-    y_pay: np.ndarray
+    pay_starts: np.ndarray
     header: Header
     header_bits: np.ndarray
     sync: LtfSync
     start_sample: int
+    y_pay: np.ndarray | None = None
 
 
 @dataclass
@@ -178,6 +180,12 @@ class Receiver:
                 self._scan = nxt
             else:
                 self._scan = max(self._scan, self._buf.size - span + 1)
+        if jobs:
+            y_pay = self._fft(np.concatenate([job.pay_starts for job in jobs]),
+                              np.concatenate([np.full(job.pay_starts.size, job.sync.cfo_hz) for job in jobs]))
+            first = 0
+            for job in jobs:
+                job.y_pay, first = y_pay[first: first + job.pay_starts.size], first + job.pay_starts.size
         keep_from = min(self._scan, self._buf.size)
         if self._real_end is None and keep_from > 0:
             self._buf = self._buf[keep_from:]
@@ -225,8 +233,7 @@ class Receiver:
         if not self._available(end):            # the stream ended inside this burst
             return None
         starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms + payload_symbols(header, p))
-        y_pay = self._fft(starts[y_hdr.shape[0]:], sync.cfo_hz)
-        return _Payload(y_hdr, y_pay, header, bits, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), \
+        return _Payload(y_hdr, starts[y_hdr.shape[0]:], header, bits, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), \
             end - p.n_cp // 4
 
     def _sync(self, d: int, acorr: complex):
@@ -253,8 +260,9 @@ class Receiver:
     def _symbol_starts(self, w0: int, n_sym: int) -> np.ndarray:
         return w0 + window_offsets(self.params, n_sym)
 
-    def _fft(self, starts: np.ndarray, cfo_hz: float) -> np.ndarray:
-        """CFO-corrected FFT of the windows at buffer indices ``starts``: complex (len(starts), n_used)."""
+    def _fft(self, starts: np.ndarray, cfo_hz: float | np.ndarray) -> np.ndarray:
+        """CFO-corrected FFT of the windows at buffer indices ``starts`` (CFO in Hz, one or one per
+        window): complex (len(starts), n_used)."""
         return fft_windows(self.params, self._buf, starts, cfo_hz, self._offset)
 
     def _decode_header(self, y: np.ndarray):
