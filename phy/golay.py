@@ -46,6 +46,12 @@ def encode(bits: np.ndarray) -> np.ndarray:
     return ((msgs @ generator()) % 2).astype(np.uint8).reshape(-1)
 
 
+def decoder_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the compiled decoder (``phy.kernels.golay_decode``) takes: (parity part of G uint8
+    (12, 12), all messages uint8 (4096, 12), their codewords as ±1 float32 (24, 4096))."""
+    return (_parity(), *_codebook())
+
+
 def decode(llr: np.ndarray) -> np.ndarray:
     """Soft ML decoding of LLRs (24 * m,), log P(1)/P(0), into message bits uint8 (12 * m,).
 
@@ -54,5 +60,5 @@ def decode(llr: np.ndarray) -> np.ndarray:
     correlated with the whole codebook (compiled: ``phy.kernels.golay_decode``)."""
     from phy.kernels import golay_decode
 
-    msgs, signs = _codebook()
-    return golay_decode(np.asarray(llr, dtype=np.float32).reshape(-1, 24), _parity(), msgs, signs).reshape(-1)
+    parity, msgs, signs = decoder_tables()
+    return golay_decode(np.asarray(llr, dtype=np.float32).reshape(-1, 24), parity, msgs, signs)[0].reshape(-1)

@@ -122,10 +122,14 @@ def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
     return bits
 
 
-def _golay_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
-    """Soft ML Golay decisions (uint8 (84,) message bits) from transmitted-bit LLRs."""
-    src, perm, _, sign = _rate_match(params)
-    return golay.decode(np.bincount(src, weights=np.asarray(llr, dtype=np.float64)[perm] * sign, minlength=_N_CODED))
+def _golay_decisions(llr: np.ndarray, params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
+    """Soft ML Golay decisions from transmitted-bit LLRs: (message bits uint8 (84,), their
+    transmitted bits uint8 (n_header_symbols * n_data,)), in one compiled pass
+    (``phy.kernels.header_golay``)."""
+    from phy.kernels import header_golay
+
+    src, perm, white, sign = _rate_match(params)
+    return header_golay(np.asarray(llr, dtype=np.float64), src, perm, sign, white, *golay.decoder_tables())
 
 
 def _transmitted_bits(message: np.ndarray, params: OfdmParams) -> np.ndarray:
@@ -140,7 +144,7 @@ def _transmitted_bits(message: np.ndarray, params: OfdmParams) -> np.ndarray:
 def header_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
     """The transmitted bits (uint8 (n_header_symbols * n_data,)) of the Golay decoder's decisions,
     whether or not their CRC holds: known symbols for a decision-directed channel re-estimate."""
-    return _transmitted_bits(_golay_decisions(llr, params), params)
+    return _golay_decisions(llr, params)[1]
 
 
 def _parse(message_bits: np.ndarray) -> tuple[Header | None, bool]:
@@ -168,15 +172,15 @@ def _parse(message_bits: np.ndarray) -> tuple[Header | None, bool]:
 def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
     """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
     CRC fails or a field is invalid."""
-    return _parse(_golay_decisions(llr, params))[0]
+    return _parse(_golay_decisions(llr, params)[0])[0]
 
 
 def decode_header_bits(llr: np.ndarray, params: OfdmParams) -> tuple[Header | None, np.ndarray]:
     """``decode_header`` and the header's transmitted bits in one Golay decoding: (Header or None,
     uint8 (n_header_symbols * n_data,)). The bits are ``encode_header(header)`` for a decoded header
     and ``header_decisions(llr)`` otherwise (known symbols for the channel fit either way)."""
-    decisions = _golay_decisions(llr, params)
+    decisions, sent = _golay_decisions(llr, params)
     header, canonical = _parse(decisions)
     if header is not None and not canonical:
         return header, encode_header(header, params)
-    return header, _transmitted_bits(decisions, params)
+    return header, sent

@@ -417,9 +417,10 @@ def golay_decode(llr, parity, msgs, signs):
     (log P(1)/P(0)), parity uint8 (12, 12) the generator's parity part, msgs uint8 (4096, 12) all
     messages, signs float32 (24, 4096) their codewords as ±1. A block whose hard decisions form a
     codeword is its own ML decision; the others take the codeword of highest correlation.
-    Returns message bits uint8 (m, 12)."""
+    Returns (message bits uint8 (m, 12), codeword bits uint8 (m, 24))."""
     m = llr.shape[0]
     out = np.empty((m, 12), np.uint8)
+    words = np.empty((m, 24), np.uint8)
     hard = np.empty(24, np.uint8)
     score = np.empty(signs.shape[1], np.float32)
     for b in range(m):
@@ -435,14 +436,40 @@ def golay_decode(llr, parity, msgs, signs):
                 break
         if ok:
             out[b] = hard[:12]
+            words[b] = hard
             continue
         score[:] = 0
         for i in range(24):
             v = llr[b, i]
             for c in range(score.size):
                 score[c] += v * signs[i, c]
-        out[b] = msgs[np.argmax(score)]
-    return out
+        best = np.argmax(score)
+        out[b] = msgs[best]
+        for i in range(24):
+            words[b, i] = 1 if signs[i, best] > 0 else 0
+    return out, words
+
+
+@njit(cache=True, nogil=True)
+def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
+    """Soft Golay decisions of the frame header (``phy.header``) from its transmitted-bit LLRs
+    (float64 (n,), log P(1)/P(0)): the LLRs of each code bit summed over its copies (copy i is
+    transmitted bit perm[i] of code bit src[i], its whitening as the LLR sign ``sign[i]``), rounded
+    to float32 and decoded (``golay_decode``; parity, msgs, signs as there); the decided codewords
+    then rate-matched and whitened again (``white`` uint8 (n,)).
+    Returns (message bits uint8 (12 m,), their transmitted bits uint8 (n,))."""
+    n_coded = 0
+    for i in range(src.size):
+        n_coded = max(n_coded, src[i] + 1)
+    combined = np.zeros(n_coded)
+    for i in range(src.size):
+        combined[src[i]] += llr[perm[i]] * sign[i]
+    message, words = golay_decode(combined.astype(np.float32).reshape(-1, 24), parity, msgs, signs)
+    coded = words.ravel()
+    sent = np.empty(src.size, np.uint8)
+    for i in range(src.size):
+        sent[perm[i]] = coded[src[i]] ^ white[perm[i]]
+    return message.ravel(), sent
 
 
 @njit(cache=True, nogil=True)
