@@ -72,5 +72,6 @@ def symbols_to_values(eq: np.ndarray, var: np.ndarray, n: int) -> tuple[np.ndarr
     from phy.kernels import descramble
 
     pos, gain = _descrambler(n)
-    return descramble(np.ascontiguousarray(eq, dtype=np.complex128), np.ascontiguousarray(var, dtype=np.float64),
+    return descramble(np.ascontiguousarray(eq, dtype=np.complex128).reshape(-1).view(np.float64),
+                      np.ascontiguousarray(var, dtype=np.float64),
                       pos, gain, 0.5 / ANALOG_SCALE ** 2)

@@ -473,19 +473,18 @@ def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
 
 
 @njit(cache=True, nogil=True)
-def descramble(eq, var, pos, gain, var_scale):
+def descramble(axes, var, pos, gain, var_scale):
     """Analog values and their noise variances from equalised symbols (``phy.analog.symbols_to_values``):
-    eq complex128 (n_sym, n_data), var float64 (n_sym, n_data); value i is axis pos[i] % 2 (I, Q) of
-    symbol pos[i] // 2 (row-major) times gain[i], its variance var of that symbol times var_scale.
-    Returns (values float32 (n,), noise_var float32 (n,))."""
-    e = eq.ravel()
+    axes float64 (2 n_sym n_data,) the symbols' I and Q interleaved (complex128 (n_sym, n_data)
+    viewed as float64), var float64 (n_sym, n_data); value i is axes[pos[i]] (axis pos[i] % 2 of
+    symbol pos[i] // 2, row-major) times gain[i], its variance var of that symbol times var_scale
+    (no branch on the axis: the positions are random). Returns (values float32 (n,), noise_var
+    float32 (n,))."""
     v = var.ravel()
     n = pos.size
     values = np.empty(n, np.float32)
     noise = np.empty(n, np.float32)
     for i in range(n):
-        s = pos[i] >> 1
-        z = e[s]
-        values[i] = (z.imag if pos[i] & 1 else z.real) * gain[i]
-        noise[i] = v[s] * var_scale
+        values[i] = axes[pos[i]] * gain[i]
+        noise[i] = v[pos[i] >> 1] * var_scale
     return values, noise
