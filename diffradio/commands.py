@@ -12,6 +12,7 @@ from diffradio.images import read_image, write_image
 from phy import OfdmParams, Transmitter
 from sdr import RadioConfig, open_radio
 
+
 def run(args, emit) -> int:
     """Dispatch ``args.command``; ``emit(dict, as_json)`` prints the result."""
     return {"loopback": loopback, "tx": tx, "rx": rx, "replay": replay, "sweep": sweep,
@@ -65,12 +66,12 @@ def measurements(rec: link.Reception, reference: np.ndarray | None, out: str | N
 
 def _finish(rec: link.Reception, run_: link.RxRun, args, reference, sample_rate_hz: float, extra: dict,
             emit) -> int:
+    result = {**measurements(rec, reference, args.out), **extra}  # checks the reference before writing
     if args.out:
         write_image(args.out, rec.image)
     if getattr(args, "plot", None):
         from diffradio.diagnostics import plot_diagnostics
         plot_diagnostics(args.plot, run_, sample_rate_hz)
-    result = {**measurements(rec, reference, args.out), **extra}
     emit(result, args.json)
     return 0
 
@@ -93,12 +94,8 @@ def tx(args, emit) -> int:
     """Transmit an image; a ``file:`` radio writes exactly the baseband samples as SigMF."""
     image = read_image(args.image)
     params = OfdmParams(sample_rate_hz=args.rate)
-    tx_ = Transmitter(params)
-    codec = _codec(args.model)
-    transmission = link.semantic_transmission(image, codec, tx_, args.stream_id)
-    if args.scheme == "digital":
-        transmission = link.digital_transmission(image, transmission.channel_uses, args.snr_hint, tx_,
-                                                 args.stream_id)
+    transmission = link.build_transmission(image, _codec(args.model), Transmitter(params), args.scheme,
+                                           args.snr_hint, args.stream_id)
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq)
     if args.gain is not None:
         config.tx_gain_db = args.gain

@@ -154,6 +154,16 @@ def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx
                         code_rate=mcs.code_rate, jpeg=fit)
 
 
+def build_transmission(image: np.ndarray, codec, tx: Transmitter, scheme: str = "semantic",
+                       snr_hint_db: float = 10.0, stream_id: int = 0) -> Transmission:
+    """The bursts of ``image`` for ``scheme``: 'semantic' (analog latents), or 'digital' (the JPEG +
+    LDPC baseline, given the semantic stream's channel uses and the MCS for ``snr_hint_db``)."""
+    transmission = semantic_transmission(image, codec, tx, stream_id)
+    if scheme == "digital":
+        transmission = digital_transmission(image, transmission.channel_uses, snr_hint_db, tx, stream_id)
+    return transmission
+
+
 def transmit(radio: Radio, transmission: Transmission, repeat: bool = False) -> None:
     """Hand the bursts to ``radio``: one ``transmit`` per frame (labelled, so a file radio annotates
     each), or the whole stream looped (cyclic buffer) when ``repeat``."""
@@ -286,10 +296,8 @@ def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffus
     from sdr import RadioConfig, open_radio
 
     params = params or OfdmParams()
-    tx = Transmitter(params)
-    transmission = semantic_transmission(image, codec, tx, stream_id)
-    if decoder == "digital":
-        transmission = digital_transmission(image, transmission.channel_uses, snr_hint_db, tx, stream_id)
+    transmission = build_transmission(image, codec, Transmitter(params), "digital" if decoder == "digital"
+                                      else "semantic", snr_hint_db, stream_id)
     hardware = not radio_uri.startswith("sim:")
     with open_radio(radio_uri, RadioConfig(sample_rate_hz=params.sample_rate_hz)) as radio:
         transmit(radio, transmission, repeat=hardware)

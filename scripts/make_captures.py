@@ -46,11 +46,8 @@ CAPTURES = {
 def make(out: Path, name: str, codec) -> Path:
     uri, rate, datatype, scheme, description = CAPTURES[name]
     params = OfdmParams()
-    tx = Transmitter(params)
-    image = sweep_photo(PHOTO, PHOTO_SIZE)
-    transmission = link.semantic_transmission(image, codec, tx, stream_id=7)
-    if scheme == "digital":
-        transmission = link.digital_transmission(image, transmission.channel_uses, 15.0, tx, stream_id=7)
+    transmission = link.build_transmission(sweep_photo(PHOTO, PHOTO_SIZE), codec, Transmitter(params), scheme,
+                                           snr_hint_db=15.0, stream_id=7)
     meta = out / f"{name}.sigmf-meta"
     config = RadioConfig(sample_rate_hz=params.sample_rate_hz, center_freq_hz=CENTER_FREQ_HZ)
     if uri is None:
