@@ -17,6 +17,31 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+class SampleQueue:
+    """Samples produced in blocks of any size, handed out ``n`` at a time (complex64)."""
+
+    def __init__(self) -> None:
+        self._pending = np.zeros(0, dtype=np.complex64)
+
+    def take(self, n: int, produce) -> np.ndarray:
+        """The next ``n`` samples: queued ones first, then blocks from ``produce(want)`` (``want``:
+        samples still missing) until ``n`` are in hand or ``produce`` returns None (the end: fewer)."""
+        parts, have = [self._pending], self._pending.size
+        while have < n:
+            block = produce(n - have)
+            if block is None:
+                break
+            parts.append(block)
+            have += block.size
+        joined = np.concatenate(parts)
+        self._pending = joined[n:]
+        return joined[:n]
+
+    def clear(self) -> None:
+        """Drop the queued samples."""
+        self._pending = np.zeros(0, dtype=np.complex64)
+
+
 @dataclass
 class RadioConfig:
     """Settings common to all radios.

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .base import Radio, RadioConfig, RadioError, one_line
+from .base import Radio, RadioConfig, RadioError, SampleQueue, one_line
 
 TX_SCALE = 2.0**14
 RX_SCALE = 2.0**11
@@ -82,7 +82,7 @@ class PlutoRadio(Radio):
         self.tx_underflows = 0
         self._tx_len: int | None = None  # samples per TX DMA buffer while non-cyclic buffers stream
         self._cyclic = False
-        self._pending = np.zeros(0, dtype=np.complex64)
+        self._received = SampleQueue()
         self._stale_rx = True
         self.configure(config or RadioConfig())
 
@@ -175,14 +175,7 @@ class PlutoRadio(Radio):
         if self._stale_rx:  # the first buffer after (re)configuration holds samples from before it
             self._rx_buffer()
             self._stale_rx = False
-        parts, have = [self._pending], self._pending.size
-        while have < n_samples:
-            chunk = self._rx_buffer()
-            parts.append(chunk)
-            have += chunk.size
-        joined = np.concatenate(parts)
-        self._pending = joined[n_samples:]
-        return joined[:n_samples]
+        return self._received.take(n_samples, lambda want: self._rx_buffer())
 
     def close(self) -> None:
         """Let queued one-shot buffers drain, stop TX, release the buffers and the IIO context."""

@@ -21,7 +21,7 @@ from sigmf.error import SigMFError
 from sigmf.sigmffile import dtype_info, get_dataset_filename_from_metadata, get_sigmf_filenames
 from sigmf.utils import get_sigmf_iso8601_datetime_now
 
-from .base import RadioError, one_line
+from .base import RadioError, SampleQueue, one_line
 
 WRITE_DATATYPES = ("cf32_le", "ci16_le")
 READ_DATATYPES = (
@@ -275,7 +275,7 @@ class SigMFReader:
         self._resampler = None
         if target_rate_hz is not None and float(target_rate_hz) != self.sample_rate_hz:
             self._resampler = StreamingResampler(*rational_ratio(float(target_rate_hz), self.sample_rate_hz))
-        self._pending = np.zeros(0, dtype=np.complex64)
+        self._resampled = SampleQueue()
         self._flushed = False
 
     def _fail(self, problem: str, fix: str = "check the capture or record it again") -> RadioError:
@@ -351,15 +351,14 @@ class SigMFReader:
         """Return the next ``n`` samples at the target rate, complex64 (n,); fewer at the end, then empty."""
         if self._resampler is None:
             return self._read_raw(n)
-        parts, have = [self._pending], self._pending.size
-        while have < n and not self._flushed:
-            raw = self._read_raw(_READ_CHUNK)
-            if raw.size:
-                out = self._resampler.process(raw)
-            else:
-                out, self._flushed = self._resampler.flush(), True
-            parts.append(out)
-            have += out.size
-        joined = np.concatenate(parts)
-        self._pending = joined[n:]
-        return joined[:n]
+        return self._resampled.take(n, self._resample_next)
+
+    def _resample_next(self, want: int) -> np.ndarray | None:
+        """The resampler's output for the next raw chunk; its tail at the end of the file, then None."""
+        if self._flushed:
+            return None
+        raw = self._read_raw(_READ_CHUNK)
+        if raw.size:
+            return self._resampler.process(raw)
+        self._flushed = True
+        return self._resampler.flush()

@@ -5,7 +5,7 @@ import numpy as np
 
 from phy.channel import Channel, ChannelConfig
 
-from .base import Radio, RadioConfig, RadioError
+from .base import Radio, RadioConfig, RadioError, SampleQueue
 
 IDLE_REFERENCE_POWER = 0.1
 """SNR reference (mean sample power, -10 dBFS) for noise when nothing has been transmitted yet."""
@@ -44,7 +44,7 @@ class SimRadio(Radio):
         self._queue: list[np.ndarray] = []
         self._cyclic: np.ndarray | None = None
         self._cyclic_started = False
-        self._pending = np.zeros(0, dtype=np.complex64)
+        self._received = SampleQueue()
         self._transmitted = False
         self._ref_power = IDLE_REFERENCE_POWER
 
@@ -99,18 +99,9 @@ class SimRadio(Radio):
 
     def receive(self, n_samples: int) -> np.ndarray:
         """Next ``n_samples`` received samples, complex64 (n,); fewer, then empty, after the last burst."""
-        parts, have = [self._pending], self._pending.size
-        while have < n_samples:
-            block = self._next_block(n_samples - have)
-            if block is None:
-                break
-            block = np.asarray(block, dtype=np.complex64)
-            parts.append(block)
-            have += block.size
-        joined = np.concatenate(parts)
-        self._pending = joined[n_samples:]
-        return joined[:n_samples]
+        return self._received.take(n_samples, self._next_block)
 
     def close(self) -> None:
         """Stop a repeating burst and drop anything not yet received."""
-        self._queue, self._cyclic, self._pending = [], None, np.zeros(0, dtype=np.complex64)
+        self._queue, self._cyclic = [], None
+        self._received.clear()
