@@ -1,16 +1,20 @@
 """The ``diffradio`` command line: loopback, tx, rx, replay, sweep, train, bench.
 
 Each command is a thin shell over ``diffradio.link``. User mistakes (a bad path, a missing device,
-a capture with no frame) exit non-zero with one line on stderr; ``--json`` prints one JSON object.
+a capture with no frame) exit with status 2 and one line on stderr; a bug keeps its traceback
+(``diffradio.errors``); ``--debug`` shows the traceback of any error. ``--json`` prints one JSON object.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
+
+from sdr.base import RadioConfig
 
 DECODERS = ("diffusion", "snr-matched", "posterior", "direct", "digital")
 CHANNELS = ("awgn", "rayleigh", "tdl-a", "tdl-b", "tdl-c", "tdl-d", "tdl-e")
@@ -30,14 +34,22 @@ def _add_output_args(p: argparse.ArgumentParser, need_out: bool) -> None:
     p.add_argument("--plot", default=None, help="save a receiver diagnostics figure (PNG)")
 
 
-def _add_radio_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--gain", type=float, default=None, help="TX gain / RX gain in dB (device default if unset)")
+def _add_radio_args(p: argparse.ArgumentParser, direction: str) -> None:
+    if direction == "tx":
+        p.add_argument("--tx-gain", "--gain", dest="tx_gain", type=float, default=RadioConfig.tx_gain_db,
+                       metavar="DB", help="TX gain in dB relative to full power: 0 = full power, negative = "
+                                          f"attenuation (Pluto: -89.75..0; default {RadioConfig.tx_gain_db:g})")
+    else:
+        p.add_argument("--rx-gain", "--gain", dest="rx_gain", type=float, default=None, metavar="DB",
+                       help="RX gain in dB, manual (default: the device's AGC; Pluto: fast_attack, "
+                            "pluto:...,agc=MODE picks another)")
     p.add_argument("--freq", type=float, default=2.4e9, help="centre frequency in Hz (default 2.4e9)")
     p.add_argument("--rate", type=float, default=2e6, help="sample rate in S/s (default 2e6)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffradio", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("loopback", help="image → encoder → OFDM → simulated (or real) radio → receiver → decoder")
@@ -62,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream-id", type=int, default=1, help="stream id written in every frame header")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_radio_args(p)
+    _add_radio_args(p, "tx")
 
     p = sub.add_parser("rx", help="receive from a radio, decode, write the image")
     p.add_argument("--radio", required=True, help="radio URI, e.g. pluto:ip:192.168.2.1, soapy:driver=uhd")
@@ -71,12 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default=None, help="the sent image, to report PSNR/MS-SSIM")
     _add_decoder_args(p)
     _add_output_args(p, need_out=True)
-    _add_radio_args(p)
+    _add_radio_args(p, "rx")
 
     p = sub.add_parser("replay", help="decode every frame of a SigMF capture")
     p.add_argument("capture", help="PATH.sigmf-meta")
     p.add_argument("--reference", default=None, help="the sent image, to report PSNR/MS-SSIM")
-    p.add_argument("--rate", type=float, default=2e6, help="receiver sample rate in S/s (the capture is resampled)")
+    p.add_argument("--rate", type=float, default=2e6,
+                   help="sample rate the stream was sent at (tx --rate) in S/s, which sets the OFDM numerology "
+                        "(default 2e6); the capture is resampled from its own rate to this one")
     _add_decoder_args(p)
     _add_output_args(p, need_out=True)
 
@@ -112,26 +126,48 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj)}")
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse option combinations argparse cannot express (ValueError: one line)."""
+    if args.command in ("rx", "replay") and args.decoder == "digital":
+        raise ValueError(f"{args.command} takes no --decoder digital: the receiver learns each stream's scheme "
+                         f"from its frame headers; --decoder picks how semantic frames are decoded "
+                         f"({', '.join(d for d in DECODERS if d != 'digital')})")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["train"]:
+    debug = argv[:1] == ["--debug"]
+    if argv[debug:debug + 1] == ["train"]:
         from semantic.train import main as train_main
-        return _guard(lambda: train_main(argv[1:]))
+        return _guard(lambda: train_main(argv[debug + 1:]), debug)
     args = build_parser().parse_args(argv)
-    from diffradio import commands
-    return _guard(lambda: commands.run(args, _emit))
+
+    def run() -> int:
+        _check_args(args)
+        from diffradio import commands
+        return commands.run(args, _emit)
+
+    return _guard(run, args.debug)
 
 
-def _guard(fn) -> int:
-    """Run ``fn``; user-facing errors become one stderr line and exit status 2."""
-    from diffradio.errors import USER_ERRORS
+def _guard(fn, debug: bool = False) -> int:
+    """Run ``fn``: a user error (``diffradio.errors.is_user_error``) becomes one stderr line and exit
+    status 2, Ctrl-C exit status 130; a bug propagates with its traceback. ``debug`` prints the
+    traceback of user errors and interrupts too."""
+    from diffradio.errors import is_user_error
     try:
         code = fn()
         return 0 if code is None else int(code)
     except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
         print("diffradio: interrupted", file=sys.stderr)
         return 130
-    except USER_ERRORS as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
+        if debug:
+            traceback.print_exc()
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"diffradio: error: {msg}", file=sys.stderr)
         return 2

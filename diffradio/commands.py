@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -96,24 +95,21 @@ def tx(args, emit) -> int:
     params = OfdmParams(sample_rate_hz=args.rate)
     transmission = link.build_transmission(image, _codec(args.model), Transmitter(params), args.scheme,
                                            args.snr_hint, args.stream_id)
-    config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq)
-    if args.gain is not None:
-        config.tx_gain_db = args.gain
+    config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, tx_gain_db=args.tx_gain)
     with open_radio(args.radio, config) as radio:
         link.transmit(radio, transmission, repeat=args.repeat is not None)
         if args.repeat is not None:
-            time.sleep(args.repeat)
+            radio.wait(args.repeat)
     emit(dict(scheme=args.scheme, frames_sent=transmission.frames_sent, channel_uses=transmission.channel_uses,
               samples=int(sum(b.size for b in transmission.bursts)), radio=args.radio,
-              modulation=transmission.modulation, code_rate=transmission.code_rate), args.json)
+              modulation=transmission.modulation, code_rate=transmission.code_rate, **radio.stats.as_dict()),
+         args.json)
     return 0
 
 
-def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, emit) -> int:
-    rec = link.decode(run_, codec=_codec(args.model),
-                      method="diffusion" if args.decoder == "digital" else args.decoder,
-                      steps=args.steps, seed=args.seed)
-    return _finish(rec, run_, args, reference, params.sample_rate_hz, {}, emit)
+def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, emit, extra: dict | None = None) -> int:
+    rec = link.decode(run_, codec=_codec(args.model), method=args.decoder, steps=args.steps, seed=args.seed)
+    return _finish(rec, run_, args, reference, params.sample_rate_hz, extra or {}, emit)
 
 
 def rx(args, emit) -> int:
@@ -121,24 +117,25 @@ def rx(args, emit) -> int:
 
     With ``--record`` every received sample is also written to a SigMF capture, which is finalised
     whatever happens next (no frame, Ctrl-C, a radio error): what was heard is never lost, and the
-    capture is never half-written.
+    capture is never half-written. The capture holds the rate, frequency and gain read back from
+    the device and the radio's overflow and late events as annotations at their sample positions;
+    the JSON reports the radio's ``overflows``, ``underflows`` and ``late`` counts.
     """
     reference = read_image(args.reference) if args.reference else None
     params = OfdmParams(sample_rate_hz=args.rate)
-    config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, rx_gain_db=args.gain)
+    config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, rx_gain_db=args.rx_gain)
     with open_radio(args.radio, config) as radio:
         recorder = None
         if args.record:
             from sdr import SigMFRecorder
-            recorder = SigMFRecorder(args.record, args.rate, args.freq, hw=args.radio,
-                                     description="diffradio rx --record")
+            recorder = SigMFRecorder.from_radio(args.record, radio, hw=args.radio, description="diffradio rx --record")
         try:
             run_ = link.receive(radio, params, timeout_s=args.timeout, stop_when_complete=True,
                                 recorder=recorder, progress=_progress(args))
         finally:
             if recorder is not None:
                 recorder.close()
-    return _decode_and_report(run_, args, reference, params, emit)
+    return _decode_and_report(run_, args, reference, params, emit, radio.stats.as_dict())
 
 
 def replay(args, emit) -> int:

@@ -1,9 +1,17 @@
 """Radios named by URI (sim, SigMF file, ADALM-Pluto, SoapySDR) behind one small interface.
 
-Importing ``sdr`` loads no radio driver and no ``phy`` code; ``open_radio`` imports what it opens.
+Importing ``sdr`` loads no radio driver, no ``phy`` code and no SigMF/SciPy: ``open_radio`` imports
+what it opens, and ``SigMFReader``/``SigMFRecorder`` load ``sdr.sigmf_io`` on first use.
 """
-from .base import Radio, RadioConfig, RadioError
-from .sigmf_io import SigMFReader, SigMFRecorder
+from .base import DeviceSettings, Radio, RadioConfig, RadioError, RadioEvent, RadioStats
 from .uri import open_radio
 
-__all__ = ["Radio", "RadioConfig", "RadioError", "SigMFReader", "SigMFRecorder", "open_radio"]
+__all__ = ["DeviceSettings", "Radio", "RadioConfig", "RadioError", "RadioEvent", "RadioStats", "SigMFReader",
+           "SigMFRecorder", "open_radio"]
+
+
+def __getattr__(name: str):
+    if name in ("SigMFReader", "SigMFRecorder"):
+        from . import sigmf_io
+        return getattr(sigmf_io, name)
+    raise AttributeError(f"module 'sdr' has no attribute {name!r}")

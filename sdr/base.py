@@ -1,11 +1,18 @@
 """The one interface every radio backend implements."""
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 class RadioError(RuntimeError):
@@ -42,6 +49,110 @@ class SampleQueue:
         self._pending = np.zeros(0, dtype=np.complex64)
 
 
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Run the block to its end even if Ctrl-C (SIGINT) arrives; raise KeyboardInterrupt after it.
+
+    For short steps that must not stop half-way (finalising a capture). Outside the main thread
+    (where Python cannot install signal handlers) the block runs unprotected.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+@dataclass(frozen=True)
+class RadioEvent:
+    """One stream event a device reported.
+
+    Attributes:
+        kind: 'overflow' (RX samples were dropped), 'underflow' (TX ran out of samples) or 'late'
+            (a timed command or burst missed its time).
+        direction: 'rx' or 'tx'.
+        sample: where it happened, in samples of that direction since the radio opened: for 'rx' the
+            index (in what ``receive`` delivers) of the first sample after the event; for 'tx' the
+            number of samples handed to the device when it was reported.
+    """
+
+    kind: str
+    direction: str
+    sample: int
+
+
+class RadioStats:
+    """Overflow, underflow and late counts of one radio, with each event's sample position.
+
+    Safe to update from a transmit thread. ``rx_samples`` counts the samples ``receive`` delivered
+    (the index space of RX events).
+    """
+
+    KINDS = ("overflow", "underflow", "late")
+
+    def __init__(self) -> None:
+        self.events: list[RadioEvent] = []
+        self.rx_samples = 0
+        self._lock = threading.Lock()
+
+    def add(self, kind: str, direction: str, sample: int) -> None:
+        """Record one event of ``kind`` (one of KINDS) at ``sample`` of ``direction`` ('rx'/'tx')."""
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown radio event {kind!r}; one of {', '.join(self.KINDS)}")
+        with self._lock:
+            self.events.append(RadioEvent(kind, direction, int(sample)))
+
+    def count(self, kind: str) -> int:
+        """How many events of ``kind`` were reported."""
+        with self._lock:
+            return sum(e.kind == kind for e in self.events)
+
+    @property
+    def overflows(self) -> int:
+        return self.count("overflow")
+
+    @property
+    def underflows(self) -> int:
+        return self.count("underflow")
+
+    @property
+    def late(self) -> int:
+        return self.count("late")
+
+    def as_dict(self) -> dict[str, int]:
+        """``{'overflows', 'underflows', 'late'}``: the counts for a command's JSON."""
+        return {"overflows": self.overflows, "underflows": self.underflows, "late": self.late}
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """What a device actually runs at, read back from it (drivers round rates, clamp gains, pick LOs).
+
+    Attributes:
+        sample_rate_hz: RX sample rate in Hz.
+        center_freq_hz: RX centre frequency (LO) in Hz.
+        rx_gain_db: RX gain in dB on the device's own scale, when it was read (under AGC it moves).
+        rx_gain_mode: 'manual', or the automatic mode ('slow_attack', 'fast_attack', 'hybrid' on a
+            Pluto; 'automatic' for SoapySDR devices).
+        tx_gain_db: TX gain in dB on the device's own scale (Pluto: 0 = full power, negative =
+            attenuation; SoapySDR: the driver's absolute gain), None where not known.
+        bandwidth_hz: RX analogue bandwidth in Hz, None where not known.
+    """
+
+    sample_rate_hz: float
+    center_freq_hz: float | None
+    rx_gain_db: float | None = None
+    rx_gain_mode: str | None = None
+    tx_gain_db: float | None = None
+    bandwidth_hz: float | None = None
+
+
 @dataclass
 class RadioConfig:
     """Settings common to all radios.
@@ -69,6 +180,23 @@ class Radio(ABC):
     """
 
     config: RadioConfig
+
+    @property
+    def stats(self) -> RadioStats:
+        """Overflow, underflow and late events so far (``stats.as_dict()`` for a command's JSON)."""
+        stats = self.__dict__.get("_stats")
+        if stats is None:
+            stats = self.__dict__["_stats"] = RadioStats()
+        return stats
+
+    def settings(self) -> DeviceSettings:
+        """The settings in effect, read back from the device (here: rate and frequency of the config, for
+        radios without a device, whose gains are not modelled)."""
+        return DeviceSettings(self.config.sample_rate_hz, self.config.center_freq_hz)
+
+    def wait(self, seconds: float) -> None:
+        """Let a repeating transmission run for ``seconds``; raise as soon as its transmit path fails."""
+        time.sleep(seconds)
 
     @abstractmethod
     def configure(self, config: RadioConfig) -> None:
@@ -102,5 +230,11 @@ class Radio(ABC):
     def __enter__(self) -> "Radio":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except RadioError as err:  # the error already on its way out is the one to report
+            log.warning("while closing after an error: %s", err)

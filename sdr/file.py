@@ -88,7 +88,9 @@ class FileRadio(Radio):
 
     def receive(self, n_samples: int) -> np.ndarray:
         """Next ``n_samples`` of the capture at ``config.sample_rate_hz``, complex64; fewer at the end."""
-        return self.reader.read(n_samples)
+        out = self.reader.read(n_samples)
+        self.stats.rx_samples += out.size
+        return out
 
     def close(self) -> None:
         """Finalise a recording (atomic rename) and release the capture."""

@@ -21,7 +21,7 @@ from sigmf.error import SigMFError
 from sigmf.sigmffile import dtype_info, get_dataset_filename_from_metadata, get_sigmf_filenames
 from sigmf.utils import get_sigmf_iso8601_datetime_now
 
-from .base import RadioError, SampleQueue, one_line
+from .base import Radio, RadioError, SampleQueue, interrupts_deferred, one_line
 
 WRITE_DATATYPES = ("cf32_le", "ci16_le")
 READ_DATATYPES = (
@@ -30,6 +30,8 @@ READ_DATATYPES = (
 _MAX_RATIO_TERM = 1000  # largest up/down factor of the rational resampler
 _MAX_RATIO_ERROR = 1e-5  # largest relative rate error accepted from that rational approximation
 _READ_CHUNK = 1 << 16  # capture samples per file read (bounds the reader's memory)
+EXTENSION = {"name": "diffradio", "version": "1.0.0", "optional": True}
+"""``core:extensions`` entry for the ``diffradio:`` keys of a capture segment (device settings read back)."""
 
 
 def sigmf_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -43,8 +45,11 @@ class SigMFRecorder:
 
     Samples go to hidden temporary files next to the target; ``close()`` hashes and validates the
     metadata and renames both into place, so a crash or Ctrl-C never leaves a half-written capture
-    under the target name. Leaving the ``with`` block through an exception (KeyboardInterrupt
-    included) discards the recording; catch the interrupt inside the block to keep what was recorded.
+    under the target name; Ctrl-C during ``close()`` is held back until the capture is in place.
+    Leaving the ``with`` block through an exception (KeyboardInterrupt included) discards the
+    recording; catch the interrupt inside the block (or call ``close()`` in a ``finally``) to keep it.
+    ``SigMFRecorder.from_radio`` records what a radio receives, with its read-back settings and its
+    overflow/late events as annotations.
 
     Args:
         path: target ``PATH.sigmf-meta`` (or ``PATH.sigmf-data`` or the stem ``PATH``).
@@ -54,6 +59,7 @@ class SigMFRecorder:
             rounded and clipped to int16; clipped samples are counted in ``clipped_samples``).
         hw: ``core:hw`` text (the radio that produced the samples).
         author: ``core:author``; description: ``core:description``.
+        capture_fields: extra ``diffradio:`` keys of the capture segment (``EXTENSION``).
     """
 
     def __init__(
@@ -65,6 +71,7 @@ class SigMFRecorder:
         hw: str | None = None,
         author: str | None = None,
         description: str | None = None,
+        capture_fields: dict | None = None,
     ) -> None:
         if datatype not in WRITE_DATATYPES:
             raise RadioError(f"cannot write SigMF datatype {datatype!r}; use one of {', '.join(WRITE_DATATYPES)}")
@@ -84,11 +91,39 @@ class SigMFRecorder:
             if value:
                 self._global[key] = value
         self._datetime = get_sigmf_iso8601_datetime_now()
-        self._annotations: list[tuple[int, int, dict]] = []
+        self._annotations: list[tuple[int, int | None, dict]] = []
+        self._capture_fields = dict(capture_fields or {})
+        self._radio: Radio | None = None
+        self._radio_offset = 0  # the radio's rx_samples when recording began
         stem = f".{self.meta_path.stem}.{os.getpid()}.{id(self):x}.partial"
         self._tmp_data = self.meta_path.with_name(stem + sigmf.SIGMF_DATASET_EXT)
         self._tmp_meta = self.meta_path.with_name(stem + sigmf.SIGMF_METADATA_EXT)
         self._file = open(self._tmp_data, "wb")
+
+    @classmethod
+    def from_radio(cls, path: str | os.PathLike, radio: Radio, **kwargs) -> "SigMFRecorder":
+        """A recorder for the samples ``radio`` delivers from now on.
+
+        ``core:sample_rate`` and ``core:frequency`` are the rate and LO read back from the device
+        (``radio.settings()``), the capture segment also holds its RX gain, gain mode and bandwidth
+        (``diffradio:`` keys), and ``close()`` annotates every RX overflow and late event the radio
+        reported at its sample position (label 'overflow' / 'late'). ``kwargs``: as the constructor's.
+        """
+        s = radio.settings()
+        fields = {"diffradio:rx_gain_db": s.rx_gain_db, "diffradio:rx_gain_mode": s.rx_gain_mode,
+                  "diffradio:bandwidth_hz": s.bandwidth_hz}
+        recorder = cls(path, s.sample_rate_hz, s.center_freq_hz,
+                       capture_fields={k: v for k, v in fields.items() if v is not None}, **kwargs)
+        recorder._radio, recorder._radio_offset = radio, radio.stats.rx_samples
+        return recorder
+
+    def _annotate_radio_events(self) -> None:
+        """Annotate the radio's RX events that fall inside the recording (positions in its samples)."""
+        for event in list(self._radio.stats.events):
+            at = event.sample - self._radio_offset
+            if event.direction == "rx" and 0 <= at <= self.n_samples:
+                what = "samples were dropped before this one" if event.kind == "overflow" else "a late command"
+                self.annotate(at, None, label=event.kind, comment=f"RX {event.kind} reported by the radio: {what}")
 
     @property
     def closed(self) -> bool:
@@ -113,30 +148,43 @@ class SigMFRecorder:
         self.n_samples += x.size
         return start
 
-    def annotate(self, sample_start: int, sample_count: int, label: str | None = None,
+    def annotate(self, sample_start: int, sample_count: int | None, label: str | None = None,
                  comment: str | None = None) -> None:
-        """Add an annotation over samples ``[sample_start, sample_start + sample_count)``."""
-        if sample_start < 0 or sample_count < 0:
+        """Add an annotation over samples ``[sample_start, sample_start + sample_count)`` (count None:
+        an instant, no ``core:sample_count``)."""
+        if sample_start < 0 or (sample_count is not None and sample_count < 0):
             raise RadioError(f"bad annotation span start={sample_start} count={sample_count}")
         fields = {}
         if label:
             fields[sigmf.LABEL_KEY] = label
         if comment:
             fields[sigmf.COMMENT_KEY] = comment
-        self._annotations.append((int(sample_start), int(sample_count), fields))
+        self._annotations.append((int(sample_start), None if sample_count is None else int(sample_count), fields))
 
     def close(self) -> None:
-        """Finalise: hash, validate and atomically rename the recording into place (idempotent)."""
+        """Finalise: hash, validate and atomically rename the recording into place (idempotent).
+
+        Ctrl-C during finalisation is held back until the capture is complete, then raised.
+        """
         if self._file is None:
             return
+        with interrupts_deferred():
+            self._finalise()
+
+    def _finalise(self) -> None:
         try:
             self._file.close()
             self._file = None
+            if self._radio is not None:
+                self._annotate_radio_events()
             meta = sigmf.SigMFFile(global_info=dict(self._global))
             meta.set_global_field(sigmf.SHA512_KEY, hashing.calculate_sha512(filename=self._tmp_data))
             capture = {sigmf.DATETIME_KEY: self._datetime}
             if self.center_freq_hz is not None:
                 capture[sigmf.FREQUENCY_KEY] = float(self.center_freq_hz)
+            if self._capture_fields:
+                meta.set_global_field(sigmf.EXTENSIONS_KEY, [dict(EXTENSION)])
+                capture.update(self._capture_fields)
             meta.add_capture(0, metadata=capture)
             for start, count, fields in sorted(self._annotations, key=lambda a: a[0]):
                 meta.add_annotation(start, count, metadata=dict(fields))

@@ -99,7 +99,9 @@ class SimRadio(Radio):
 
     def receive(self, n_samples: int) -> np.ndarray:
         """Next ``n_samples`` received samples, complex64 (n,); fewer, then empty, after the last burst."""
-        return self._received.take(n_samples, self._next_block)
+        out = self._received.take(n_samples, self._next_block)
+        self.stats.rx_samples += out.size
+        return out
 
     def close(self) -> None:
         """Stop a repeating burst and drop anything not yet received."""

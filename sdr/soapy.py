@@ -4,6 +4,8 @@ Streams are CF32 (complex64, full scale 1.0, the driver converts). ``readStream`
 StreamResult whose ``ret`` is the sample count or a negative error code: TIMEOUT (-1) waits again
 until ``timeout_s``, OVERFLOW (-4) is counted and reading goes on (samples were lost), TIME_ERROR
 (-6, a late command) is counted; other codes raise RadioError. Transmits end with END_BURST.
+A repeating transmission runs in a background thread; an error there is kept and raised in the
+caller by the radio's next ``wait``, ``transmit``, ``receive`` or ``close``.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import time
 
 import numpy as np
 
-from .base import Radio, RadioConfig, RadioError, one_line
+from .base import DeviceSettings, Radio, RadioConfig, RadioError, RadioStats, one_line
 
 _APT_HINT = ("sudo apt-get install python3-soapysdr soapysdr-module-uhd (then scripts/install-system-deps.sh "
              "links it into the virtual environment)")
@@ -40,8 +42,10 @@ class SoapyRadio(Radio):
         channel: the device channel used for RX and TX.
         timeout_s: how long ``receive`` / ``transmit`` wait for the device before RadioError.
 
+    ``stats`` holds the overflow, underflow and late events the driver reported: RX ones at the
+    index of the first sample read after them, TX ones at the number of samples written before.
+
     Attributes:
-        rx_overflows, tx_underflows, late_commands: counts of the events the driver reported.
         rx_time_ns: hardware time of the first sample of the last ``receive`` (None if the device
             has no hardware time or did not stamp it).
     """
@@ -58,12 +62,13 @@ class SoapyRadio(Radio):
                              f"or use --radio sim:") from None
         self.channel = channel
         self.timeout_s = timeout_s
-        self.rx_overflows = self.tx_underflows = self.late_commands = 0
+        self._stats = RadioStats()
+        self._tx_written = 0  # samples the driver accepted (the index space of TX events)
+        self._tx_error: BaseException | None = None  # raised by the repeat thread, not yet reported
         self.rx_time_ns: int | None = None
         self.has_hardware_time = bool(self._dev.hasHardwareTime())
         self._rx_stream = None
         self._tx_stream = None
-        self._pending = np.zeros(0, dtype=np.complex64)
         self._repeat_stop: threading.Event | None = None
         self._repeat_thread: threading.Thread | None = None
         self.configure(config or RadioConfig())
@@ -99,6 +104,35 @@ class SoapyRadio(Radio):
             self._call(f"RX gain {config.rx_gain_db:g} dB", self._dev.setGain, s.SOAPY_SDR_RX, ch,
                        float(config.rx_gain_db))
 
+    def settings(self) -> DeviceSettings:
+        """RX rate, frequency, gain, gain mode and bandwidth, and TX gain, as the driver reports them."""
+        s, ch, rx = self._soapy, self.channel, self._soapy.SOAPY_SDR_RX
+        automatic = self._dev.hasGainMode(rx, ch) and self._call("RX gain mode query", self._dev.getGainMode, rx, ch)
+        bandwidth = self._call("bandwidth query", self._dev.getBandwidth, rx, ch)
+        return DeviceSettings(
+            sample_rate_hz=float(self._call("sample rate query", self._dev.getSampleRate, rx, ch)),
+            center_freq_hz=float(self._call("frequency query", self._dev.getFrequency, rx, ch)),
+            rx_gain_db=float(self._call("RX gain query", self._dev.getGain, rx, ch)),
+            rx_gain_mode="automatic" if automatic else "manual",
+            tx_gain_db=float(self._call("TX gain query", self._dev.getGain, s.SOAPY_SDR_TX, ch)),
+            bandwidth_hz=float(bandwidth) if bandwidth else None)
+
+    def _raise_tx_error(self) -> None:
+        """Raise (once) the error that stopped the repeat thread."""
+        error, self._tx_error = self._tx_error, None
+        if error is not None:
+            self._repeat_thread = self._repeat_stop = None
+            raise error
+
+    def wait(self, seconds: float) -> None:
+        """Let a repeating transmission run for ``seconds``; raise its error as soon as it fails."""
+        stop = self._repeat_stop
+        if stop is None:
+            time.sleep(seconds)
+        elif stop.wait(seconds):  # set early only by the thread, when it fails
+            self._repeat_thread.join()
+        self._raise_tx_error()
+
     def _stream(self, direction):
         s = self._soapy
         stream = self._call("stream setup", self._dev.setupStream, direction, s.SOAPY_SDR_CF32, [self.channel])
@@ -108,12 +142,11 @@ class SoapyRadio(Radio):
     def receive(self, n_samples: int) -> np.ndarray:
         """Next ``n_samples`` received samples, complex64; RadioError after ``timeout_s`` without data."""
         s = self._soapy
+        self._raise_tx_error()
         if self._rx_stream is None:
             self._rx_stream = self._stream(s.SOAPY_SDR_RX)
         out = np.empty(n_samples, dtype=np.complex64)
-        have = min(self._pending.size, n_samples)
-        out[:have] = self._pending[:have]
-        self._pending = self._pending[have:]
+        have = 0
         first = True
         deadline = time.monotonic() + self.timeout_s
         while have < n_samples:
@@ -127,10 +160,10 @@ class SoapyRadio(Radio):
                 have += sr.ret
                 deadline = time.monotonic() + self.timeout_s
             elif sr.ret == s.SOAPY_SDR_OVERFLOW:
-                self.rx_overflows += 1
+                self.stats.add("overflow", "rx", self.stats.rx_samples + have)
                 log.warning("soapy:%s RX overflow: samples were dropped", self.args)
             elif sr.ret == s.SOAPY_SDR_TIME_ERROR:
-                self.late_commands += 1
+                self.stats.add("late", "rx", self.stats.rx_samples + have)
                 log.warning("soapy:%s late command (time error)", self.args)
             elif sr.ret == s.SOAPY_SDR_TIMEOUT or sr.ret == 0:
                 if time.monotonic() > deadline:
@@ -138,6 +171,7 @@ class SoapyRadio(Radio):
                                      f"check the device and its clock, or raise --timeout")
             else:
                 raise RadioError(f"soapy:{self.args} readStream failed: {s.errToStr(sr.ret)} ({sr.ret})")
+        self.stats.rx_samples += n_samples
         return out
 
     def _write(self, x: np.ndarray, end_burst: bool, stop: threading.Event | None = None) -> None:
@@ -153,6 +187,7 @@ class SoapyRadio(Radio):
                                        timeoutUs=int(min(self.timeout_s, 0.1) * 1e6))
             if sr.ret > 0:
                 sent += sr.ret
+                self._tx_written += sr.ret
                 deadline = time.monotonic() + self.timeout_s
             elif sr.ret == s.SOAPY_SDR_TIMEOUT or sr.ret == 0:
                 if time.monotonic() > deadline:
@@ -166,23 +201,27 @@ class SoapyRadio(Radio):
         while True:
             sr = self._dev.readStreamStatus(self._tx_stream, timeoutUs=0)
             if sr.ret == s.SOAPY_SDR_UNDERFLOW:
-                self.tx_underflows += 1
+                self.stats.add("underflow", "tx", self._tx_written)
                 log.warning("soapy:%s TX underflow", self.args)
             elif sr.ret == s.SOAPY_SDR_TIME_ERROR:
-                self.late_commands += 1
+                self.stats.add("late", "tx", self._tx_written)
                 log.warning("soapy:%s TX late", self.args)
             else:  # TIMEOUT (nothing queued) or NOT_SUPPORTED by this driver
                 return
 
     def _stop_repeat(self) -> None:
+        """Stop the repeat thread; raise the error that ended it, if one did."""
         if self._repeat_thread is not None:
             self._repeat_stop.set()
             self._repeat_thread.join()
             self._repeat_thread = self._repeat_stop = None
+        self._raise_tx_error()
 
     def transmit(self, burst: np.ndarray, repeat: bool = False, *, label: str | None = None) -> None:
         """Send ``burst`` (shape (n,), complex, |x| <= 1) ending with END_BURST; ``repeat`` streams it
-        back to back from a background thread until ``close()`` or the next ``transmit``."""
+        back to back from a background thread until ``close()`` or the next ``transmit``; an error in
+        that thread (the driver refusing samples, a stream error) stops it and is raised by the next
+        call to ``wait``, ``transmit``, ``receive`` or ``close``."""
         x = np.ascontiguousarray(np.asarray(burst).reshape(-1), dtype=np.complex64)
         peak = float(np.max(np.abs(x))) if x.size else 0.0
         if peak > 1.0 + 1e-6:
@@ -200,20 +239,25 @@ class SoapyRadio(Radio):
             try:
                 while not stop.is_set():
                     self._write(x, end_burst=False, stop=stop)
+                    self._tx_status()
                 self._write(np.zeros(1, np.complex64), end_burst=True)
-            except RadioError as exc:
-                log.error("%s", exc)
+            except Exception as exc:  # handed to the caller (its traceback kept for a bug)
+                self._tx_error = exc
+                stop.set()
 
         self._repeat_stop, self._repeat_thread = stop, threading.Thread(target=loop, daemon=True)
         self._repeat_thread.start()
 
     def close(self) -> None:
-        """Stop a repeating burst, deactivate and close the streams, release the device."""
-        self._stop_repeat()
-        for attr in ("_rx_stream", "_tx_stream"):
-            stream = getattr(self, attr)
-            if stream is not None:
-                self._dev.deactivateStream(stream)
-                self._dev.closeStream(stream)
-                setattr(self, attr, None)
-        self._dev.close()
+        """Stop a repeating burst, deactivate and close the streams, release the device; then raise the
+        repeat thread's error, if it had one."""
+        try:
+            self._stop_repeat()
+        finally:
+            for attr in ("_rx_stream", "_tx_stream"):
+                stream = getattr(self, attr)
+                if stream is not None:
+                    self._dev.deactivateStream(stream)
+                    self._dev.closeStream(stream)
+                    setattr(self, attr, None)
+            self._dev.close()

@@ -13,6 +13,7 @@ from torchmetrics.functional.image import (multiscale_structural_similarity_inde
                                             visual_information_fidelity)
 
 _MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+VIF_MIN_SIDE = 41  # torchmetrics' VIF filters with a 41-tap Gaussian at its finest scale
 
 
 def _pair(ref: np.ndarray, img: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,11 +56,13 @@ def ms_ssim(ref: np.ndarray, img: np.ndarray) -> float:
 def vif(ref: np.ndarray, img: np.ndarray) -> float:
     """Pixel-domain VIF (torchmetrics), averaged over the RGB channels; images need >= 41 px per side."""
     r, i = _pair(ref, img)
-    if min(r.shape[-2:]) < 41:
-        raise ValueError(f"VIF needs images of at least 41x41 pixels, got {tuple(r.shape[-2:])}; use a larger image")
+    if min(r.shape[-2:]) < VIF_MIN_SIDE:
+        raise ValueError(f"VIF needs images of at least {VIF_MIN_SIDE}x{VIF_MIN_SIDE} pixels, got {tuple(r.shape[-2:])}; use a larger image")
     return float(visual_information_fidelity(i, r))
 
 
-def all_metrics(ref: np.ndarray, img: np.ndarray) -> dict[str, float]:
-    """{'psnr_db', 'ms_ssim', 'vif'} for one image pair."""
-    return {"psnr_db": psnr(ref, img), "ms_ssim": ms_ssim(ref, img), "vif": vif(ref, img)}
+def all_metrics(ref: np.ndarray, img: np.ndarray) -> dict[str, float | None]:
+    """{'psnr_db', 'ms_ssim', 'vif'} for one image pair; 'vif' is None (JSON null) for images under
+    ``VIF_MIN_SIDE`` pixels a side, where VIF is not defined."""
+    small = min(np.shape(ref)[:2]) < VIF_MIN_SIDE
+    return {"psnr_db": psnr(ref, img), "ms_ssim": ms_ssim(ref, img), "vif": None if small else vif(ref, img)}

@@ -129,9 +129,11 @@ def test_rx_record_keeps_what_was_heard_even_without_a_frame(tmp_path, capsys):
 def test_rx_record_survives_ctrl_c(tmp_path, capsys, monkeypatch):
     """Ctrl-C while receiving: exit 130, and the capture holds every sample received so far."""
     from diffradio import commands
-    from sdr.base import Radio
+    from sdr.base import Radio, RadioConfig
 
     class Interrupted(Radio):
+        config = RadioConfig()
+
         def configure(self, config):
             pass
 

@@ -4,18 +4,27 @@ The fake copies the behaviour of pyadi-iio 0.0.21 (adi/ad936x.py, adi/rx_tx.py):
 ``astype(int16)`` truncation in ``tx()``, fixed TX buffer length unless destroyed, no second push
 to a cyclic buffer, ``tx_cyclic_buffer`` immutable while a buffer exists, ``rx_hardwaregain_chan0``
 ignored unless the gain mode is 'manual', sample rates below 521 kS/s refused, ``rx()`` returning
-complex values of 12-bit samples (``le:S12/16``). Its digital loopback moves the DAC's top 12 bits
-to the ADC (int16 >> 4), like the AD9361's digital loopback. The AXI cores' status register
-0x80000088 is write-one-to-clear.
+complex values of 12-bit samples (``le:S12/16``), gain modes limited to the AD9361 driver's
+(manual, slow_attack, fast_attack, hybrid), and attributes read back as the driver reports them (the
+LO on the synthesiser's 40 MHz / 2**23 grid). Its digital loopback moves the DAC's top 12 bits to
+the ADC (int16 >> 4), like the AD9361's digital loopback; ``FakePluto.air`` preloads what the
+antenna hears and ``FakePluto.overflow_on`` the ``rx()`` calls after which the ADC core flags an
+overflow. The AXI cores' status register 0x80000088 is write-one-to-clear.
 """
+import json
+import signal
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sdr import RadioConfig, RadioError, open_radio
-from sdr.pluto import RX_SCALE, TX_SCALE, XFLOW_STATUS_REG
+from sdr import RadioConfig, RadioError, SigMFReader, SigMFRecorder, open_radio
+from sdr.pluto import RX_SCALE, TX_SCALE, XFLOW_STATUS_REG, split_spec
+
+LO_STEP_HZ = 40e6 / 2**23
+GAIN_MODES = ("manual", "slow_attack", "fast_attack", "hybrid")
 
 
 class FakeCore:
@@ -38,6 +47,8 @@ class FakePluto:
 
     devices = {"ip:192.168.2.1", "usb:1.4.5"}
     instances = []
+    air = np.zeros((0, 2), np.int16)  # DAC words every new instance hears first
+    overflow_on = set()  # rx() call numbers (1 = the first) after which the ADC core flags an overflow
 
     def __init__(self, uri=""):
         if uri not in self.devices:
@@ -56,13 +67,18 @@ class FakePluto:
         self._rxbuf = None
         self._rxadc, self._txdac = FakeCore(), FakeCore()
         self.pushes = []  # (int16 I/Q array (n, 2), cyclic)
-        self._air = np.zeros((0, 2), np.int16)  # samples on their way to the ADC
+        self.rx_calls = 0
+        self._air = FakePluto.air.copy()  # samples on their way to the ADC
         self.closed = False
         FakePluto.instances.append(self)
 
     def __setattr__(self, name, value):
         if name == "sample_rate" and value < 521e3:
             raise ValueError("Error: Does not currently support sample rates below 521e3")
+        if name == "gain_control_mode_chan0" and value not in GAIN_MODES:
+            raise OSError(22, "Invalid argument")
+        if name in ("rx_lo", "tx_lo"):
+            value = int(round(value / LO_STEP_HZ) * LO_STEP_HZ)  # what the synthesiser reports back
         object.__setattr__(self, name, value)
 
     @property
@@ -108,6 +124,9 @@ class FakePluto:
         self._rxbuf = None
 
     def rx(self):
+        self.rx_calls += 1
+        if self.rx_calls in FakePluto.overflow_on:
+            self._rxadc.status |= 0x4
         if self._rxbuf is None:
             self._rxbuf = self.rx_buffer_size
         n = self._rxbuf
@@ -125,6 +144,8 @@ def fake_adi(monkeypatch):
     module = types.ModuleType("adi")
     module.Pluto = FakePluto
     FakePluto.instances = []
+    FakePluto.air = np.zeros((0, 2), np.int16)
+    FakePluto.overflow_on = set()
     monkeypatch.setitem(sys.modules, "adi", module)
     return module
 
@@ -137,9 +158,9 @@ def test_configuration_reaches_the_device(fake_adi):
     radio = open_radio("pluto:ip:192.168.2.1", RadioConfig(sample_rate_hz=2e6, center_freq_hz=915e6,
                                                            tx_gain_db=-20, rx_gain_db=None))
     dev = FakePluto.instances[-1]
-    assert (dev.sample_rate, dev.rx_lo, dev.tx_lo) == (2_000_000, 915_000_000, 915_000_000)
+    assert dev.sample_rate == 2_000_000 and abs(dev.rx_lo - 915e6) < LO_STEP_HZ and dev.tx_lo == dev.rx_lo
     assert dev.rx_rf_bandwidth == dev.tx_rf_bandwidth == 2_000_000
-    assert dev.tx_hardwaregain_chan0 == -20.0 and dev.gain_control_mode_chan0 == "slow_attack"
+    assert dev.tx_hardwaregain_chan0 == -20.0 and dev.gain_control_mode_chan0 == "fast_attack"
     assert dev.rx_buffer_size == radio.rx_buffer_size
     radio.configure(RadioConfig(sample_rate_hz=4e6, rx_gain_db=30.0, bandwidth_hz=3e6))
     assert dev.gain_control_mode_chan0 == "manual" and dev.rx_hardwaregain_chan0 == 30.0
@@ -173,14 +194,61 @@ def test_burst_is_scaled_to_2_14_and_comes_back_through_the_12_bit_adc(fake_adi)
     np.testing.assert_allclose(y[:3000], x / 2, atol=1.5 / RX_SCALE)
 
 
-def test_bursts_of_other_lengths_reuse_the_fixed_tx_buffer(fake_adi):
+def test_every_burst_goes_out_whole_in_one_tx_buffer(fake_adi):
+    """A burst split across DMA buffers gets a gap when a refill is late: each burst has its own buffer."""
     radio = open_radio("pluto:ip:192.168.2.1")
     dev = FakePluto.instances[-1]
-    radio.transmit(tone(1500))
-    radio.transmit(tone(5000))  # longer: split into buffers of the same length
-    radio.transmit(tone(100))
-    assert {p[0].shape[0] for p in dev.pushes} == {2048} and not any(p[1] for p in dev.pushes)
-    assert sum(p[0].shape[0] for p in dev.pushes) == 2048 * (1 + 3 + 1)
+    bursts = [tone(1500), tone(5000), tone(100), tone(3000)]
+    for burst in bursts:
+        radio.transmit(burst)  # the 5000-sample one needs a larger buffer (pyadi-iio: destroy, recreate)
+    assert [p[0].shape[0] for p in dev.pushes] == [2048, 5120, 5120, 5120] and not any(p[1] for p in dev.pushes)
+    for (pushed, _), burst in zip(dev.pushes, bursts):
+        np.testing.assert_array_equal(pushed[:burst.size, 0], np.round(burst.real * TX_SCALE).astype(np.int16))
+        assert not pushed[burst.size:].any()
+
+
+def test_tx_underflow_is_counted_where_it_happened_but_not_the_idle_time_before(fake_adi):
+    radio = open_radio("pluto:ip:192.168.2.1")
+    dev = FakePluto.instances[-1]
+    dev._txdac.status = 0x1  # the DAC idled before anything was sent
+    radio.transmit(tone(1000))
+    assert radio.stats.underflows == 0
+    dev._txdac.status = 0x1  # ran dry after the first buffer
+    radio.transmit(tone(1000))
+    assert radio.stats.as_dict() == {"overflows": 0, "underflows": 1, "late": 0}
+    assert [(e.kind, e.direction, e.sample) for e in radio.stats.events] == [("underflow", "tx", 1024)]
+
+
+def test_agc_defaults_to_fast_attack_for_bursts_and_the_uri_picks_another(fake_adi):
+    open_radio("pluto:ip:192.168.2.1")
+    assert FakePluto.instances[-1].gain_control_mode_chan0 == "fast_attack"
+    radio = open_radio("pluto:ip:192.168.2.1,agc=slow_attack")
+    assert radio.uri == "ip:192.168.2.1" and FakePluto.instances[-1].gain_control_mode_chan0 == "slow_attack"
+    open_radio("pluto:ip:192.168.2.1,agc=manual", RadioConfig(rx_gain_db=20.0))
+    assert FakePluto.instances[-1].gain_control_mode_chan0 == "manual"
+    assert split_spec("agc=hybrid") == ("", {"agc": "hybrid"})
+
+
+@pytest.mark.parametrize("uri, config, words", [
+    ("pluto:ip:192.168.2.1,agc=slowest", RadioConfig(), "unknown Pluto AGC mode"),
+    ("pluto:ip:192.168.2.1,gain=3", RadioConfig(), "unknown Pluto parameter"),
+    ("pluto:ip:192.168.2.1,agc=manual", RadioConfig(), "needs an RX gain"),
+    ("pluto:ip:192.168.2.1,agc=fast_attack", RadioConfig(rx_gain_db=10.0), "contradict"),
+])
+def test_bad_agc_settings_are_one_line(fake_adi, uri, config, words):
+    with pytest.raises(RadioError, match=words) as info:
+        open_radio(uri, config)
+    assert "\n" not in str(info.value)
+
+
+def test_settings_are_read_back_from_the_device(fake_adi):
+    radio = open_radio("pluto:ip:192.168.2.1", RadioConfig(sample_rate_hz=2e6, center_freq_hz=915_000_003,
+                                                           rx_gain_db=12.0, tx_gain_db=-30.0))
+    s = radio.settings()
+    dev = FakePluto.instances[-1]
+    assert s.center_freq_hz == dev.rx_lo != 915_000_003  # the synthesiser's frequency, not the request
+    assert (s.sample_rate_hz, s.rx_gain_db, s.rx_gain_mode, s.tx_gain_db, s.bandwidth_hz) == (
+        2e6, 12.0, "manual", -30.0, 2e6)
 
 
 def test_repeated_burst_uses_a_cyclic_buffer_that_is_destroyed_before_the_next_transmit(fake_adi):
@@ -201,7 +269,8 @@ def test_rx_overflow_is_counted_and_cleared(fake_adi):
     radio.receive(100)
     dev._rxadc.status = 0x4
     radio.receive(radio.rx_buffer_size + 1)
-    assert radio.rx_overflows == 1 and dev._rxadc.status == 0
+    assert radio.stats.overflows == 1 and dev._rxadc.status == 0
+    assert radio.stats.events[0].sample == radio.rx_buffer_size  # the second buffer follows the drop
 
 
 def test_over_full_scale_burst_is_refused(fake_adi):
@@ -233,3 +302,56 @@ def test_missing_pyadi_iio_names_the_pip_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "adi", None)  # makes `import adi` raise ImportError
     with pytest.raises(RadioError, match=r"pip install 'diffradio\[pluto\]'"):
         open_radio("pluto:")
+
+
+def _clean_capture_on_air(lead: int) -> np.ndarray:
+    """The shipped clean capture as DAC words (2**14 full scale) after ``lead`` idle samples."""
+    x = SigMFReader(Path(__file__).resolve().parent.parent / "captures" / "clean.sigmf-meta").read(1 << 20)
+    words = np.zeros((lead + x.size, 2), np.int16)
+    words[lead:, 0], words[lead:, 1] = np.round(x.real * TX_SCALE), np.round(x.imag * TX_SCALE)
+    return words
+
+
+def test_rx_reports_overflows_and_records_them_where_they_happened(fake_adi, tmp_path, capsys):
+    """rx --record from a Pluto whose ADC core overflows: counts in the JSON, annotation at the sample
+    after the drop, and the device's read-back LO, rate and gain mode in the capture."""
+    from diffradio.cli import main
+
+    FakePluto.air = _clean_capture_on_air(lead=2 * (1 << 16))  # the stale first buffer takes 65536
+    FakePluto.overflow_on = {3}  # flagged after the 2nd delivered buffer: the drop was before sample 65536
+    record = tmp_path / "heard.sigmf-meta"
+    assert main(["rx", "--radio", "pluto:ip:192.168.2.1", "--freq", "915.001e6", "--timeout", "1", "--steps", "2",
+                 "--record", str(record), "--out", str(tmp_path / "rx.png"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (result["overflows"], result["underflows"], result["late"]) == (1, 0, 0)
+    assert result["frames_lost"] == 0
+    meta = json.loads(record.read_text())
+    assert [(a["core:label"], a["core:sample_start"]) for a in meta["annotations"]] == [("overflow", 1 << 16)]
+    capture = meta["captures"][0]
+    assert capture["core:frequency"] == FakePluto.instances[-1].rx_lo != 915.001e6
+    assert capture["diffradio:rx_gain_mode"] == "fast_attack" and meta["global"]["core:sample_rate"] == 2e6
+    assert {"name": "diffradio", "version": "1.0.0", "optional": True} in meta["global"]["core:extensions"]
+
+
+def test_ctrl_c_during_finalisation_keeps_the_capture(fake_adi, tmp_path, monkeypatch):
+    """SIGINT while the capture is hashed: finalisation completes, then KeyboardInterrupt is raised."""
+    import sigmf
+
+    from sdr import sigmf_io
+
+    real_hash = sigmf_io.hashing.calculate_sha512
+
+    def interrupted_hash(**kwargs):
+        monkeypatch.setattr(sigmf_io.hashing, "calculate_sha512", real_hash)  # once
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C arrives in the middle of finalising
+        return real_hash(**kwargs)
+
+    monkeypatch.setattr(sigmf_io.hashing, "calculate_sha512", interrupted_hash)
+    radio = open_radio("pluto:ip:192.168.2.1")
+    recorder = SigMFRecorder.from_radio(tmp_path / "kept.sigmf-meta", radio)
+    recorder.write(radio.receive(5000))
+    with pytest.raises(KeyboardInterrupt):
+        recorder.close()
+    handle = sigmf.sigmffile.fromfile(str(tmp_path / "kept.sigmf-meta"))
+    handle.validate()
+    assert handle.read_samples().size == 5000 and not list(tmp_path.glob(".*partial*"))

@@ -169,7 +169,7 @@ def test_receive_handles_timeouts_overflows_and_late_commands_and_keeps_the_time
     radio = open_radio("soapy:driver=uhd")
     y = radio.receive(1500)
     assert y.dtype == np.complex64 and y.size == 1500
-    assert radio.rx_overflows == 1 and radio.late_commands == 1
+    assert radio.stats.overflows == 1 and radio.stats.late == 1
     assert radio.rx_time_ns == 1_000_000  # stamp of the first sample
     np.testing.assert_allclose(y[:600].real, (np.arange(600) + 1_000_000) * 1e-7, rtol=1e-6)
 
@@ -197,7 +197,7 @@ def test_transmit_writes_everything_in_mtu_pieces_and_ends_the_burst(fake_device
     assert all(s.size <= dev.mtu for s, _ in dev.tx)
     end_flags = [bool(f & SoapySDR.SOAPY_SDR_END_BURST) for _, f in dev.tx]
     assert end_flags[-1] and not any(end_flags[:-1])
-    assert radio.tx_underflows == 1  # the driver's asynchronous report was read
+    assert radio.stats.underflows == 1  # the driver's asynchronous report was read
     radio.close()
     assert dev.closed and all(s["closed"] for s in dev.streams.values())
 
