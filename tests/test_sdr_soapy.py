@@ -3,17 +3,22 @@
 Debian ships no software-only SoapySDR device (SoapyRemote needs a server with a device behind it),
 so streaming runs against a fake ``SoapySDR.Device`` that answers with the real module's
 ``StreamResult``, ``Range`` and error codes (``ret`` = samples or TIMEOUT -1 / OVERFLOW -4 /
-TIME_ERROR -6 / UNDERFLOW -7, ``flags`` with HAS_TIME / END_BURST). The "no device" error path
-uses the real library.
+TIME_ERROR -6 / UNDERFLOW -7, ``flags`` with HAS_TIME / END_BURST). Like a real driver it reports
+the settings it actually applied (rates derived from a 32 MHz master clock by an integer divider).
+``FakeDevice.tx_fail_after`` makes ``writeStream`` return STREAM_ERROR (or raise, for an exception
+object) after that many calls. The "no device" error path uses the real library.
 """
 import importlib
+import json
 import sys
 import time
 
 import numpy as np
 import pytest
 
-from sdr import RadioConfig, RadioError, open_radio
+from sdr import RadioConfig, RadioError, SigMFRecorder, open_radio
+
+MASTER_CLOCK_HZ = 32e6
 
 DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 
@@ -47,6 +52,7 @@ class FakeDevice:
     """SoapySDR.Device as the radio uses it; RX plays a script, TX records what was written."""
 
     rx_script = []  # items: int n (n samples, stamped), "timeout", "overflow", "late", or an error code
+    tx_fail_after = None  # None, or (calls, what): writeStream fails after `calls` calls (code or exception)
     instances = []
 
     def __init__(self, args=""):
@@ -58,6 +64,7 @@ class FakeDevice:
         self.rx_script = list(FakeDevice.rx_script)
         self.time_ns = 1_000_000
         self.mtu = 1000
+        self.tx_calls = 0
         self.closed = False
         FakeDevice.instances.append(self)
 
@@ -67,7 +74,22 @@ class FakeDevice:
     def setSampleRate(self, direction, channel, rate):
         if rate > 56e6:
             raise RuntimeError("rate out of range")
-        self.settings[("rate", direction, channel)] = rate
+        self.settings[("rate", direction, channel)] = MASTER_CLOCK_HZ / round(MASTER_CLOCK_HZ / rate)
+
+    def getSampleRate(self, direction, channel):
+        return self.settings[("rate", direction, channel)]
+
+    def getFrequency(self, direction, channel):
+        return self.settings[("freq", direction, channel)]
+
+    def getBandwidth(self, direction, channel):
+        return self.settings.get(("bw", direction, channel), 0.0)
+
+    def getGain(self, direction, channel):
+        return self.settings.get(("gain", direction, channel), 31.5)
+
+    def getGainMode(self, direction, channel):
+        return self.settings.get(("agc", direction, channel), False)
 
     def setFrequency(self, direction, channel, freq):
         self.settings[("freq", direction, channel)] = freq
@@ -124,6 +146,12 @@ class FakeDevice:
 
     def writeStream(self, stream, buffs, numElems, flags=0, timeNs=0, timeoutUs=100000):
         assert self.streams[stream]["active"] and buffs[0].dtype == np.complex64
+        self.tx_calls += 1
+        if FakeDevice.tx_fail_after and self.tx_calls > FakeDevice.tx_fail_after[0]:
+            failure = FakeDevice.tx_fail_after[1]
+            if isinstance(failure, Exception):
+                raise failure
+            return result(failure)
         n = min(numElems, 700)  # accepts part of a request, as drivers may
         self.tx.append((np.array(buffs[0][:n]), flags if n == numElems else flags & ~SoapySDR.SOAPY_SDR_END_BURST))
         return result(n)
@@ -139,6 +167,7 @@ class FakeDevice:
 def fake_device(monkeypatch):
     FakeDevice.instances = []
     FakeDevice.rx_script = []
+    FakeDevice.tx_fail_after = None
     monkeypatch.setattr(SoapySDR, "Device", FakeDevice)
     return FakeDevice
 
@@ -227,3 +256,65 @@ def test_missing_module_names_the_apt_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "SoapySDR", None)
     with pytest.raises(RadioError, match="apt-get install python3-soapysdr"):
         open_radio("soapy:driver=uhd")
+
+
+def test_settings_are_read_back_and_a_recording_carries_them(fake_device, tmp_path):
+    radio = open_radio("soapy:driver=uhd", RadioConfig(sample_rate_hz=3e6, center_freq_hz=2.45e9, rx_gain_db=40.0,
+                                                       bandwidth_hz=2.5e6))
+    s = radio.settings()
+    assert s.sample_rate_hz == pytest.approx(32e6 / 11) and s.sample_rate_hz != 3e6  # the driver's actual rate
+    assert (s.center_freq_hz, s.rx_gain_db, s.rx_gain_mode, s.bandwidth_hz) == (2.45e9, 40.0, "manual", 2.5e6)
+    recorder = SigMFRecorder.from_radio(tmp_path / "r.sigmf-meta", radio)
+    recorder.close()
+    meta = json.loads((tmp_path / "r.sigmf-meta").read_text())
+    assert meta["global"]["core:sample_rate"] == s.sample_rate_hz
+    assert meta["captures"][0]["diffradio:rx_gain_db"] == 40.0
+
+
+def test_rx_events_are_annotated_at_their_sample_positions(fake_device, tmp_path):
+    fake_device.rx_script = [600, "overflow", 400, "late", 1000]
+    radio = open_radio("soapy:driver=uhd")
+    recorder = SigMFRecorder.from_radio(tmp_path / "ev.sigmf-meta", radio)
+    for _ in range(2):
+        recorder.write(radio.receive(1000))
+    recorder.close()
+    assert radio.stats.as_dict() == {"overflows": 1, "underflows": 0, "late": 1}
+    meta = json.loads((tmp_path / "ev.sigmf-meta").read_text())
+    assert [(a["core:label"], a["core:sample_start"]) for a in meta["annotations"]] == [("overflow", 600),
+                                                                                      ("late", 1000)]
+
+
+@pytest.mark.parametrize("failure, error", [(SoapySDR.SOAPY_SDR_STREAM_ERROR if SoapySDR else -2, RadioError),
+                                            (TypeError("a bug in the thread"), TypeError)])
+def test_transmit_thread_error_reaches_the_caller_at_once(fake_device, failure, error):
+    fake_device.tx_fail_after = (5, failure)
+    radio = open_radio("soapy:driver=uhd")
+    radio.transmit(np.full(300, 0.25, np.complex64), repeat=True)
+    start = time.monotonic()
+    with pytest.raises(error, match="STREAM_ERROR|a bug"):
+        radio.wait(30)
+    assert time.monotonic() - start < 5
+    radio.close()  # the error was reported once; the device is released
+    assert fake_device.instances[-1].closed
+
+
+def test_transmit_thread_error_is_raised_by_close(fake_device):
+    fake_device.tx_fail_after = (3, SoapySDR.SOAPY_SDR_STREAM_ERROR)
+    radio = open_radio("soapy:driver=uhd")
+    radio.transmit(np.full(300, 0.25, np.complex64), repeat=True)
+    time.sleep(0.2)
+    with pytest.raises(RadioError, match="writeStream failed"):
+        radio.close()
+    assert fake_device.instances[-1].closed
+
+
+def test_tx_repeat_exits_2_when_the_transmit_thread_fails(fake_device, photo_png, capsys):
+    """`diffradio tx --repeat` on a device that fails mid-stream: one line, exit 2, well before --repeat ends."""
+    from diffradio.cli import main
+
+    fake_device.tx_fail_after = (20, SoapySDR.SOAPY_SDR_STREAM_ERROR)
+    start = time.monotonic()
+    assert main(["tx", "--radio", "soapy:driver=uhd", "--image", photo_png, "--repeat", "60"]) == 2
+    assert time.monotonic() - start < 50
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["diffradio: error: soapy:driver=uhd writeStream failed: STREAM_ERROR (-2)"]
