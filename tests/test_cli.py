@@ -153,3 +153,132 @@ def test_rx_record_survives_ctrl_c(tmp_path, capsys, monkeypatch):
     samples = __import__("sigmf").sigmffile.fromfile(str(rec)).read_samples()
     assert samples.size == 2 * (1 << 16)
     assert not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_written_images_honour_the_umask(tmp_path, photo, umask):
+    """A PNG is created as a plain open() would create it (0o666 less the umask), never 0o600 regardless."""
+    import os
+
+    from diffradio.diagnostics import plot_diagnostics
+    from diffradio.images import write_image
+    from diffradio.link import RxRun
+    from diffradio.stream import StreamAssembler
+
+    old = os.umask(umask)
+    try:
+        image = write_image(tmp_path / "out.png", photo)
+        plot = plot_diagnostics(tmp_path / "plot.png", RxRun(StreamAssembler(), [], 0, np.zeros(0, np.complex64)), 2e6)
+    finally:
+        os.umask(old)
+    for path in (image, plot):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    image.chmod(0o640)  # replacing a file keeps its mode, as writing into it would
+    write_image(image, photo)
+    assert image.stat().st_mode & 0o777 == 0o640
+
+
+def test_loopback_json_of_an_image_too_small_for_vif_reports_null(tmp_path, photo, capsys):
+    from diffradio.images import write_image
+
+    small = write_image(tmp_path / "small.png", photo[:40, :40])
+    out = tmp_path / "rx.png"
+    assert main(["loopback", "--image", str(small), "--steps", "2", "--decoder", "direct", "--out", str(out),
+                 "--json"]) == 0
+    result = _json(capsys)
+    assert result["vif"] is None and result["psnr_db"] > 10 and out.exists()
+
+
+@pytest.mark.parametrize("command", [["rx", "--radio", "sim:"], ["replay", "captures/clean.sigmf-meta"]])
+def test_receivers_refuse_decoder_digital_in_one_line(tmp_path, capsys, command):
+    out = tmp_path / "never.png"
+    assert main(command + ["--decoder", "digital", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "frame headers" in err[0] and "--decoder" in err[0]
+    assert not out.exists()
+
+
+def test_gain_options_say_which_direction_and_reach_the_radio(tmp_path, photo_png, monkeypatch, capsys):
+    from diffradio import commands
+    from sdr import open_radio
+
+    configs = {}
+
+    def recording_open(uri, config):
+        configs[uri] = config
+        return open_radio(uri, config)
+
+    monkeypatch.setattr(commands, "open_radio", recording_open)
+    cap = tmp_path / "c.sigmf-meta"
+    assert main(["tx", "--radio", f"file:{cap}", "--image", photo_png]) == 0
+    assert configs[f"file:{cap}"].tx_gain_db == -10.0  # the documented default
+    assert main(["tx", "--radio", f"file:{cap}", "--image", photo_png, "--gain", "-25"]) == 0
+    assert configs[f"file:{cap}"].tx_gain_db == -25.0  # --gain is --tx-gain on tx
+    main(["rx", "--radio", "sim:seed=1", "--timeout", "0.01", "--rx-gain", "30", "--out", str(tmp_path / "x.png")])
+    assert configs["sim:seed=1"].rx_gain_db == 30.0
+    main(["rx", "--radio", "sim:seed=2", "--timeout", "0.01", "--out", str(tmp_path / "x.png")])
+    assert configs["sim:seed=2"].rx_gain_db is None  # AGC
+    help_text = commands_help("tx") + commands_help("rx")
+    assert "--tx-gain DB, --gain DB" in help_text and "--rx-gain DB, --gain DB" in help_text
+    assert "default -10" in help_text and "AGC" in help_text
+
+
+def commands_help(command: str) -> str:
+    from diffradio.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    return " ".join(sub.format_help().split())
+
+
+def test_replay_rate_help_says_it_is_the_transmitter_rate():
+    text = commands_help("replay")
+    assert "sent at (tx --rate)" in text and "resampled from its own rate" in text
+
+
+def test_a_bug_keeps_its_traceback_and_debug_shows_any(monkeypatch, capsys, photo_png):
+    from diffradio import commands
+
+    def broken(args, emit):
+        return np.zeros(3) + np.zeros(4)  # a NumPy ValueError: a bug, not the user's mistake
+
+    monkeypatch.setattr(commands, "run", broken)
+    with pytest.raises(ValueError, match="broadcast"):
+        main(["loopback", "--image", photo_png])
+    monkeypatch.undo()
+    assert main(["--debug", "loopback", "--image", "/nonexistent.png"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("diffradio: error: image /nonexistent.png")
+
+
+def test_bug_exits_1_with_a_traceback_from_the_console(tmp_path):
+    """Run as a program: an internal error prints its traceback and exits 1 (not the one-line 2)."""
+    script = ("import numpy as np, sys\nfrom diffradio import cli, commands\n"
+              "commands.run = lambda args, emit: np.zeros(3) + np.zeros(4)\n"
+              "sys.exit(cli.main(['replay', 'captures/clean.sigmf-meta', '--out', 'x.png']))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "broadcast" in proc.stderr
+
+
+def test_ctrl_c_while_rx_finalises_its_capture_keeps_it(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while `rx --record` hashes and renames its capture: exit 130 and a complete capture."""
+    import signal
+
+    import sigmf
+
+    from sdr import sigmf_io
+
+    real_hash = sigmf_io.hashing.calculate_sha512
+
+    def interrupted_hash(**kwargs):
+        monkeypatch.setattr(sigmf_io.hashing, "calculate_sha512", real_hash)
+        signal.raise_signal(signal.SIGINT)
+        return real_hash(**kwargs)
+
+    monkeypatch.setattr(sigmf_io.hashing, "calculate_sha512", interrupted_hash)
+    rec = tmp_path / "kept.sigmf-meta"
+    assert main(["rx", "--radio", "sim:snr=10,seed=3", "--timeout", "0.05", "--record", str(rec),
+                 "--out", str(tmp_path / "x.png")]) == 130
+    handle = sigmf.sigmffile.fromfile(str(rec))
+    handle.validate()
+    assert handle.read_samples().size == 100_000 and not list(tmp_path.glob(".*partial*"))
