@@ -49,6 +49,7 @@ class FakePluto:
     instances = []
     air = np.zeros((0, 2), np.int16)  # DAC words every new instance hears first
     overflow_on = set()  # rx() call numbers (1 = the first) after which the ADC core flags an overflow
+    underflow_on = set()  # tx() call numbers after which the DAC core flags an underflow
 
     def __init__(self, uri=""):
         if uri not in self.devices:
@@ -114,6 +115,8 @@ class FakePluto:
         if len(data_np) != self._tx_buffer_size:
             raise Exception("Buffer length different than data length. Cannot change buffer length on the fly")
         self.pushes.append((data, self.tx_cyclic_buffer))
+        if len(self.pushes) in FakePluto.underflow_on:
+            self._txdac.status |= 0x1
         reps = 50 if self.tx_cyclic_buffer else 1
         self._air = np.concatenate([self._air] + [data] * reps)
 
@@ -146,6 +149,7 @@ def fake_adi(monkeypatch):
     FakePluto.instances = []
     FakePluto.air = np.zeros((0, 2), np.int16)
     FakePluto.overflow_on = set()
+    FakePluto.underflow_on = set()
     monkeypatch.setitem(sys.modules, "adi", module)
     return module
 
@@ -355,3 +359,17 @@ def test_ctrl_c_during_finalisation_keeps_the_capture(fake_adi, tmp_path, monkey
     handle = sigmf.sigmffile.fromfile(str(tmp_path / "kept.sigmf-meta"))
     handle.validate()
     assert handle.read_samples().size == 5000 and not list(tmp_path.glob(".*partial*"))
+
+
+def test_tx_sends_each_frame_whole_and_reports_underflows(fake_adi, photo_png, capsys):
+    """`diffradio tx` to a Pluto: every frame's burst in one DMA buffer, the DAC's underflow in the JSON."""
+    from diffradio.cli import main
+
+    FakePluto.underflow_on = {2}
+    assert main(["tx", "--radio", "pluto:ip:192.168.2.1", "--image", photo_png, "--tx-gain", "-20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    dev = FakePluto.instances[-1]
+    assert len(dev.pushes) == result["frames_sent"] and dev.tx_hardwaregain_chan0 == -20.0
+    assert (result["overflows"], result["underflows"], result["late"]) == (0, 1, 0)
+    lengths = [p[0].shape[0] for p in dev.pushes]
+    assert all(n % 1024 == 0 for n in lengths)  # one buffer per frame, none split
