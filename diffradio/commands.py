@@ -107,7 +107,8 @@ def tx(args, emit) -> int:
     return 0
 
 
-def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, emit, extra: dict | None = None) -> int:
+def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, emit,
+                       extra: dict | None = None) -> int:
     rec = link.decode(run_, codec=_codec(args.model), method=args.decoder, steps=args.steps, seed=args.seed)
     return _finish(rec, run_, args, reference, params.sample_rate_hz, extra or {}, emit)
 

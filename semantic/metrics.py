@@ -65,4 +65,5 @@ def all_metrics(ref: np.ndarray, img: np.ndarray) -> dict[str, float | None]:
     """{'psnr_db', 'ms_ssim', 'vif'} for one image pair; 'vif' is None (JSON null) for images under
     ``VIF_MIN_SIDE`` pixels a side, where VIF is not defined."""
     small = min(np.shape(ref)[:2]) < VIF_MIN_SIDE
-    return {"psnr_db": psnr(ref, img), "ms_ssim": ms_ssim(ref, img), "vif": None if small else vif(ref, img)}
+    return {"psnr_db": psnr(ref, img), "ms_ssim": ms_ssim(ref, img),
+            "vif": None if small else vif(ref, img)}
