@@ -23,7 +23,7 @@ import numpy as np
 from phy import golay
 from phy.params import OfdmParams
 
-COPIES = 4
+COPIES = 2
 """Copies of every Golay code bit (at least): rate 1/(2 COPIES) overall."""
 MAX_BYTES = 512
 """Largest control payload, bytes."""
@@ -43,9 +43,9 @@ def control_symbols(n_bytes: int, params: OfdmParams) -> int:
     return math.ceil(COPIES * _n_coded(n_bytes) / params.n_data)
 
 
-def _rate_match(n_bytes: int, params: OfdmParams) -> golay.RateMatch:
-    return golay.rate_match(_n_coded(n_bytes), control_symbols(n_bytes, params) * params.n_data,
-                            _SEED + n_bytes)
+def _rate_match(n_bytes: int, n_bits: int) -> golay.RateMatch:
+    """The rate matching of an ``n_bytes`` payload onto ``n_bits`` transmitted bits."""
+    return golay.rate_match(_n_coded(n_bytes), n_bits, _SEED + n_bytes)
 
 
 def _message(payload: bytes) -> np.ndarray:
@@ -57,14 +57,14 @@ def _message(payload: bytes) -> np.ndarray:
 
 def encode_control(payload: bytes, params: OfdmParams) -> np.ndarray:
     """Transmitted bits of a control frame, uint8 (control_symbols * n_data,), row-major by symbol."""
-    control_symbols(len(payload), params)
-    return golay.transmitted_bits(_message(payload), _rate_match(len(payload), params))
+    n_bits = control_symbols(len(payload), params) * params.n_data
+    return golay.transmitted_bits(_message(payload), _rate_match(len(payload), n_bits))
 
 
-def decode_control(llr: np.ndarray, n_bytes: int, params: OfdmParams) -> tuple[bytes, bool]:
-    """Transmitted-bit LLRs (float (control_symbols * n_data,), log P(1)/P(0); the sum over copies
-    of one payload is also fine) → (payload bytes, CRC ok)."""
-    message, _ = golay.soft_decisions(llr, _rate_match(n_bytes, params))
+def decode_control(llr: np.ndarray, n_bytes: int) -> tuple[bytes, bool]:
+    """Transmitted-bit LLRs of an ``n_bytes`` payload (float (control_symbols * n_data,), log
+    P(1)/P(0); the sum over copies of one payload is also fine) → (payload bytes, CRC ok)."""
+    message, _ = golay.soft_decisions(llr, _rate_match(n_bytes, np.size(llr)))
     data = np.packbits(message[: 8 * n_bytes + _CRC_BITS]).tobytes()
     payload, crc = data[:n_bytes], data[n_bytes:]
     return payload, binascii.crc_hqx(payload, 0xFFFF).to_bytes(2, "big") == crc

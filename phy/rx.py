@@ -333,7 +333,7 @@ class Receiver:
             return
         if header.mode == "control":
             frame.llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk").astype(np.float32)
-            frame.payload, frame.crc_ok = decode_control(frame.llr, header.length, self.params)
+            frame.payload, frame.crc_ok = decode_control(frame.llr, header.length)
             return
         llr = demap_llr(eq.reshape(-1), var.reshape(-1), header.modulation)[: payload_bits(header, self.params)]
         frame.llr = llr.astype(np.float32)

@@ -103,8 +103,8 @@ def test_control_round_trip_corrects_errors_and_rejects_noise(n_bytes):
     assert 0.4 < bits.mean() < 0.6
     llr = _llr(bits, 1.0)
     llr[rng.choice(bits.size, bits.size // 8, replace=False)] *= -1   # 12.5 % of the bits wrong
-    assert decode_control(llr, n_bytes, P) == (payload, True)
-    assert not decode_control(rng.normal(size=bits.size), n_bytes, P)[1]
+    assert decode_control(llr, n_bytes) == (payload, True)
+    assert not decode_control(rng.normal(size=bits.size), n_bytes)[1]
     with pytest.raises(ValueError, match="control frame"):
         control_symbols(100_000, P)
 
@@ -116,8 +116,8 @@ def test_failed_control_copies_add_up():
     rng = np.random.default_rng(3)
     mu = 0.35    # LLR mean per copy: Es/N0 ≈ -7.6 dB per BPSK symbol
     copies = [bits * mu + np.sqrt(2 * mu) * rng.standard_normal(bits.size) for _ in range(2)]
-    assert not any(decode_control(c, 27, P)[1] for c in copies)
-    assert decode_control(copies[0] + copies[1], 27, P) == (payload, True)
+    assert not any(decode_control(c, 27)[1] for c in copies)
+    assert decode_control(copies[0] + copies[1], 27) == (payload, True)
 
 
 def test_control_burst_through_the_receiver_with_the_transmitters_nonce():
