@@ -145,7 +145,7 @@ def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, em
     numbered = _numbered(args.out)
     if run_.interrupted and not run_.assembler.images():
         raise KeyboardInterrupt
-    streams = link.images(run_, first_only=not numbered)
+    streams = link.images(run_, first_only=not numbered)[:getattr(args, "count", None)]
     codec = _codec(args.model) if any(s.descriptor.scheme == "semantic" for s in streams) else None
     method = "diffusion" if args.decoder == "digital" else args.decoder
     recs = [link.decode(run_, codec=codec, method=method, steps=args.steps, seed=args.seed, stream=s)

@@ -100,9 +100,10 @@ def test_control_round_trip_corrects_errors_and_rejects_noise(n_bytes):
     payload = rng.integers(0, 256, n_bytes, dtype=np.uint8).tobytes()
     bits = encode_control(payload, P)
     assert bits.size == control_symbols(n_bytes, P) * P.n_data >= COPIES * 24 * ((8 * n_bytes + 16) // 12)
-    assert 0.4 < bits.mean() < 0.6
-    llr = _llr(bits, 1.0)
-    llr[rng.choice(bits.size, bits.size // 8, replace=False)] *= -1   # 12.5 % of the bits wrong
+    assert 0.35 < bits.mean() < 0.65
+    mu = 4.0     # LLR mean 4 Es/N0: Es/N0 = 0 dB, where 8 % of the hard decisions are wrong
+    llr = (2.0 * bits - 1) * mu + np.sqrt(2 * mu) * rng.standard_normal(bits.size)
+    assert np.mean((llr > 0) != bits) > 0.03
     assert decode_control(llr, n_bytes) == (payload, True)
     assert not decode_control(rng.normal(size=bits.size), n_bytes)[1]
     with pytest.raises(ValueError, match="control frame"):
@@ -114,7 +115,7 @@ def test_failed_control_copies_add_up():
     payload = bytes(range(27))
     bits = 2.0 * encode_control(payload, P) - 1
     rng = np.random.default_rng(3)
-    mu = 0.35    # LLR mean per copy: Es/N0 ≈ -7.6 dB per BPSK symbol
+    mu = 1.2     # LLR mean per copy 4 Es/N0: Es/N0 ≈ -5.2 dB per BPSK symbol
     copies = [bits * mu + np.sqrt(2 * mu) * rng.standard_normal(bits.size) for _ in range(2)]
     assert not any(decode_control(c, 27)[1] for c in copies)
     assert decode_control(copies[0] + copies[1], 27) == (payload, True)
