@@ -71,3 +71,23 @@ def test_receive_stops_after_count_images():
     radio = Samples(np.concatenate([_stream(1, np.ones(96)), _stream(2, np.ones(96)), np.zeros(20000, np.complex64)]))
     run = link.receive(radio, P, chunk=2048, count=1)
     assert not run.interrupted and run.assembler.completed[0][1] == 1 and run.samples < radio.samples.size
+
+
+def test_rx_compiles_the_receiver_before_the_radio_streams():
+    """``warm=True``: every numba kernel the analog and control paths use is compiled (or loaded
+    from the cache) before the first samples are asked for."""
+    from numba.core.registry import CPUDispatcher
+
+    from phy import kernels
+
+    class Checking(Samples):
+        def receive(self, n):
+            if self.pos == 0:
+                used = {name for name, f in vars(kernels).items() if isinstance(f, CPUDispatcher) and f.signatures}
+                self.compiled = used
+            return super().receive(n)
+
+    radio = Checking(_stream(4, np.ones(96)))
+    run = link.receive(radio, P, warm=True)
+    after = {name for name, f in vars(kernels).items() if isinstance(f, CPUDispatcher) and f.signatures}
+    assert run.assembler.completed and radio.compiled == after
