@@ -342,8 +342,9 @@ def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffus
     from sdr import RadioConfig, open_radio
 
     params = params or OfdmParams()
-    transmission = build_transmission(image, codec, Transmitter(params), "digital" if decoder == "digital"
-                                      else "semantic", snr_hint_db, stream_id)
+    # the stream nonce follows the seed, so that a seeded loopback is reproducible
+    transmission = build_transmission(image, codec, Transmitter(params, nonce=seed & 0xFFFF),
+                                      "digital" if decoder == "digital" else "semantic", snr_hint_db, stream_id)
     hardware = not radio_uri.startswith("sim:")
     with open_radio(radio_uri, RadioConfig(sample_rate_hz=params.sample_rate_hz)) as radio:
         transmit(radio, transmission, repeat=hardware)
