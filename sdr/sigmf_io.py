@@ -195,7 +195,7 @@ class StreamingResampler:
     """
 
     def __init__(self, up: int, down: int) -> None:
-        from scipy.signal import firwin  # scipy.signal costs ~0.5 s to import: only when resampling
+        from scipy.signal import firwin  # slow to import (python -X importtime): only when resampling
 
         g = math.gcd(up, down)
         self.up, self.down = up // g, down // g
