@@ -29,7 +29,10 @@ def _add_decoder_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_output_args(p: argparse.ArgumentParser, need_out: bool) -> None:
-    p.add_argument("--out", required=need_out, default=None, help="where to write the received image (PNG)")
+    p.add_argument("--out", required=need_out, default=None,
+                   help="where to write the received image (PNG)" + (
+                       "; with {n} (e.g. rx-{n}.png) every image received is written, numbered from 1 in "
+                       "arrival order" if need_out else ""))
     p.add_argument("--json", action="store_true", help="print one JSON object with the measurements")
     p.add_argument("--plot", default=None, help="save a receiver diagnostics figure (PNG)")
 
@@ -79,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rx", help="receive from a radio, decode, write the image")
     p.add_argument("--radio", required=True, help="radio URI, e.g. pluto:ip:192.168.2.1, soapy:driver=uhd")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds of samples to listen at most")
+    p.add_argument("--count", type=int, default=None,
+                   help="with {n} in --out: stop after this many images (default: listen until --timeout or Ctrl-C)")
     p.add_argument("--record", default=None, help="also record the received samples to PATH.sigmf-meta")
     p.add_argument("--reference", default=None, help="the sent image, to report PSNR/MS-SSIM")
     _add_decoder_args(p)

@@ -1,6 +1,7 @@
 """What each ``diffradio`` subcommand does, composed from ``diffradio.link``."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -93,7 +94,8 @@ def tx(args, emit) -> int:
     """Transmit an image; a ``file:`` radio writes exactly the baseband samples as SigMF."""
     image = read_image(args.image)
     params = OfdmParams(sample_rate_hz=args.rate)
-    transmission = link.build_transmission(image, _codec(args.model), Transmitter(params), args.scheme,
+    transmitter = Transmitter(params)          # a random stream nonce per run
+    transmission = link.build_transmission(image, _codec(args.model), transmitter, args.scheme,
                                            args.snr_hint, args.stream_id)
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, tx_gain_db=args.tx_gain)
     with open_radio(args.radio, config) as radio:
@@ -102,19 +104,68 @@ def tx(args, emit) -> int:
             radio.wait(args.repeat)
     emit(dict(scheme=args.scheme, frames_sent=transmission.frames_sent, channel_uses=transmission.channel_uses,
               samples=int(sum(b.size for b in transmission.bursts)), radio=args.radio,
-              modulation=transmission.modulation, code_rate=transmission.code_rate, **radio.stats.as_dict()),
-         args.json)
+              stream_id=args.stream_id, nonce=transmitter.nonce, modulation=transmission.modulation,
+              code_rate=transmission.code_rate, **radio.stats.as_dict()), args.json)
     return 0
+
+
+_NUMBERED = re.compile(r"\{n(:[^{}]*)?\}")
+
+
+def _numbered(out: str | None) -> bool:
+    """Whether ``--out`` holds ``{n}``: then every image is written, numbered in arrival order."""
+    return bool(out) and _NUMBERED.search(out) is not None
+
+
+def _check_out(args) -> None:
+    """User errors in ``--out`` / ``--count``, raised before anything is received."""
+    if getattr(args, "count", None) is not None:
+        if args.count < 1:
+            raise ValueError(f"--count must be ≥ 1, got {args.count}")
+        if not _numbered(args.out):
+            raise ValueError("--count needs {n} in --out (e.g. --out rx-{n}.png) to write more than one image")
+    if _numbered(args.out):
+        try:
+            args.out.format(n=1)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"--out {args.out!r} is not a valid name pattern ({exc}); use {{n}} once, "
+                             "e.g. rx-{n}.png") from None
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, emit,
                        extra: dict | None = None) -> int:
-    rec = link.decode(run_, codec=_codec(args.model), method=args.decoder, steps=args.steps, seed=args.seed)
-    return _finish(rec, run_, args, reference, params.sample_rate_hz, extra or {}, emit)
+    """Decode the first image (or, with ``{n}`` in ``--out``, every image, numbered from 1 in arrival
+    order) and report it with ``extra`` (e.g. the radio's event counts); every measurement is checked
+    before any file is written."""
+    numbered = _numbered(args.out)
+    if run_.interrupted and not run_.assembler.images():
+        raise KeyboardInterrupt
+    streams = link.images(run_, first_only=not numbered)[:getattr(args, "count", None)]
+    codec = _codec(args.model) if any(s.descriptor.scheme == "semantic" for s in streams) else None
+    recs = [link.decode(run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed, stream=s)
+            for s in streams]
+    if not numbered:
+        return _finish(recs[0], run_, args, reference, params.sample_rate_hz, extra or {}, emit)
+    outs = [args.out.format(n=n) for n in range(1, len(recs) + 1)]
+    results = [measurements(rec, reference, out) for rec, out in zip(recs, outs)]
+    for rec, out in zip(recs, outs):
+        write_image(out, rec.image)
+    if getattr(args, "plot", None):
+        from diffradio.diagnostics import plot_diagnostics
+        plot_diagnostics(args.plot, run_, params.sample_rate_hz)
+    emit(dict(images=results, frames_detected=run_.assembler.frames_detected, samples=run_.samples,
+              interrupted=run_.interrupted, out=args.out, **(extra or {})), args.json)
+    return 0
 
 
 def rx(args, emit) -> int:
-    """Listen on a radio for up to ``--timeout`` seconds, decode the first complete stream.
+    """Listen on a radio and decode what it hears: the first complete image, or with ``{n}`` in
+    ``--out`` every image until ``--timeout`` (radio time), ``--count`` images or Ctrl-C. One line
+    per frame and per complete image goes to stderr.
 
     With ``--record`` every received sample is also written to a SigMF capture, which is finalised
     whatever happens next (no frame, Ctrl-C, a radio error): what was heard is never lost, and the
@@ -122,6 +173,7 @@ def rx(args, emit) -> int:
     the device and the radio's overflow and late events as annotations at their sample positions;
     the JSON reports the radio's ``overflows``, ``underflows`` and ``late`` counts.
     """
+    _check_out(args)
     reference = read_image(args.reference) if args.reference else None
     params = OfdmParams(sample_rate_hz=args.rate)
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, rx_gain_db=args.rx_gain)
@@ -132,7 +184,8 @@ def rx(args, emit) -> int:
             recorder = SigMFRecorder.from_radio(args.record, radio, hw=args.radio, description="diffradio rx --record")
         try:
             run_ = link.receive(radio, params, timeout_s=args.timeout, stop_when_complete=True,
-                                recorder=recorder, progress=_progress(args))
+                                count=args.count if _numbered(args.out) else 1,
+                                recorder=recorder, progress=_progress(args), log=_log, warm=True)
         finally:
             if recorder is not None:
                 recorder.close()
@@ -140,14 +193,18 @@ def rx(args, emit) -> int:
 
 
 def replay(args, emit) -> int:
-    """Decode every frame of a SigMF capture (resampled to ``--rate``)."""
+    """Decode every frame of a SigMF capture (resampled to ``--rate``): the first image, or with
+    ``{n}`` in ``--out`` every image in the capture. One line per frame and per complete image goes
+    to stderr."""
+    _check_out(args)
     capture = Path(args.capture)
     if capture.suffix != ".sigmf-meta":
         raise ValueError(f"{capture} is not a .sigmf-meta file; give the capture's metadata file")
     reference = read_image(args.reference) if args.reference else None
     params = OfdmParams(sample_rate_hz=args.rate)
     with open_radio(f"file:{capture}", RadioConfig(sample_rate_hz=args.rate)) as radio:
-        run_ = link.receive(radio, params, timeout_s=None, stop_when_complete=False, progress=_progress(args))
+        run_ = link.receive(radio, params, timeout_s=None, stop_when_complete=False, progress=_progress(args),
+                            log=_log)
     return _decode_and_report(run_, args, reference, params, emit)
 
 

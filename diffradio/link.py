@@ -21,8 +21,6 @@ from sdr import Radio
 if TYPE_CHECKING:
     from semantic.jpeg import JpegFit
 
-DESCRIPTOR_MODULATION = "bpsk"
-DESCRIPTOR_CODE_RATE = 0.5
 FAILURE_GRAY = 128
 
 
@@ -61,18 +59,20 @@ class Transmission:
 
 @dataclass
 class Reception:
-    """What came out of the receiver for the best stream in the samples.
+    """What came out of the receiver for one stream (one image) in the samples.
 
     Attributes:
         image: uint8 (H, W, 3) decoded image (the failure image when the payload was lost).
         scheme: 'semantic' or 'digital'.
-        frames: every ReceivedFrame, in arrival order.
-        frames_detected: frames whose header decoded.
+        frames: the stream's ReceivedFrames (descriptors included), in arrival order.
+        frames_detected: frames of the stream whose header decoded.
         frames_decoded: payload frames used for the image (descriptors not counted).
         frames_expected: payload frames the descriptor announced.
         channel_uses: complex payload symbols of the stream.
         decode_s: wall time of the image decoder in seconds.
         samples: radio samples processed.
+        extra: further JSON keys: 'stream_id', 'nonce' and, by scheme, 'values_missing' or
+            'failure_image'.
     """
 
     image: np.ndarray
@@ -107,10 +107,10 @@ def model_id(codec) -> int:
 
 
 def _descriptor_bursts(tx: Transmitter, desc: StreamDescriptor, stream_id: int) -> tuple[np.ndarray, np.ndarray]:
-    kw = dict(modulation=DESCRIPTOR_MODULATION, code_rate=DESCRIPTOR_CODE_RATE,
-              frame_count=desc.frame_count, stream_id=stream_id)
-    return (tx.digital_burst(desc.pack(), frame_index=0, **kw),
-            tx.digital_burst(desc.pack(), frame_index=desc.frame_count - 1, **kw))
+    """The descriptor's two control frames (first and last of the stream)."""
+    kw = dict(frame_count=desc.frame_count, stream_id=stream_id)
+    return (tx.control_burst(desc.pack(), frame_index=0, **kw),
+            tx.control_burst(desc.pack(), frame_index=desc.frame_count - 1, **kw))
 
 
 def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: int = 0) -> Transmission:
@@ -179,28 +179,60 @@ class RxRun:
     """What one receive pass produced.
 
     Attributes:
-        assembler: frames filed by stream.
+        assembler: frames filed by stream; ``assembler.images()`` lists the streams that give an image.
         frames: every ReceivedFrame in arrival order.
         samples: radio samples processed.
         head: the first samples (complex64, at most ``keep`` of them), for the diagnostics spectrum.
+        interrupted: reception ended by Ctrl-C (what was received is kept).
     """
 
     assembler: StreamAssembler
     frames: list
     samples: int
     head: np.ndarray
+    interrupted: bool = False
+
+
+def warm_up(params: OfdmParams) -> None:
+    """Compile (or load from numba's cache) every receiver kernel of the analog and control paths,
+    by receiving one control and one analog burst: done before a radio starts streaming, so that
+    the first frames do not stall a live radio into overflows."""
+    tx = Transmitter(params, nonce=0)
+    Receiver(params).receive(np.concatenate([np.zeros(256, np.complex64), tx.control_burst(b"warm up"),
+                                             tx.analog_burst(np.ones(2 * params.n_data))]))
+
+
+def frame_line(frame) -> str:
+    """One log line about a received frame."""
+    h = frame.header
+    what = h.mode if h.mode != "control" else "descriptor" + ("" if frame.crc_ok else " (CRC failed)")
+    return (f"frame  stream {h.stream_id} nonce {h.nonce:04x}  {h.frame_index}/{h.frame_count}  {what}  "
+            f"sample {frame.start_sample}  SNR {frame.snr_db:.1f} dB  CFO {frame.cfo_hz:+.0f} Hz")
+
+
+def image_line(number: int, state) -> str:
+    """One log line about a stream that became a complete image."""
+    sid, nonce, _ = state.key
+    d = state.descriptor
+    return (f"image {number}  stream {sid} nonce {nonce:04x}  {d.scheme} {d.image_shape[1]}x{d.image_shape[0]}  "
+            f"{d.n_data_frames} payload frame(s) complete")
 
 
 def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None, chunk: int = 1 << 16,
-            recorder=None, stop_when_complete: bool = True, progress: bool = False,
-            keep: int = 1 << 18) -> RxRun:
+            recorder=None, stop_when_complete: bool = True, count: int | None = 1, progress: bool = False,
+            keep: int = 1 << 18, log=None, warm: bool = False) -> RxRun:
     """Stream samples from ``radio`` through the receiver until the radio ends, ``timeout_s`` passes
-    (radio time: samples / sample rate), or a stream is complete (``stop_when_complete``).
+    (radio time: samples / sample rate), ``count`` images are complete (``stop_when_complete``; None:
+    no limit), or Ctrl-C (``RxRun.interrupted``).
 
-    ``recorder`` (an ``sdr.SigMFRecorder``) gets every chunk.
+    ``recorder`` (an ``sdr.SigMFRecorder``) gets every chunk; ``log`` (a callable taking a str), if
+    given, one line per frame and per complete image; ``warm``: compile the receiver (``warm_up``)
+    before the radio streams.
     """
     from tqdm import tqdm
 
+    if warm:
+        warm_up(params)
     rx = Receiver(params)
     run = RxRun(StreamAssembler(), [], 0, np.zeros(0, np.complex64))
     head: list[np.ndarray] = []
@@ -209,20 +241,27 @@ def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None,
 
     def file_frames(frames) -> None:
         for f in frames:
-            run.assembler.add(f)
+            done = run.assembler.add(f)
             run.frames.append(f)
+            if log is not None:
+                log(frame_line(f))
+                if done is not None:
+                    log(image_line(len(run.assembler.completed), done))
 
     try:
-        for block in radio.stream(chunk, limit):
-            if recorder is not None:
-                recorder.write(block)
-            if run.samples < keep:
-                head.append(block[: keep - run.samples])
-            run.samples += block.size
-            bar.update(block.size)
-            file_frames(rx.process(block))
-            if stop_when_complete and run.assembler.any_complete():
-                break
+        try:
+            for block in radio.stream(chunk, limit):
+                if recorder is not None:
+                    recorder.write(block)
+                if run.samples < keep:
+                    head.append(block[: keep - run.samples])
+                run.samples += block.size
+                bar.update(block.size)
+                file_frames(rx.process(block))
+                if stop_when_complete and count is not None and len(run.assembler.completed) >= count:
+                    break
+        except KeyboardInterrupt:
+            run.interrupted = True
         file_frames(rx.flush())
     finally:
         bar.close()
@@ -231,23 +270,31 @@ def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None,
     return run
 
 
-def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10, seed: int = 0) -> Reception:
-    """Rebuild the image of the best stream the receiver found.
+def images(run: RxRun, first_only: bool = False) -> list:
+    """The streams of ``run`` that give an image (``StreamAssembler.images``; the first only when
+    ``first_only``). Raises LinkError when there is none (no frame, or no stream descriptor)."""
+    found = run.assembler.images()
+    if not found:
+        if not run.frames:
+            raise LinkError(f"no frame found in {run.samples} samples; check the radio URI, frequency, gain and "
+                            "sample rate (or try --radio sim:)")
+        raise LinkError(f"{len(run.frames)} frame(s) detected but no stream descriptor decoded; the signal is "
+                        "too weak or is not a diffradio stream")
+    return found[:1] if first_only else found
+
+
+def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10, seed: int = 0,
+           stream=None) -> Reception:
+    """Rebuild the image of ``stream`` (a ``StreamState`` of ``run``; default: the first image,
+    ``images``). ``codec`` is loaded (shipped default) if a semantic stream needs it and none is given.
 
     Raises LinkError when no frame or no stream descriptor was received.
     """
-    frames, samples = run.frames, run.samples
-    if not frames:
-        raise LinkError(f"no frame found in {samples} samples; check the radio URI, frequency, gain and "
-                        "sample rate (or try --radio sim:)")
-    best = run.assembler.best()
-    if best is None:
-        raise LinkError(f"{len(frames)} frame(s) detected but no stream descriptor decoded; the signal is "
-                        "too weak or is not a diffradio stream")
-    _, state = best
+    state = stream if stream is not None else images(run, first_only=True)[0]
+    frames = state.received
     desc = state.descriptor
     t0 = time.perf_counter()
-    extra: dict = {}
+    extra: dict = {"stream_id": state.key[0], "nonce": state.key[1]}
     if desc.scheme == "semantic":
         if codec is None:
             from semantic import SemanticCodec
@@ -272,15 +319,14 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
         if image is None:
             image = np.full((*desc.image_shape, 3), FAILURE_GRAY, dtype=np.uint8)
             extra["failure_image"] = True
-        payload_headers = [f.header for f in frames if f.header.mode == "digital"
-                           and 0 < f.header.frame_index < desc.frame_count - 1]
+        payload_headers = [f.header for f in frames if f.header.mode == "digital"]
         channel_uses = None
         if payload_headers:
             hdr = payload_headers[0]
             channel_uses = mcs_by_name(hdr.modulation, hdr.code_rate).channel_uses(desc.payload_len)
-    return Reception(image=image, scheme=desc.scheme, frames=frames, frames_detected=run.assembler.frames_detected,
+    return Reception(image=image, scheme=desc.scheme, frames=frames, frames_detected=len(frames),
                      frames_decoded=used, frames_expected=desc.n_data_frames, channel_uses=channel_uses,
-                     decode_s=time.perf_counter() - t0, samples=samples, extra=extra)
+                     decode_s=time.perf_counter() - t0, samples=run.samples, extra=extra)
 
 
 def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffusion", snr_hint_db: float = 10.0,
@@ -296,8 +342,9 @@ def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffus
     from sdr import RadioConfig, open_radio
 
     params = params or OfdmParams()
-    transmission = build_transmission(image, codec, Transmitter(params), "digital" if decoder == "digital"
-                                      else "semantic", snr_hint_db, stream_id)
+    # the stream nonce follows the seed, so that a seeded loopback is reproducible
+    transmission = build_transmission(image, codec, Transmitter(params, nonce=seed & 0xFFFF),
+                                      "digital" if decoder == "digital" else "semantic", snr_hint_db, stream_id)
     hardware = not radio_uri.startswith("sim:")
     with open_radio(radio_uri, RadioConfig(sample_rate_hz=params.sample_rate_hz)) as radio:
         transmit(radio, transmission, repeat=hardware)

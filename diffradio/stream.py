@@ -1,9 +1,13 @@
 """How one image travels as a stream of frames, and how a receiver puts it back together.
 
-A stream is ``frame_count`` frames sharing a ``stream_id``:
-frame 0 and frame ``frame_count - 1`` carry the same :class:`StreamDescriptor` (a small digital
-frame, BPSK rate 1/2, sent twice so that one loss does not lose the image); frames 1..N carry the
-payload: analog latent values (scheme ``semantic``) or JPEG bytes (scheme ``digital``).
+A stream is ``frame_count`` frames sharing a ``stream_id`` and a ``nonce`` (drawn at random by
+each transmitter, so two ``tx`` runs with one stream id are two streams):
+frame 0 and frame ``frame_count - 1`` carry the same :class:`StreamDescriptor` (a control frame,
+``phy.control``: Golay-coded BPSK that needs no Sionna, sent twice so that one loss does not lose
+the image); frames 1..N carry the payload: analog latent values (scheme ``semantic``) or JPEG bytes
+(scheme ``digital``). The receiver files frames by (stream_id, nonce, frame_count) and takes a
+descriptor only when its frame_count is the one its header announced, so frames of different
+images never mix.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from phy.control import decode_control
 
 _MAGIC = b"DRS1"
 _FORMAT = "<4sBHHHIHHHHI"  # magic, scheme, H, W, n_data_frames, payload_len, n_tiles, C, h, w, model id
@@ -76,13 +82,32 @@ def frame_slices(n_values: int, n_frames: int) -> list[slice]:
     return [slice(int(a), int(min(b, n_values))) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+StreamKey = tuple[int, int, int]
+"""(stream_id, nonce, frame_count) of the frames of one transmitted image."""
+
+
+def stream_key(header) -> StreamKey:
+    """The stream a frame belongs to, from its header."""
+    return header.stream_id, header.nonce, header.frame_count
+
+
 @dataclass
 class StreamState:
-    """Frames gathered so far for one stream id."""
+    """Frames gathered so far for one stream.
 
+    Attributes:
+        key: (stream_id, nonce, frame_count).
+        descriptor: the stream's descriptor once a copy decoded (or copies combined).
+        frames: payload frames by frame index (repeats kept).
+        failed_descriptors: control frames of the descriptor whose CRC failed (kept for combining).
+        received: every frame of the stream, in arrival order (descriptors included).
+    """
+
+    key: StreamKey = (0, 0, 0)
     descriptor: StreamDescriptor | None = None
     frames: dict[int, list] = field(default_factory=lambda: defaultdict(list))
     failed_descriptors: list = field(default_factory=list)
+    received: list = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -95,53 +120,77 @@ class StreamState:
 
 
 class StreamAssembler:
-    """Collects received frames (``phy.ReceivedFrame``) by stream id and frame index."""
+    """Collects received frames (``phy.ReceivedFrame``) by stream (:func:`stream_key`) and frame index.
+
+    Attributes:
+        streams: StreamState by key, in order of their first frame.
+        completed: keys of the streams that became complete, in the order they did (arrival order).
+        frames_detected: frames filed.
+        descriptors_rejected: descriptor copies whose frame_count contradicts their header's.
+    """
 
     def __init__(self) -> None:
-        self.streams: dict[int, StreamState] = defaultdict(StreamState)
+        self.streams: dict[StreamKey, StreamState] = {}
+        self.completed: list[StreamKey] = []
         self.frames_detected = 0
+        self.descriptors_rejected = 0
 
-    def add(self, frame) -> None:
-        """File one frame; descriptor frames set the stream's descriptor, repeats are kept.
+    def add(self, frame) -> StreamState | None:
+        """File one frame; return its stream when this frame completed it (once per stream).
 
-        Descriptor copies whose CRC failed are kept; once two or more are in hand their LLRs are
-        added (chase combining: every copy carries the same coded bits) and decoded again, which
-        gains up to 3 dB for the one frame a stream cannot do without.
+        Control frames at index 0 or frame_count - 1 carry the descriptor. A copy whose CRC failed
+        never ends anything: it is kept, and once two or more are in hand their LLRs are added
+        (chase combining: every copy carries the same coded bits) and decoded again, which gains up
+        to 3 dB for the one frame a stream cannot do without; otherwise the next copy is awaited.
         """
         self.frames_detected += 1
         hdr = frame.header
-        state = self.streams[hdr.stream_id]
-        if hdr.frame_index in (0, hdr.frame_count - 1) and hdr.mode == "digital":
-            if state.descriptor is not None:
-                return
-            if frame.crc_ok:
-                state.descriptor = StreamDescriptor.unpack(frame.payload)
-            elif frame.llr is not None:
-                state.failed_descriptors.append(frame)
-                state.descriptor = _combine_descriptors(state.failed_descriptors)
-            return
-        state.frames[hdr.frame_index].append(frame)
+        key = stream_key(hdr)
+        state = self.streams.get(key)
+        if state is None:
+            state = self.streams[key] = StreamState(key)
+        state.received.append(frame)
+        if hdr.mode == "control":
+            if state.descriptor is None and hdr.frame_index in (0, hdr.frame_count - 1):
+                desc = None
+                if frame.crc_ok:
+                    desc = StreamDescriptor.unpack(frame.payload)
+                elif frame.llr is not None:
+                    state.failed_descriptors.append(frame)
+                    desc = _combine_descriptors(state.failed_descriptors)
+                if desc is not None and desc.frame_count != hdr.frame_count:
+                    self.descriptors_rejected += 1
+                    desc = None
+                state.descriptor = desc
+        elif 0 < hdr.frame_index < hdr.frame_count - 1:
+            state.frames[hdr.frame_index].append(frame)
+        if state.complete and key not in self.completed:
+            self.completed.append(key)
+            return state
+        return None
 
-    def best(self) -> tuple[int, StreamState] | None:
-        """The stream with a descriptor and the most payload frames, or None."""
-        known = [(sid, s) for sid, s in self.streams.items() if s.descriptor is not None]
-        if not known:
-            return None
-        return max(known, key=lambda kv: kv[1].n_data_frames_received)
+    def images(self) -> list[StreamState]:
+        """Streams that give an image: the complete ones in the order they completed, then those
+        with a descriptor but missing payload frames, in the order of their first frame."""
+        done = [self.streams[k] for k in self.completed]
+        return done + [s for k, s in self.streams.items() if k not in self.completed and s.descriptor is not None]
+
+    def best(self) -> tuple[StreamKey, StreamState] | None:
+        """The first image (:meth:`images`) as (key, state), or None."""
+        images = self.images()
+        return (images[0].key, images[0]) if images else None
 
     def any_complete(self) -> bool:
-        return any(s.complete for s in self.streams.values())
+        return bool(self.completed)
 
 
 def _combine_descriptors(copies: list) -> StreamDescriptor | None:
     """Decode the sum of the LLRs of failed descriptor copies of equal length; None if still failing."""
-    first = copies[-1].header
-    same = [f for f in copies if f.header.length == first.length and f.llr.size == copies[-1].llr.size]
+    last = copies[-1]
+    same = [f for f in copies if f.header.length == last.header.length and f.llr.size == last.llr.size]
     if len(same) < 2:
         return None
-    from phy.ldpc import decode_payload
-    data, ok = decode_payload(np.sum([f.llr for f in same], axis=0), first.length, first.modulation,
-                              first.code_rate)
+    data, ok = decode_control(np.sum([f.llr for f in same], axis=0), last.header.length)
     return StreamDescriptor.unpack(data) if ok else None
 
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from phy.control import control_symbols
 from phy.header import Header, n_header_symbols
 from phy.ldpc import codeword_size
 from phy.modulation import bits_per_symbol
@@ -36,6 +37,8 @@ def payload_symbols(header: Header, params: OfdmParams) -> int:
     """Payload OFDM symbols of the frame that ``header`` describes."""
     if header.mode == "analog":
         return math.ceil(math.ceil(header.length / 2) / params.n_data)
+    if header.mode == "control":
+        return control_symbols(header.length, params)
     _, n = codeword_size(header.length, header.modulation, header.code_rate)
     return math.ceil(n / (params.n_data * bits_per_symbol(header.modulation)))
 

@@ -1,11 +1,14 @@
 """The extended binary Golay code (24, 12, 8) with soft maximum-likelihood decoding.
 
 ML decoding correlates each received 24-LLR block with all 4096 codewords (one matrix product), so
-it is exact and vectorised. Used for the frame header.
+it is exact and vectorised. Used for the frame header (``phy.header``) and the control frame
+(``phy.control``): both send m codewords repeated cyclically over n transmitted bits, interleaved
+and whitened (:func:`rate_match`), and decode them in one compiled pass (:func:`soft_decisions`).
 """
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,3 +65,52 @@ def decode(llr: np.ndarray) -> np.ndarray:
 
     parity, msgs, signs = decoder_tables()
     return golay_decode(np.asarray(llr, dtype=np.float32).reshape(-1, 24), parity, msgs, signs)[0].reshape(-1)
+
+
+class RateMatch(NamedTuple):
+    """How ``n_coded`` Golay code bits fill ``n`` transmitted bits.
+
+    Attributes:
+        src: int64 (n,) the code bit that copy i carries (i mod n_coded: cyclic repetition).
+        perm: int64 (n,) the interleaver: copy i is transmitted bit perm[i], so that copies of a bit
+            fall on different subcarriers and symbols.
+        white: uint8 (n,) the whitening XOR-ed onto the transmitted bits (mostly-zero fields would
+            otherwise give mostly-equal BPSK symbols, whose OFDM symbols peak at their first sample).
+        sign: float64 (n,) the whitening as LLR signs in copy order: -1 where white[perm[i]] is 1.
+    """
+
+    src: np.ndarray
+    perm: np.ndarray
+    white: np.ndarray
+    sign: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def rate_match(n_coded: int, n: int, seed: int) -> RateMatch:
+    """The rate matching of ``n_coded`` code bits (a multiple of 24) onto ``n`` ≥ n_coded
+    transmitted bits, its interleaver and whitening drawn from ``seed`` (cached: do not modify;
+    writeable, so that the compiled decoder sees one array type)."""
+    if n_coded % 24 or n < n_coded:
+        raise ValueError(f"rate_match needs whole codewords and n ≥ n_coded, got n_coded={n_coded}, n={n}")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    white = rng.integers(0, 2, n).astype(np.uint8)
+    return RateMatch(np.arange(n) % n_coded, perm, white, 1.0 - 2.0 * white[perm])
+
+
+def transmitted_bits(message: np.ndarray, plan: RateMatch) -> np.ndarray:
+    """Message bits uint8 (12 m,) → Golay → rate matched, interleaved, whitened: uint8 (n,)."""
+    coded = encode(message)
+    out = np.empty(plan.src.size, dtype=np.uint8)
+    out[plan.perm] = coded[plan.src]
+    return out ^ plan.white
+
+
+def soft_decisions(llr: np.ndarray, plan: RateMatch) -> tuple[np.ndarray, np.ndarray]:
+    """Soft ML decisions from transmitted-bit LLRs (float (n,), log P(1)/P(0)): the copies of each
+    code bit combined, each codeword decoded (``phy.kernels.header_golay``). Returns (message bits
+    uint8 (12 m,), the transmitted bits of the decided codewords uint8 (n,))."""
+    from phy.kernels import header_golay
+
+    return header_golay(np.asarray(llr, dtype=np.float64), plan.src, plan.perm, plan.sign, plan.white,
+                        *decoder_tables())

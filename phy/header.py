@@ -1,13 +1,14 @@
 """The frame header: its fields, CRC-16 and robust coding.
 
-Layout (84 bits): mode 1 | modulation 2 | code rate 2 | length 16 | frame_index 16 | frame_count 16 |
-stream_id 8 | reserved 7 (zero) | CRC-16/CCITT 16 (``binascii.crc_hqx``, init 0xFFFF, over the first
-68 bits packed MSB first). Coding: 7 extended Golay (24, 12) codewords (168 bits), repeated
-cyclically to fill the header's OFDM symbols (2 copies for 48 data subcarriers and 7 symbols:
-rate 1/4 overall), then a fixed pseudo-random interleaver so that copies of a bit fall on
-different subcarriers, then XOR with a fixed pseudo-random whitening sequence (mostly-zero fields
-would otherwise give mostly-equal BPSK symbols, whose OFDM symbols peak at their first sample and
-would set the burst's peak). BPSK on the data subcarriers. A header whose CRC fails is rejected.
+Layout (96 bits): mode 2 | modulation 2 | code rate 2 | length 16 | frame_index 16 | frame_count 16 |
+stream_id 8 | nonce 16 | reserved 2 (zero) | CRC-16/CCITT 16 (``binascii.crc_hqx``, init 0xFFFF, over
+the first 80 bits packed MSB first). Modes: 0 analog, 1 digital, 2 control (3 is invalid). The nonce
+is drawn at random per transmission (``phy.tx.Transmitter``), so that frames of two transmissions
+with the same stream id never mix at a receiver. Coding: 8 extended Golay (24, 12) codewords (192
+bits), repeated cyclically to fill the header's OFDM symbols (2 copies for 48 data subcarriers and
+8 symbols: rate 1/4 overall), then a fixed pseudo-random interleaver so that copies of a bit fall
+on different subcarriers, then XOR with a fixed pseudo-random whitening sequence (``phy.golay.
+rate_match``). BPSK on the data subcarriers. A header whose CRC fails is rejected.
 """
 from __future__ import annotations
 
@@ -22,15 +23,17 @@ from phy import golay
 from phy.modulation import BITS_PER_SYMBOL
 from phy.params import OfdmParams
 
-MODES = ("analog", "digital")
+MODES = ("analog", "digital", "control")
 MODULATIONS = tuple(BITS_PER_SYMBOL)
 CODE_RATES = (1 / 2, 2 / 3, 3 / 4, 5 / 6)
-_FIELDS = (("mode", 1), ("modulation", 2), ("code_rate", 2), ("length", 16), ("frame_index", 16),
-           ("frame_count", 16), ("stream_id", 8), ("reserved", 7))
-_N_INFO = sum(w for _, w in _FIELDS)          # 68
-_N_BITS = _N_INFO + 16                         # 84 = 7 Golay messages
-_N_CODED = 2 * _N_BITS                         # 168 Golay code bits
+_FIELDS = (("mode", 2), ("modulation", 2), ("code_rate", 2), ("length", 16), ("frame_index", 16),
+           ("frame_count", 16), ("stream_id", 8), ("nonce", 16), ("reserved", 2))
+_N_INFO = sum(w for _, w in _FIELDS)          # 80
+_N_BITS = _N_INFO + 16                         # 96 = 8 Golay messages
+_N_CODED = 2 * _N_BITS                         # 192 Golay code bits
 _MIN_COPIES = 2
+_SEED = 0x4EAD
+"""Seed of the header's interleaver and whitening (``phy.golay.rate_match``)."""
 
 
 def code_rate_index(code_rate: float) -> int:
@@ -46,13 +49,15 @@ class Header:
     """What a frame says about itself.
 
     Attributes:
-        mode: 'analog' (real values) or 'digital' (LDPC-coded bytes).
-        length: number of real values (analog) or payload bytes (digital), 0..65535.
-        modulation: 'bpsk'|'qpsk'|'16qam'|'64qam' for digital frames, None for analog.
-        code_rate: LDPC code rate (1/2, 2/3, 3/4, 5/6) for digital frames, None for analog.
+        mode: 'analog' (real values), 'digital' (LDPC-coded bytes) or 'control' (Golay-coded bytes,
+            ``phy.control``: the stream descriptor).
+        length: number of real values (analog) or payload bytes (digital, control), 0..65535.
+        modulation: 'bpsk'|'qpsk'|'16qam'|'64qam' for digital frames, None otherwise.
+        code_rate: LDPC code rate (1/2, 2/3, 3/4, 5/6) for digital frames, None otherwise.
         frame_index: index of this frame in its stream, 0..65535.
         frame_count: frames in the stream, 0..65535.
-        stream_id: stream identifier, 0..255.
+        stream_id: stream identifier chosen by the user, 0..255.
+        nonce: random per transmission, 0..65535: tells apart transmissions of one stream id.
     """
 
     mode: str
@@ -62,15 +67,17 @@ class Header:
     frame_index: int = 0
     frame_count: int = 1
     stream_id: int = 0
+    nonce: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"header mode must be 'analog' or 'digital', got {self.mode!r}")
+            raise ValueError(f"header mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.mode == "digital":
             if self.modulation not in MODULATIONS:
                 raise ValueError(f"unknown modulation {self.modulation!r}; use one of {', '.join(MODULATIONS)}")
             code_rate_index(self.code_rate)
-        for name, width in (("length", 16), ("frame_index", 16), ("frame_count", 16), ("stream_id", 8)):
+        for name, width in (("length", 16), ("frame_index", 16), ("frame_count", 16), ("stream_id", 8),
+                            ("nonce", 16)):
             v = getattr(self, name)
             if not 0 <= int(v) < (1 << width):
                 raise ValueError(f"header {name} must be in 0..{(1 << width) - 1}, got {v}")
@@ -82,27 +89,18 @@ def n_header_symbols(params: OfdmParams) -> int:
 
 
 def _message_bits(message: int) -> np.ndarray:
-    """The 84-bit message (fields and CRC) as an integer, MSB first → uint8 bits (84,)."""
-    return np.unpackbits(np.frombuffer((message << 4).to_bytes(11, "big"), dtype=np.uint8))[:_N_BITS]
+    """The 96-bit message (fields and CRC) as an integer, MSB first → uint8 bits (96,)."""
+    return np.unpackbits(np.frombuffer(message.to_bytes(_N_BITS // 8, "big"), dtype=np.uint8))
 
 
 def _info_crc(info: int) -> int:
-    """CRC-16/CCITT of the 68 info bits (an integer, MSB first) packed MSB first, zero-padded."""
-    return binascii.crc_hqx((info << 4).to_bytes(9, "big"), 0xFFFF)
+    """CRC-16/CCITT of the 80 info bits (an integer, MSB first) packed MSB first."""
+    return binascii.crc_hqx(info.to_bytes(_N_INFO // 8, "big"), 0xFFFF)
 
 
-@lru_cache(maxsize=8)
-def _rate_match(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(source Golay bit of every transmitted header bit, int (n_sym * n_data,);
-    interleaver permutation over those positions; whitening bits uint8 (n_sym * n_data,);
-    the whitening as LLR signs in permuted order, float64 (n_sym * n_data,): -1 where the
-    whitening bit at perm[i] is 1)."""
-    n = n_header_symbols(params) * params.n_data
-    src = np.arange(n) % _N_CODED
-    rng = np.random.default_rng(0x4EAD)
-    perm = rng.permutation(n)
-    white = rng.integers(0, 2, n).astype(np.uint8)
-    return src, perm, white, 1.0 - 2.0 * white[perm]
+def _rate_match(params: OfdmParams) -> golay.RateMatch:
+    """The header's Golay rate matching over its n_header_symbols * n_data transmitted bits."""
+    return golay.rate_match(_N_CODED, n_header_symbols(params) * params.n_data, _SEED)
 
 
 @lru_cache(maxsize=64)
@@ -110,10 +108,10 @@ def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
     """Header → transmitted coded bits, uint8 (n_header_symbols * n_data,), row-major by symbol
     (read-only: cached, a stream repeats its headers)."""
     digital = header.mode == "digital"
-    values = {"mode": int(digital), "modulation": MODULATIONS.index(header.modulation) if digital else 0,
+    values = {"mode": MODES.index(header.mode), "modulation": MODULATIONS.index(header.modulation) if digital else 0,
               "code_rate": code_rate_index(header.code_rate) if digital else 0, "length": header.length,
               "frame_index": header.frame_index, "frame_count": header.frame_count,
-              "stream_id": header.stream_id, "reserved": 0}
+              "stream_id": header.stream_id, "nonce": header.nonce, "reserved": 0}
     info = 0
     for name, width in _FIELDS:
         info = (info << width) | int(values[name])
@@ -123,22 +121,14 @@ def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
 
 
 def _golay_decisions(llr: np.ndarray, params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
-    """Soft ML Golay decisions from transmitted-bit LLRs: (message bits uint8 (84,), their
-    transmitted bits uint8 (n_header_symbols * n_data,)), in one compiled pass
-    (``phy.kernels.header_golay``)."""
-    from phy.kernels import header_golay
-
-    src, perm, white, sign = _rate_match(params)
-    return header_golay(np.asarray(llr, dtype=np.float64), src, perm, sign, white, *golay.decoder_tables())
+    """Soft ML Golay decisions from transmitted-bit LLRs: (message bits uint8 (96,), their
+    transmitted bits uint8 (n_header_symbols * n_data,)), in one compiled pass."""
+    return golay.soft_decisions(llr, _rate_match(params))
 
 
 def _transmitted_bits(message: np.ndarray, params: OfdmParams) -> np.ndarray:
-    """84 message bits (fields + CRC) → transmitted coded bits uint8 (n_header_symbols * n_data,)."""
-    coded = golay.encode(message)
-    src, perm, white, _ = _rate_match(params)
-    out = np.empty(src.size, dtype=np.uint8)
-    out[perm] = coded[src]
-    return out ^ white
+    """96 message bits (fields + CRC) → transmitted coded bits uint8 (n_header_symbols * n_data,)."""
+    return golay.transmitted_bits(message, _rate_match(params))
 
 
 def header_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
@@ -148,10 +138,10 @@ def header_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
 
 
 def _parse(message_bits: np.ndarray) -> tuple[Header | None, bool]:
-    """84 decided message bits (uint8) → (Header, or None when the CRC fails or a field is invalid;
-    whether ``encode_header`` of it gives back these bits: False only for an analog header whose
-    unused modulation / code-rate fields are not zero)."""
-    message = int.from_bytes(np.packbits(message_bits).tobytes(), "big") >> 4
+    """96 decided message bits (uint8) → (Header, or None when the CRC fails or a field is invalid;
+    whether ``encode_header`` of it gives back these bits: False only for an analog or control
+    header whose unused modulation / code-rate fields are not zero)."""
+    message = int.from_bytes(np.packbits(message_bits).tobytes(), "big")
     info = message >> 16
     if _info_crc(info) != message & 0xFFFF:
         return None, False
@@ -159,13 +149,14 @@ def _parse(message_bits: np.ndarray) -> tuple[Header | None, bool]:
     for name, width in reversed(_FIELDS):
         vals[name] = info & ((1 << width) - 1)
         info >>= width
-    if vals["reserved"]:
+    if vals["reserved"] or vals["mode"] >= len(MODES):
         return None, False
     digital = vals["mode"] == 1
     header = Header(mode=MODES[vals["mode"]], length=vals["length"],
                     modulation=MODULATIONS[vals["modulation"]] if digital else None,
                     code_rate=CODE_RATES[vals["code_rate"]] if digital else None,
-                    frame_index=vals["frame_index"], frame_count=vals["frame_count"], stream_id=vals["stream_id"])
+                    frame_index=vals["frame_index"], frame_count=vals["frame_count"], stream_id=vals["stream_id"],
+                    nonce=vals["nonce"])
     return header, digital or not (vals["modulation"] or vals["code_rate"])
 
 

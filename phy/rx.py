@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phy.analog import symbols_to_values
+from phy.control import decode_control
 from phy.equalizer import track_and_equalize
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
 from phy.header import Header, decode_header_bits, n_header_symbols
@@ -51,9 +52,10 @@ class ReceivedFrame:
         snr_db: estimated in-band SNR (per-subcarrier Es/N0 on the used subcarriers), dB.
         values: analog frames: float32 (header.length,) unbiased estimates of the sent values.
         noise_var: analog frames: float32 (header.length,) error variance of each value (values' units).
-        payload: digital frames: the decoded bytes (check ``crc_ok``).
-        crc_ok: digital frames: the payload CRC-32 matched.
-        llr: digital frames: float32 (n_bits,) LLRs log P(1)/P(0) of the transmitted (scrambled) bits.
+        payload: digital and control frames: the decoded bytes (check ``crc_ok``).
+        crc_ok: digital and control frames: the payload CRC (CRC-32, control: CRC-16) matched.
+        llr: digital and control frames: float32 (n_bits,) LLRs log P(1)/P(0) of the transmitted
+            (scrambled) bits; copies of one payload add (``phy.control.decode_control`` of the sum).
         diagnostics: 'subcarriers' int (n_used,), 'channel' complex (n_used,),
             'snr_per_subcarrier_db' (n_used,), 'noise_var_per_subcarrier' (n_used,), 'noise_var' (float),
             'constellation_raw' / 'constellation_eq' complex (n_payload_symbols, n_data) before / after
@@ -328,6 +330,10 @@ class Receiver:
         header = frame.header
         if header.mode == "analog":
             frame.values, frame.noise_var = symbols_to_values(eq, var, header.length)
+            return
+        if header.mode == "control":
+            frame.llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk").astype(np.float32)
+            frame.payload, frame.crc_ok = decode_control(frame.llr, header.length)
             return
         llr = demap_llr(eq.reshape(-1), var.reshape(-1), header.modulation)[: payload_bits(header, self.params)]
         frame.llr = llr.astype(np.float32)

@@ -1,9 +1,12 @@
-"""The transmitter: analog and digital payloads → complex64 baseband bursts."""
+"""The transmitter: analog, digital and control payloads → complex64 baseband bursts."""
 from __future__ import annotations
+
+import secrets
 
 import numpy as np
 
 from phy.analog import values_to_symbols
+from phy.control import encode_control
 from phy.frame import DEFAULT_MAX_PAYLOAD_SYMBOLS, payload_bits, payload_symbols
 from phy.header import Header, code_rate_index, encode_header
 from phy.ldpc import CRC_BITS, MAX_INFO_BITS, codeword_size, encode_payload
@@ -28,15 +31,21 @@ class Transmitter:
         params: OFDM numerology.
         backoff_db: RMS level below DAC full scale, dB (≥ 0; the PAPR headroom).
         max_payload_symbols: payload OFDM symbols allowed per frame (sets the frame capacity).
+        nonce: the stream nonce (0..65535) written in every header this transmitter builds; None
+            (the default) draws one at random, so that two transmitters (two ``tx`` runs) with the
+            same stream id are told apart by the receiver. Give one for reproducible output.
     """
 
     def __init__(self, params: OfdmParams = OfdmParams(), backoff_db: float = 10.0,
-                 max_payload_symbols: int = DEFAULT_MAX_PAYLOAD_SYMBOLS) -> None:
+                 max_payload_symbols: int = DEFAULT_MAX_PAYLOAD_SYMBOLS, *, nonce: int | None = None) -> None:
         if not np.isfinite(backoff_db) or backoff_db < 0:
             raise ValueError(f"backoff_db must be a finite number of dB ≥ 0, got {backoff_db}")
         if max_payload_symbols < 1:
             raise ValueError(f"max_payload_symbols must be ≥ 1, got {max_payload_symbols}")
+        if nonce is not None and not 0 <= nonce < 1 << 16:
+            raise ValueError(f"nonce must be in 0..65535, got {nonce}")
         self.params = params
+        self.nonce = secrets.randbits(16) if nonce is None else int(nonce)
         self.backoff_db = float(backoff_db)
         self.max_payload_symbols = int(max_payload_symbols)
 
@@ -67,7 +76,7 @@ class Transmitter:
             raise ValueError(f"{v.size} analog values exceed one frame ({self.max_analog_values()}); "
                              "split them over frames")
         header = Header("analog", int(v.size), frame_index=frame_index, frame_count=frame_count,
-                        stream_id=stream_id)
+                        stream_id=stream_id, nonce=self.nonce)
         data = values_to_symbols(v.astype(np.float64), payload_symbols(header, self.params), self.params.n_data)
         return self._burst(header, data)
 
@@ -81,9 +90,22 @@ class Transmitter:
         if len(payload) > cap:
             raise ValueError(f"{len(payload)} bytes exceed one {modulation} rate {code_rate:.3g} frame ({cap}); "
                              "split them over frames")
-        header = Header("digital", len(payload), modulation, code_rate, frame_index, frame_count, stream_id)
+        header = Header("digital", len(payload), modulation, code_rate, frame_index, frame_count, stream_id,
+                        self.nonce)
         bits = encode_payload(bytes(payload), modulation, code_rate, payload_bits(header, self.params))
         return self._burst(header, map_bits(bits, modulation).reshape(-1, self.params.n_data))
+
+    def control_burst(self, payload: bytes, *, frame_index: int = 0, frame_count: int = 1,
+                      stream_id: int = 0) -> np.ndarray:
+        """Burst carrying a few ``payload`` bytes (≤ ``phy.control.MAX_BYTES``) in a control frame:
+        CRC-16, Golay (24, 12) and repetition, BPSK (``phy.control``; decoded without Sionna).
+        Returns complex64 (m,) ending with params.idle_gap zeros."""
+        if not isinstance(payload, (bytes, bytearray)):
+            raise ValueError(f"control_burst needs bytes, got {type(payload).__name__}")
+        header = Header("control", len(payload), frame_index=frame_index, frame_count=frame_count,
+                        stream_id=stream_id, nonce=self.nonce)
+        bits = encode_control(bytes(payload), self.params)
+        return self._burst(header, map_bits(bits, "bpsk").reshape(-1, self.params.n_data))
 
     def _burst(self, header: Header, payload: np.ndarray) -> np.ndarray:
         """Preamble + header + payload (complex (n_sym, n_data) data symbols) + gap, at the fixed DAC gain."""

@@ -1,10 +1,13 @@
 """Make the SigMF captures that ship in captures/ (see captures/README.md for what each holds).
 
 Each capture carries one held-out photo (``coffee``, short side 128 px → 128×192, 6 tiles, two analog frames) sent by the
-real transmitter with the shipped model. ``clean`` is exactly what ``diffradio tx`` writes; the
-others went through the simulated radio (``phy.channel``) and were recorded as a receiver would,
-idle noise before and after included. Rerun after retraining the shipped model: a stream carries
-its encoder's fingerprint and a receiver with another model refuses it.
+real transmitter with the shipped model; ``two-streams`` carries two transmissions (``coffee``, then
+``chelsea``) with the same stream id, as two ``tx`` runs recorded back to back. ``clean`` is exactly
+what ``diffradio tx`` writes; the others went through the simulated radio (``phy.channel``) and were
+recorded as a receiver would, idle noise before and after included. Every transmission's stream
+nonce is fixed (from the capture's name), so the output is reproducible. Rerun after retraining the
+shipped model, or after a waveform change: a stream carries its encoder's fingerprint and a
+receiver with another model refuses it. One command remakes every capture.
 
 Usage: python scripts/make_captures.py [--out captures]
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,7 @@ from sdr import RadioConfig, SigMFRecorder, open_radio
 from semantic import SemanticCodec
 
 PHOTO = "coffee"
+SECOND_PHOTO = "chelsea"
 PHOTO_SIZE = 128
 CENTER_FREQ_HZ = 2.4e9
 
@@ -40,22 +45,36 @@ CAPTURES = {
                  "15 dB AWGN, recorded at 2.4 MS/s (resampled 6/5 from the 2 MS/s waveform); replay resamples"),
     "digital": ("sim:snr=15,seed=24", 2e6, "cf32_le", "digital",
                 "digital baseline stream (JPEG + 5G LDPC, MCS for 15 dB) at 15 dB AWGN"),
+    "two-streams": ("sim:snr=15,cfo=-2000,seed=25", 2e6, "ci16_le", "semantic",
+                    "two tx runs back to back, same stream id 7, two nonces: coffee then chelsea (128 px), "
+                    "15 dB AWGN, CFO -2 kHz; replays as two images"),
 }
+PHOTOS = {"two-streams": (PHOTO, SECOND_PHOTO)}
+"""Photos sent one after the other, by capture (default: PHOTO alone)."""
+
+
+def nonce(name: str, index: int) -> int:
+    """The fixed stream nonce of transmission ``index`` of capture ``name``."""
+    return (zlib.crc32(name.encode()) + index) & 0xFFFF
 
 
 def make(out: Path, name: str, codec) -> Path:
     uri, rate, datatype, scheme, description = CAPTURES[name]
     params = OfdmParams()
-    transmission = link.build_transmission(sweep_photo(PHOTO, PHOTO_SIZE), codec, Transmitter(params), scheme,
-                                           snr_hint_db=15.0, stream_id=7)
+    transmissions = [link.build_transmission(sweep_photo(photo, PHOTO_SIZE), codec,
+                                             Transmitter(params, nonce=nonce(name, i)), scheme, snr_hint_db=15.0,
+                                             stream_id=7)
+                     for i, photo in enumerate(PHOTOS.get(name, (PHOTO,)))]
     meta = out / f"{name}.sigmf-meta"
     config = RadioConfig(sample_rate_hz=params.sample_rate_hz, center_freq_hz=CENTER_FREQ_HZ)
     if uri is None:
         with open_radio(f"file:{meta}", config) as radio:
-            link.transmit(radio, transmission)
+            for transmission in transmissions:
+                link.transmit(radio, transmission)
         return meta
     with open_radio(uri, config) as radio:
-        link.transmit(radio, transmission)
+        for transmission in transmissions:
+            link.transmit(radio, transmission)
         samples = np.concatenate(list(radio.stream(1 << 16)))
     if rate != params.sample_rate_hz:
         up, down = 6, 5

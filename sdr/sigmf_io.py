@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import sigmf
-from scipy.signal import firwin, upfirdn
 from sigmf import hashing
 from sigmf.error import SigMFError
 from sigmf.sigmffile import dtype_info, get_dataset_filename_from_metadata, get_sigmf_filenames
@@ -244,6 +243,8 @@ class StreamingResampler:
     """
 
     def __init__(self, up: int, down: int) -> None:
+        from scipy.signal import firwin  # slow to import (python -X importtime): only when resampling
+
         g = math.gcd(up, down)
         self.up, self.down = up // g, down // g
         max_rate = max(self.up, self.down)
@@ -262,6 +263,8 @@ class StreamingResampler:
         """Outputs with upfirdn index in [_next_k, k_end), then drop input no longer needed."""
         if k_end <= self._next_k:
             return np.zeros(0, dtype=np.complex64)
+        from scipy.signal import upfirdn
+
         z = upfirdn(self._h, self._buf, self.up, self.down)
         offset = self._buf_start * self.up // self.down
         out = z[self._next_k - offset:k_end - offset]

@@ -3,8 +3,18 @@
 Public API: :class:`SemanticCodec` (``from_pretrained``, ``save_pretrained``, ``encode``, ``decode``),
 :class:`CodecLoadError`, and the modules ``semantic.metrics`` (psnr, ms_ssim, vif),
 ``semantic.data`` (training / held-out photos), ``semantic.train`` (``train``, ``main``) and
-``semantic.bench`` (``run_decoder_bench``).
+``semantic.bench`` (``run_decoder_bench``). ``SemanticCodec`` and ``CodecLoadError`` are imported on
+first use.
 """
-from semantic.codec import CodecLoadError, SemanticCodec
+from __future__ import annotations
 
 __all__ = ["SemanticCodec", "CodecLoadError"]
+
+
+def __getattr__(name: str):
+    """``SemanticCodec`` and ``CodecLoadError`` load ``semantic.codec`` (torch, diffusers: seconds to
+    import) on first use, so that ``semantic.jpeg`` or ``semantic.metrics`` alone do not pay for it."""
+    if name in __all__:
+        from semantic import codec
+        return getattr(codec, name)
+    raise AttributeError(f"module 'semantic' has no attribute {name!r}")

@@ -14,6 +14,8 @@ class Hdr:
     frame_index: int
     frame_count: int
     stream_id: int
+    nonce: int = 0
+    length: int = 0
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Frame:
     noise_var: np.ndarray | None = None
     payload: bytes | None = None
     crc_ok: bool = True
+    llr: np.ndarray | None = None
 
 
 def test_descriptor_round_trip_and_rejects_foreign_bytes():
@@ -43,11 +46,12 @@ def test_frame_slices_cover_in_pairs(n, per):
     assert all((s.stop - s.start) % 2 == 0 for s in sl[:-1])
 
 
-def _semantic_frames(values, n_frames, var, sid=1):
+def _semantic_frames(values, n_frames, var, sid=1, nonce=0):
+    """Descriptor (first copy) and payload frames of a semantic stream."""
     desc = StreamDescriptor("semantic", (64, 64), n_frames, values.size, (1, 1, 1, values.size))
-    frames = [Frame(Hdr("digital", 0, desc.frame_count, sid), payload=desc.pack())]
+    frames = [Frame(Hdr("control", 0, desc.frame_count, sid, nonce), payload=desc.pack())]
     for i, sl in enumerate(frame_slices(values.size, n_frames), start=1):
-        frames.append(Frame(Hdr("analog", i, desc.frame_count, sid), values[sl].copy(),
+        frames.append(Frame(Hdr("analog", i, desc.frame_count, sid, nonce), values[sl].copy(),
                             np.full(sl.stop - sl.start, var, np.float32)))
     return frames
 
@@ -85,7 +89,7 @@ def test_repeated_frames_combine_by_inverse_variance():
 def test_digital_stream_needs_every_frame():
     data = bytes(range(200))
     desc = StreamDescriptor("digital", (64, 64), 2, len(data))
-    good = [Frame(Hdr("digital", 0, 4, 7), payload=desc.pack()),
+    good = [Frame(Hdr("control", 0, 4, 7), payload=desc.pack()),
             Frame(Hdr("digital", 1, 4, 7), payload=data[:100]),
             Frame(Hdr("digital", 2, 4, 7), payload=data[100:])]
     asm = StreamAssembler()
@@ -101,35 +105,81 @@ def test_digital_stream_needs_every_frame():
 def test_last_descriptor_copy_is_enough():
     vals = np.ones(8, np.float32)
     frames = _semantic_frames(vals, 1, 0.5)
-    desc_last = Frame(Hdr("digital", 2, 3, 1), payload=frames[0].payload)
+    desc_last = Frame(Hdr("control", 2, 3, 1), payload=frames[0].payload)
     asm = StreamAssembler()
     for f in frames[1:] + [desc_last]:
         asm.add(f)
-    sid, state = asm.best()
-    assert sid == 1 and state.complete
+    key, state = asm.best()
+    assert key == (1, 0, 3) and state.complete
+
+
+def _control_copy(data, index, frame_count, llr, sid=5):
+    from phy.control import decode_control
+
+    payload, ok = decode_control(llr, len(data))
+    return Frame(Hdr("control", index, frame_count, sid, length=len(data)), payload=payload, crc_ok=ok,
+                 llr=llr.astype(np.float32))
 
 
 def test_failed_descriptor_copies_are_chase_combined():
-    """Two copies too noisy to decode alone decode once their LLRs are added."""
-    from phy.ldpc import decode_payload, encode_payload
+    """Two control copies too noisy to decode alone decode once their LLRs are added."""
+    from phy import OfdmParams
+    from phy.control import encode_control
 
     desc = StreamDescriptor("semantic", (128, 192), 2, 6144, (6, 4, 16, 16), 7)
     data = desc.pack()
-    n_bits = 2 * 48 * 8  # comfortably more than one rate-1/2 codeword of the descriptor
-    bits = encode_payload(data, "bpsk", 0.5, n_bits).astype(float)
+    bits = 2.0 * encode_control(data, OfdmParams()) - 1
     rng = np.random.default_rng(3)
-    mu = 0.9  # LLR mean per copy: Es/N0 ≈ -3.5 dB for BPSK, below what one copy decodes
-    copies = []
-    for index in (0, 3):
-        llr = (2 * bits - 1) * mu + np.sqrt(2 * mu) * rng.standard_normal(n_bits)
-        payload, ok = decode_payload(llr, len(data), "bpsk", 0.5)
-        assert not ok
-        hdr = Hdr("digital", index, 4, 5)
-        hdr.length, hdr.modulation, hdr.code_rate = len(data), "bpsk", 0.5
-        copies.append(Frame(hdr, payload=payload, crc_ok=False))
-        copies[-1].llr = llr.astype(np.float32)
+    mu = 1.2  # LLR mean per copy 4 Es/N0: Es/N0 ≈ -5.2 dB, below what one copy decodes
+    copies = [_control_copy(data, index, 4, bits * mu + np.sqrt(2 * mu) * rng.standard_normal(bits.size))
+              for index in (0, 3)]
+    assert not any(c.crc_ok for c in copies)
     asm = StreamAssembler()
     asm.add(copies[0])
     assert asm.best() is None
     asm.add(copies[1])
     assert asm.best()[1].descriptor == desc
+
+
+def test_a_crc_failed_descriptor_copy_waits_for_the_next_copy():
+    """A first copy that fails its CRC ends nothing: the payload is kept and the last copy
+    completes the stream."""
+    vals = np.arange(20, dtype=np.float32)
+    frames = _semantic_frames(vals, 2, 0.1, sid=5)
+    data = frames[0].payload
+    failed = _control_copy(data, 0, 4, np.random.default_rng(0).standard_normal(100 * 48))
+    assert not failed.crc_ok
+    asm = StreamAssembler()
+    assert [asm.add(f) for f in [failed] + frames[1:]] == [None, None, None]
+    assert asm.images() == [] and not asm.any_complete()
+    done = asm.add(Frame(Hdr("control", 3, 4, 5), payload=data))
+    assert done is not None and done.complete and asm.images() == [done]
+    np.testing.assert_allclose(gather_latents(done)[0], vals)
+
+
+def test_two_transmissions_with_one_stream_id_stay_apart():
+    """Two tx runs (same stream id, different nonces) interleaved: two images, in the order they
+    completed, each with its own values; a repeated copy never completes a stream twice."""
+    a = _semantic_frames(np.zeros(12, np.float32), 2, 0.1, sid=1, nonce=0x1111)
+    b = _semantic_frames(np.ones(12, np.float32), 2, 0.1, sid=1, nonce=0x2222)
+    asm = StreamAssembler()
+    done = [asm.add(f) for f in [b[0], a[0], a[1], b[1], b[2], a[2], b[2]]]
+    assert [d is not None for d in done] == [False, False, False, False, True, True, False]
+    first, second = asm.images()
+    assert first.key == (1, 0x2222, 4) and second.key == (1, 0x1111, 4)
+    np.testing.assert_array_equal(gather_latents(first)[0], 1.0)
+    np.testing.assert_array_equal(gather_latents(second)[0], 0.0)
+
+
+def test_descriptor_must_match_its_headers_frame_count():
+    """A descriptor announcing another frame count than its header is rejected, and frames with
+    another frame_count belong to another stream."""
+    frames = _semantic_frames(np.ones(8, np.float32), 2, 0.5)        # frame_count 4
+    asm = StreamAssembler()
+    asm.add(Frame(Hdr("control", 0, 5, 1), payload=frames[0].payload))
+    assert asm.descriptors_rejected == 1 and asm.best() is None
+    for f in frames[1:]:
+        asm.add(f)
+    assert asm.best() is None          # the payload's stream (frame_count 4) has no descriptor yet
+    asm.add(frames[0])
+    assert asm.best()[1].complete and len(asm.streams) == 2

@@ -1,0 +1,70 @@
+"""The control frame: a few bytes (the stream descriptor) that the receiver decodes without Sionna.
+
+Coding: payload bytes, then CRC-16/CCITT of them (``binascii.crc_hqx``, init 0xFFFF, MSB first),
+zero-padded to whole 12-bit messages, extended Golay (24, 12) coded, repeated cyclically to fill
+``control_symbols`` OFDM symbols (at least COPIES copies of every code bit), interleaved and
+whitened (``phy.golay.rate_match``, seeded per payload length), BPSK on the data subcarriers.
+The header says mode 'control' and the payload length in bytes; the receiver combines the copies
+of each code bit, decodes each codeword by soft maximum likelihood in the compiled pass the header
+uses, and checks the CRC. Every copy of one payload carries the same transmitted bits, so the LLRs
+of two frames whose CRC failed may be added and decoded again (:func:`decode_control`).
+
+At rate 1/8 (Golay 1/2, four copies) a 27-byte descriptor takes 20 OFDM symbols where the LDPC
+rate-1/2 digital frame took 11; its frame error rate against SNR is measured by
+``scripts/control_fer.py`` (docs/results/control_fer.json).
+"""
+from __future__ import annotations
+
+import binascii
+import math
+
+import numpy as np
+
+from phy import golay
+from phy.params import OfdmParams
+
+COPIES = 2
+"""Copies of every Golay code bit (at least): rate 1/(2 COPIES) overall."""
+MAX_BYTES = 512
+"""Largest control payload, bytes."""
+_SEED = 0xC0DE
+_CRC_BITS = 16
+
+
+def _n_coded(n_bytes: int) -> int:
+    """Golay code bits of an ``n_bytes`` payload with its CRC (24 per 12-bit message)."""
+    return 24 * math.ceil((8 * n_bytes + _CRC_BITS) / 12)
+
+
+def control_symbols(n_bytes: int, params: OfdmParams) -> int:
+    """OFDM symbols a control frame of ``n_bytes`` occupies; ValueError beyond MAX_BYTES."""
+    if not 0 <= n_bytes <= MAX_BYTES:
+        raise ValueError(f"a control frame carries 0..{MAX_BYTES} bytes, got {n_bytes}")
+    return math.ceil(COPIES * _n_coded(n_bytes) / params.n_data)
+
+
+def _rate_match(n_bytes: int, n_bits: int) -> golay.RateMatch:
+    """The rate matching of an ``n_bytes`` payload onto ``n_bits`` transmitted bits."""
+    return golay.rate_match(_n_coded(n_bytes), n_bits, _SEED + n_bytes)
+
+
+def _message(payload: bytes) -> np.ndarray:
+    """Payload + CRC-16 as bits uint8, zero-padded to whole Golay messages."""
+    crc = binascii.crc_hqx(payload, 0xFFFF).to_bytes(2, "big")
+    bits = np.unpackbits(np.frombuffer(bytes(payload) + crc, dtype=np.uint8))
+    return np.concatenate([bits, np.zeros(_n_coded(len(payload)) // 2 - bits.size, np.uint8)])
+
+
+def encode_control(payload: bytes, params: OfdmParams) -> np.ndarray:
+    """Transmitted bits of a control frame, uint8 (control_symbols * n_data,), row-major by symbol."""
+    n_bits = control_symbols(len(payload), params) * params.n_data
+    return golay.transmitted_bits(_message(payload), _rate_match(len(payload), n_bits))
+
+
+def decode_control(llr: np.ndarray, n_bytes: int) -> tuple[bytes, bool]:
+    """Transmitted-bit LLRs of an ``n_bytes`` payload (float (control_symbols * n_data,), log
+    P(1)/P(0); the sum over copies of one payload is also fine) → (payload bytes, CRC ok)."""
+    message, _ = golay.soft_decisions(llr, _rate_match(n_bytes, np.size(llr)))
+    data = np.packbits(message[: 8 * n_bytes + _CRC_BITS]).tobytes()
+    payload, crc = data[:n_bytes], data[n_bytes:]
+    return payload, binascii.crc_hqx(payload, 0xFFFF).to_bytes(2, "big") == crc
