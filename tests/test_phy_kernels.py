@@ -15,24 +15,30 @@ def test_angle_matches_atan2_in_every_octant():
     np.testing.assert_allclose(got, np.arctan2(y, x), rtol=0, atol=5e-16)
 
 
-def test_stf_scan_matches_the_normalised_autocorrelation():
+def test_stf_scan_matches_the_tone_blind_statistic_however_the_stream_is_cut():
     p = OfdmParams()
     lag, w = stf_span(p)
     rng = np.random.default_rng(1)
     x = (rng.normal(size=3000) + 1j * rng.normal(size=3000)).astype(np.complex64)
     x[1000:1160] += 3 * np.tile(rng.normal(size=lag) + 1j * rng.normal(size=lag), 10).astype(np.complex64)
-    threshold = 0.5
-    hits, acorr = stf_scan(x, lag, w, threshold)
+    threshold = 0.3
+    hits, acorr = stf_scan(x, 0, lag, w, threshold, 0, 512)
     xd = x.astype(np.complex128)
     n = x.size - w - lag + 1
     ref_p = np.array([np.sum(xd[d + lag: d + lag + w] * np.conj(xd[d: d + w])) for d in range(n)])
+    ref_h = np.array([np.sum(xd[d + lag // 2: d + lag // 2 + w] * np.conj(xd[d: d + w])) for d in range(n)])
     e1 = np.array([np.sum(np.abs(xd[d: d + w]) ** 2) for d in range(n)])
     e2 = np.array([np.sum(np.abs(xd[d + lag: d + lag + w]) ** 2) for d in range(n)])
-    metric = np.abs(ref_p) ** 2 / (e1 * e2)
+    metric = (np.abs(ref_p) ** 2 - np.abs(ref_h) ** 2) / (e1 * e2)
     clear = np.abs(metric - threshold) > 1e-9
     assert hits.size > 0
     np.testing.assert_array_equal(np.isin(np.arange(n), hits)[clear], (metric > threshold)[clear])
     np.testing.assert_allclose(acorr, ref_p[hits], rtol=1e-9)
+    # a scan from any start (x holding the block start before it) gives the same decisions and values
+    for first, offset in ((700, 0), (1010, 77)):
+        h2, a2 = stf_scan(x[offset:], first - offset, lag, w, threshold, offset, 512)
+        np.testing.assert_array_equal(h2 + offset, hits[hits >= first])
+        np.testing.assert_array_equal(a2, acorr[hits >= first])
 
 
 def test_ltf_peak_matches_numpy_correlation():
