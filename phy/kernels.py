@@ -89,6 +89,24 @@ def stf_scan(x, first, lag, w, threshold, offset, block):
     return hits[:k], vals[:k]
 
 
+@njit(cache=True, nogil=True)
+def notch_filter(x, out, state, c, rho):
+    """The detection path's front-end filter over x (complex64 (n,)) into out (complex64 (n,)):
+    a DC blocker u[i] = x[i] - x[i-1] + rho u[i-1], then a notch at the angle of ``c`` (complex,
+    |c| = 1; 0: none) v[i] = u[i] - c u[i-1] + rho c v[i-1] (``phy.sync.FrontEnd``). ``state``
+    complex128 (3,) holds (x, u, v) of the sample before x[0] and is updated, so consecutive calls
+    filter a stream exactly as one call would."""
+    xp, up, vp = state[0], state[1], state[2]
+    cr = rho * c
+    for i in range(x.size):
+        xi = np.complex128(x[i])
+        u = xi - xp + rho * up
+        v = u - c * up + cr * vp
+        out[i] = v
+        xp, up, vp = xi, u, v
+    state[0], state[1], state[2] = xp, up, vp
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _energy(v):
     """|v|^2 in float64."""
@@ -444,7 +462,7 @@ def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     ``first_path_fraction`` of the peak; the fine CFO phase (rad per n samples) is the angle of the
     correlation between the two symbols' windows starting ``back_off`` samples before it.
     Sums may be reassociated by the compiler (SIMD): results agree with exact sums to ~1e-15.
-    Returns (peak, k, fine phase, number of positions tested m - 2n + 1)."""
+    Returns (peak, k, fine phase, number of positions tested m - 2n + 1, the peak's position)."""
     m, n = seg.size, sym.size
     rr = np.empty(m)
     ri = np.empty(m)
@@ -486,7 +504,7 @@ def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     for i in range(n):                               # sum conj(rot[s+i]) rot[s+n+i]
         ar += rr[s + i] * rr[s + n + i] + ri[s + i] * ri[s + n + i]
         ai += rr[s + i] * ri[s + n + i] - ri[s + i] * rr[s + n + i]
-    return peak, k, math.atan2(ai, ar), n_pos
+    return peak, k, math.atan2(ai, ar), n_pos, best
 
 
 @njit(cache=True, nogil=True)

@@ -22,7 +22,7 @@ from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import stf_length
-from phy.sync import STF_BLOCK, LtfSync, cfo_hypotheses, gap_dc, ltf_search, stf_detect, stf_span, stf_threshold
+from phy.sync import STF_BLOCK, FrontEnd, LtfSync, cfo_hypotheses, gap_dc, ltf_search, stf_detect, stf_span, stf_threshold
 
 
 class Stage(enum.Enum):
@@ -47,6 +47,11 @@ class _Burst:
         sync: LTF timing (first_ltf as a stream index) and CFO, from the HEADER stage on.
         header, header_bits: the decoded header and its transmitted bits (uint8 (n_hdr * n_data,)),
             from the PAYLOAD stage on.
+        shadow: SYNC stage: the confirmed burst on whose STF this trigger may have fired (it fired
+            before that burst's LTF); the trigger waits for that burst's header: dropped when it
+            decodes, searched when it fails (an early trigger on noise can confirm a burst's LTF
+            at a wrong timing or CFO alias, and must not hide the triggers on its STF).
+        retry: the shadowing burst's header failed: search without the shadow test.
     """
 
     trigger: int
@@ -56,6 +61,8 @@ class _Burst:
     sync: LtfSync | None = None
     header: Header | None = None
     header_bits: np.ndarray | None = None
+    shadow: "_Burst | None" = None
+    retry: bool = False
 
     def window0(self, params: OfdmParams) -> int:
         """Start of the first LTF FFT window (backed off n_cp/4 into the guard interval)."""
@@ -177,6 +184,8 @@ class Receiver:
     def reset(self) -> None:
         """Forget buffered samples; the next sample is stream index 0."""
         self._buf = np.zeros(0, dtype=np.complex64)
+        self._det = np.zeros(0, dtype=np.complex64)   # _buf through the detection front end, same indices
+        self._front = FrontEnd(STF_BLOCK)
         self._offset = 0          # stream index of _buf[0]
         self._scan = 0            # stream index of the next window to test
         self._real_end = None     # stream index where real samples end (set by flush)
@@ -185,6 +194,7 @@ class Receiver:
         self._busy_until = 0      # end of the last accepted burst (less n_cp/4), stream index
         self._dc = 0j             # the last burst's DC offset estimate
         self._last_ltf = 0        # first LTF sample of the last burst the LTF test confirmed, stream index
+        self._last_burst = None   # that burst
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
         """Counters since the last reset: STF triggers examined, bursts confirmed by the LTF test,
         confirmed bursts whose header failed its CRC, frames returned."""
@@ -195,20 +205,28 @@ class Receiver:
         x = _check_samples(chunk)
         if x.size == 0:
             return []
-        self._buf = np.concatenate([self._buf, x])
+        self._append(x)
         return self._run()
+
+    def _append(self, x: np.ndarray) -> None:
+        """Append complex64 samples to the buffer and, through the front end, to the detection buffer."""
+        self._det = np.concatenate([self._det, self._front(x, self._offset + self._buf.size)])
+        self._buf = np.concatenate([self._buf, x])
 
     def flush(self) -> list[ReceivedFrame]:
         """Decode what is left (the stream ended); then the receiver starts a new stream position."""
         end = self._offset + self._buf.size
         pad = preamble_length(self.params) + self._window + 4 * self.params.n_fft
         self._real_end = end
-        self._buf = np.concatenate([self._buf, np.zeros(pad, dtype=np.complex64)])
+        self._append(np.zeros(pad, dtype=np.complex64))
         frames = self._run()
         self._bursts = []
         self._offset = end
         self._scan = self._next_trigger = self._busy_until = self._last_ltf = end
+        self._last_burst = None
         self._buf = np.zeros(0, dtype=np.complex64)
+        self._det = np.zeros(0, dtype=np.complex64)
+        self._front = FrontEnd(STF_BLOCK)
         self._real_end = None
         return frames
 
@@ -219,7 +237,8 @@ class Receiver:
     def _run(self) -> list[ReceivedFrame]:
         self._detect()
         self._synchronise()
-        self._decode_headers()
+        while self._decode_headers():
+            self._synchronise()
         bursts = self._demux()
         frames = self._equalise(bursts) if bursts else []
         self._trim()
@@ -241,13 +260,14 @@ class Receiver:
 
     # ----------------------------------------------------------------- stages
     def _detect(self) -> None:
-        """Detection: the STF test over the windows not tested yet; a trigger at least L after the
+        """Detection: the STF test (on the samples through the DC blocker and spur notch,
+        ``phy.sync.FrontEnd``) over the windows not tested yet; a trigger at least L after the
         previous one, and not inside an accepted burst, starts a burst (SYNC)."""
         span = self._window + self._lag
         first = self._scan - self._offset
         if self._buf.size - first < span:
             return
-        hits, acorr = stf_detect(self._buf, self.params, self._threshold, first, self._offset)
+        hits, acorr = stf_detect(self._det, self.params, self._threshold, first, self._offset)
         self._scan = self._offset + self._buf.size - span + 1
         for d, a in zip((hits + self._offset).tolist(), acorr.tolist()):
             if d >= self._next_trigger:
@@ -268,8 +288,17 @@ class Receiver:
             if self._waiting(b):
                 keep += self._bursts[i:]
                 break
-            if b.trigger < self._last_ltf:
-                continue                                    # fired on the STF of the burst before
+            if b.shadow is not None:
+                if b.shadow.stage is Stage.PAYLOAD:
+                    continue                                # it fired on that burst's STF
+                if b.shadow.stage is not None:
+                    keep.append(b)                          # that burst's header is pending
+                    continue
+                b.shadow, b.retry = None, True              # that burst's header failed
+            if b.trigger < self._last_ltf and not b.retry:
+                b.shadow = self._last_burst                 # may have fired on the STF of the burst before
+                keep.append(b)
+                continue
             self.stats["stf_triggers"] += 1
             d = b.trigger - self._offset
             base = stf_length(p) + p.n_fft // 2
@@ -285,11 +314,12 @@ class Receiver:
             b.sync = LtfSync(self._offset + sync.first_ltf, sync.cfo_hz, sync.metric)
             b.stage = Stage.HEADER
             self._last_ltf = b.sync.first_ltf
+            self._last_burst = b
             self.stats["ltf_confirmed"] += 1
             keep.append(b)
         self._bursts = keep
 
-    def _decode_headers(self) -> None:
+    def _decode_headers(self) -> bool:
         """Header: FFT, equalisation and Golay + CRC of every burst whose header samples are
         there, in one batch. First pass: the LTF channel and a common phase (residual CFO) fitted
         to the LTF and the pilots; over the header's few symbols the timing drift is negligible and
@@ -298,13 +328,14 @@ class Receiver:
         drift are fitted to the whole header instead of the two LTF symbols (the LTF-only
         estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
         A burst whose header fails, or announces a payload longer than max_payload_symbols, is
-        dropped."""
+        dropped. Returns whether a trigger in the shadow of a burst done here (``_Burst.shadow``) is
+        to be searched again or dropped (``_synchronise``)."""
         p, n_hdr = self.params, self._hdr_syms
         batch = [b for b in self._bursts if b.stage is Stage.HEADER and not self._waiting(b)
                  and self._available(b.needs(p, n_hdr))]
         if not batch:
             self._bursts = [b for b in self._bursts if b.stage is not Stage.HEADER or self._waiting(b)]
-            return
+            return False
         offsets = window_offsets(p, n_hdr)
         starts = np.concatenate([b.window0(p) + offsets for b in batch])
         y = self._fft(starts, np.repeat([b.sync.cfo_hz for b in batch], offsets.size),
@@ -325,6 +356,7 @@ class Receiver:
             b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
         self._bursts = [b for b in self._bursts if b.stage is not None
                         and (b.stage is not Stage.HEADER or self._waiting(b))]
+        return any(b.shadow is not None and b.shadow.stage is not Stage.HEADER for b in self._bursts)
 
     def _header_bits(self, eq, i: int) -> tuple[Header | None, np.ndarray]:
         """Golay + CRC of burst i of an equalised header batch: (Header or None, its transmitted bits)."""
@@ -415,4 +447,5 @@ class Receiver:
         keep_from = min(max(need - self._offset, 0), self._buf.size)
         if keep_from > 0:
             self._buf = self._buf[keep_from:]
+            self._det = self._det[keep_from:]
             self._offset += keep_from
