@@ -21,7 +21,7 @@ from numba import njit
 _TWO_PI = 2.0 * math.pi
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _lag_terms(x, i, lag, half):
     """x[i + lag] conj(x[i]), x[i + half] conj(x[i]) (complex128) and |x[i]|^2 (float64)."""
     a = np.complex128(x[i])
@@ -29,12 +29,13 @@ def _lag_terms(x, i, lag, half):
     return np.complex128(x[i + lag]) * np.conj(a), np.complex128(x[i + half]) * np.conj(a), e
 
 
-@njit(cache=True, nogil=True)
-def stf_scan(x, first, lag, w, threshold, offset, block):
+@njit(cache=True, nogil=True, error_model="numpy")
+def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
     """Windows j >= ``first`` of x (complex64 (n,)) where |P_L|^2 - |P_H|^2 > threshold * E1 * E2
     (``phy.sync.stf_detect``): P_L, P_H the lag-``lag`` and lag-``lag // 2`` autocorrelations
     sum x[i + lag] conj(x[i]) over i in [j, j + w), E1, E2 the energies of x over [j, j + w) and
-    [j + lag, j + lag + w).
+    [j + lag, j + lag + w); of those, the first at or after ``after`` and then each at least
+    ``gap`` after the previous one returned (gap 1: all of them).
 
     Each window sum is the difference of two running sums in float64 / complex128 over the same
     terms in the same order (up to the window's last term and up to the term before it), so a
@@ -46,50 +47,50 @@ def stf_scan(x, first, lag, w, threshold, offset, block):
     n = x.size - w - lag + 1
     if n <= first:
         return np.zeros(0, np.int64), np.zeros(0, np.complex128)
-    anchor = first - (first + offset) % block
-    pl_hi = pl_lo = ph_hi = ph_lo = 0j
-    e1_hi = e1_lo = e2_hi = e2_lo = 0.0
     hits = np.empty(n - first, np.int64)
     vals = np.empty(n - first, np.complex128)
     k = 0
-    for j in range(anchor, n):
-        fresh = j == anchor or (j + offset) % block == 0
-        if fresh:
-            pl_hi = pl_lo = ph_hi = ph_lo = 0j
-            e1_hi = e1_lo = e2_hi = e2_lo = 0.0
-            for i in range(j, j + w - 1):
-                pl, ph, e = _lag_terms(x, i, lag, half)
-                pl_hi += pl
-                ph_hi += ph
-                e1_hi += e
-            for i in range(j, j + w - 1 + lag):
-                e2_hi += _energy(x[i])
-            for i in range(j, j + lag - 1):
-                e2_lo += _energy(x[i])
-        pl, ph, e = _lag_terms(x, j + w - 1, lag, half)
-        pl_hi += pl
-        ph_hi += ph
-        e1_hi += e
-        e2_hi += _energy(x[j + w - 1 + lag])
-        if not fresh:
-            pl, ph, e = _lag_terms(x, j - 1, lag, half)
-            pl_lo += pl
-            ph_lo += ph
-            e1_lo += e
-        e2_lo += _energy(x[j - 1 + lag])
-        if j < first:
-            continue
-        p = pl_hi - pl_lo
-        q = ph_hi - ph_lo
-        if (p.real * p.real + p.imag * p.imag) - (q.real * q.real + q.imag * q.imag) \
-                > threshold * ((e1_hi - e1_lo) * (e2_hi - e2_lo)):
-            hits[k] = j
-            vals[k] = p
-            k += 1
+    seg = first - (first + offset) % block
+    while seg < n:
+        stop = min(n, seg + block)
+        pl_hi = ph_hi = pl_lo = ph_lo = 0j
+        e1_hi = e2_hi = e1_lo = e2_lo = 0.0
+        for i in range(seg, seg + w - 1):
+            pl, ph, e = _lag_terms(x, i, lag, half)
+            pl_hi += pl
+            ph_hi += ph
+            e1_hi += e
+        for i in range(seg, seg + w - 1 + lag):
+            e2_hi += _energy(x[i])
+        for i in range(seg, seg + lag - 1):
+            e2_lo += _energy(x[i])
+        for j in range(seg, stop):
+            pl, ph, e = _lag_terms(x, j + w - 1, lag, half)
+            pl_hi += pl
+            ph_hi += ph
+            e1_hi += e
+            e2_hi += _energy(x[j + w - 1 + lag])
+            if j > seg:
+                pl, ph, e = _lag_terms(x, j - 1, lag, half)
+                pl_lo += pl
+                ph_lo += ph
+                e1_lo += e
+            e2_lo += _energy(x[j - 1 + lag])
+            if j < first or j < after:
+                continue
+            p = pl_hi - pl_lo
+            q = ph_hi - ph_lo
+            if (p.real * p.real + p.imag * p.imag) - (q.real * q.real + q.imag * q.imag) \
+                    > threshold * ((e1_hi - e1_lo) * (e2_hi - e2_lo)):
+                hits[k] = j
+                vals[k] = p
+                k += 1
+                after = j + gap
+        seg = stop
     return hits[:k], vals[:k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def notch_filter(x, out, state, c, rho):
     """The detection path's front-end filter over x (complex64 (n,)) into out (complex64 (n,)):
     a DC blocker u[i] = x[i] - x[i-1] + rho u[i-1], then a notch at the angle of ``c`` (complex,
@@ -107,7 +108,7 @@ def notch_filter(x, out, state, c, rho):
     state[0], state[1], state[2] = xp, up, vp
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _energy(v):
     """|v|^2 in float64."""
     a = np.complex128(v)
@@ -121,7 +122,7 @@ _ATAN_Q = (2.485846490142306297962e+01, 1.650270098316988542046e+02, 4.328810604
 _MOREBITS = 6.123233995736765886130e-17
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _angle(y, x):
     """atan2(y, x), rad, without a library call: the Cephes rational approximation of atan on
     [0, 1] (argument reduction at 0.66; within 2 ulp of ``math.atan2``), then the octant."""
@@ -143,13 +144,13 @@ def _angle(y, x):
     return -r if y < 0 else r
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _wrap_angle(z):
     """Angle of complex z in (-pi, pi], rad."""
     return _angle(z.imag, z.real)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _rotation(phase, delay, ks, n_fft, out):
     """out[i] = exp(-1j (phase + 2 pi ks[i] delay / n_fft)) for ascending integer subcarriers ks
     (n_used,), by a recurrence over k (two complex exponentials per call instead of one per entry)."""
@@ -163,7 +164,7 @@ def _rotation(phase, delay, ks, n_fft, out):
         out[i] = cur
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _line_fit(z, t):
     """Weighted straight-line fit of the unwrapped phases of z (complex (n,)) over t (n,), weights
     |z|: (a, b) with phase ≈ a + b t (``phy.equalizer`` model)."""
@@ -200,7 +201,7 @@ used subcarriers (ascending), n_fft, proj complex128 (n_used, n_used), its diago
 (n_used,), its rank."""
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
     """Channel fit of one frame to its first n (fully known, unit-modulus) symbols after undoing the
     phase model (``phase``/``delay`` (n_rows,), or None for no rotation): h = proj @ mean over the
@@ -242,7 +243,7 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
     return max(var, 1e-30)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _symbol_sums(known, yk, hb, nv, r, info, z):
     """Per known entry e: r[e] = Y X* conj(H) (the entry's rotation against the channel) and its
     phase information info[e] = 2 |H|^2 / sigma^2; per symbol i: z[i] = sum of r over its entries."""
@@ -258,13 +259,13 @@ def _symbol_sums(known, yk, hb, nv, r, info, z):
         z[i] = acc
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _row_end(known, i):
     """One past the last known entry of symbol i."""
     return known.row_start[i + 1] if i + 1 < known.row_start.size else known.rows.size
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _drift_fit(known, r, info, a, slope, u_all):
     """Timing drift: what the common-phase line a + b t leaves across the subcarriers, fitted as
     (c + d t) u (u = 2 pi k / n_fft) by weighted least squares (weights ``info``).
@@ -289,7 +290,7 @@ def _drift_fit(known, r, info, a, slope, u_all):
     return c00 * v0 + c01 * v1, c01 * v0 + c11 * v1, c00, c01, c11
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info, rot,
                   phase, delay, phase_var, delay_var, cov):
     """With the drift c + d t removed, the common phase per symbol: a straight line over t plus a
@@ -326,7 +327,7 @@ def _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info,
         delay_var[i] = c00 + 2 * c01 * t[i] + c11 * t[i] * t[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u_all, data_pos, rot,
               raw, eq, var):
     """Unbiased (zero-forcing) equalisation of rows first.. of one frame on the data subcarriers,
@@ -351,7 +352,7 @@ def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u
             var[i, j] = base[j] + phase_var[row] + delay_var[row] * u_all[k] * u_all[k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     """Phase tracking, channel estimation and unbiased equalisation of B frames of equal size
     (``phy.equalizer`` documents the model; ``phy.known`` the known entries): per frame the LTF
@@ -427,7 +428,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     return phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
     """Windows x[s: s + n_fft] - dc for s in ``starts`` (int64 (n,)) as complex128 (n, n_fft), with
     each window's DC offset ``dc`` (complex128 (n,)) removed and sample i of x then multiplied by
@@ -451,7 +452,7 @@ def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
     return out
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     """LTF timing and fine CFO for one CFO hypothesis (``phy.sync.ltf_search``).
 
@@ -507,7 +508,7 @@ def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     return peak, k, math.atan2(ai, ar), n_pos, best
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def golay_decode(llr, parity, msgs, signs):
     """Soft ML decoding of extended Golay blocks (``phy.golay.decode``): llr float32 (m, 24)
     (log P(1)/P(0)), parity uint8 (12, 12) the generator's parity part, msgs uint8 (4096, 12) all
@@ -546,7 +547,7 @@ def golay_decode(llr, parity, msgs, signs):
     return out, words
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
     """Soft Golay decisions of the frame header (``phy.header``) from its transmitted-bit LLRs
     (float64 (n,), log P(1)/P(0)): the LLRs of each code bit summed over its copies (copy i is
@@ -568,7 +569,7 @@ def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
     return message.ravel(), sent
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def descramble(axes, var, pos, gain, var_scale):
     """Analog values and their noise variances from equalised symbols (``phy.analog.symbols_to_values``):
     axes float64 (2 n_sym n_data,) the symbols' I and Q interleaved (complex128 (n_sym, n_data)

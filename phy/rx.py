@@ -22,7 +22,8 @@ from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import stf_length
-from phy.sync import STF_BLOCK, FrontEnd, LtfSync, cfo_hypotheses, gap_dc, ltf_search, stf_detect, stf_span, stf_threshold
+from phy.sync import (STF_BLOCK, FrontEnd, LtfSync, cfo_hypotheses, gap_dc, ltf_search, power_drops, stf_detect,
+                      stf_span, stf_threshold)
 
 
 class Stage(enum.Enum):
@@ -52,6 +53,8 @@ class _Burst:
             decodes, searched when it fails (an early trigger on noise can confirm a burst's LTF
             at a wrong timing or CFO alias, and must not hide the triggers on its STF).
         retry: the shadowing burst's header failed: search without the shadow test.
+        need: one past the last sample (stream index) the next stage reads (set by the receiver
+            with each stage; the burst's end in the PAYLOAD stage).
     """
 
     trigger: int
@@ -63,6 +66,7 @@ class _Burst:
     header_bits: np.ndarray | None = None
     shadow: "_Burst | None" = None
     retry: bool = False
+    need: int = 0
 
     def window0(self, params: OfdmParams) -> int:
         """Start of the first LTF FFT window (backed off n_cp/4 into the guard interval)."""
@@ -75,16 +79,6 @@ class _Burst:
     def end(self, params: OfdmParams) -> int:
         """One past the burst's last sample (PAYLOAD stage)."""
         return self.start(params) + burst_length(self.header, params)
-
-    def needs(self, params: OfdmParams, n_hdr: int) -> int:
-        """One past the last sample the next stage reads."""
-        lag, w = stf_span(params)
-        if self.stage is Stage.SYNC:
-            return self.trigger + w + lag + stf_length(params) + params.n_fft // 2 + params.n_cp + 2 * params.n_fft
-        if self.stage is Stage.HEADER:
-            return self.window0(params) + int(window_offsets(params, n_hdr)[-1]) + params.n_fft + params.n_cp
-        return self.end(params)
-
 
 @dataclass
 class ReceivedFrame:
@@ -172,6 +166,10 @@ class Receiver:
         self._lag, self._window = stf_span(params)
         self._threshold = stf_threshold(params, false_alarm_prob)
         self._hdr_syms = n_header_symbols(params)
+        # how far past a trigger the LTF search reads, and past the first LTF window the header's FFTs
+        self._sync_reach = (self._window + self._lag + stf_length(params) + params.n_fft // 2 + params.n_cp
+                            + 2 * params.n_fft)
+        self._header_reach = int(window_offsets(params, self._hdr_syms)[-1]) + params.n_fft + params.n_cp
         # samples kept before a trigger: its burst may start up to W + L earlier, its idle gap before that
         self._history = params.idle_gap + self._window + self._lag + stf_length(params)
         # the three equalisers: the header's first pass (LTF channel, common-phase line), its
@@ -251,7 +249,11 @@ class Receiver:
 
     def _waiting(self, burst: _Burst) -> bool:
         """Whether ``burst``'s next stage must wait for samples (False once the stream has ended)."""
-        return self._real_end is None and not self._available(burst.needs(self.params, self._hdr_syms))
+        return self._real_end is None and not self._available(burst.need)
+
+    def _burst(self, trigger: int, autocorr: complex) -> _Burst:
+        """A burst in the SYNC stage for an STF trigger at stream index ``trigger``."""
+        return _Burst(trigger=trigger, autocorr=autocorr, need=trigger + self._sync_reach)
 
     def _fft(self, starts: np.ndarray, cfo_hz: np.ndarray, dc: np.ndarray) -> np.ndarray:
         """CFO-corrected FFT of the windows at stream indices ``starts`` (one CFO in Hz and one DC
@@ -267,18 +269,20 @@ class Receiver:
         first = self._scan - self._offset
         if self._buf.size - first < span:
             return
-        hits, acorr = stf_detect(self._det, self.params, self._threshold, first, self._offset)
+        hits, acorr = stf_detect(self._det, self.params, self._threshold, first, self._offset,
+                                 self._next_trigger - self._offset)
         self._scan = self._offset + self._buf.size - span + 1
-        for d, a in zip((hits + self._offset).tolist(), acorr.tolist()):
-            if d >= self._next_trigger:
-                self._next_trigger = d + self._lag
-                if d >= self._busy_until - self._window - self._lag:    # a trigger fires up to W + L early
-                    self._bursts.append(_Burst(trigger=d, autocorr=a))
+        if hits.size:
+            self._next_trigger = self._offset + int(hits[-1]) + self._lag
+        quiet = self._busy_until - self._window - self._lag - self._offset   # a trigger fires up to W + L early
+        for d, a in zip(hits[hits >= quiet].tolist(), acorr[hits >= quiet].tolist()):
+            self._bursts.append(self._burst(self._offset + d, a))
 
     def _synchronise(self) -> None:
         """Synchronisation, in stream order: DC offset, then the LTF search around each trigger
-        (timing, CFO). A burst the LTF test rejects is dropped; a confirmed one drops the triggers
-        that fired on its own STF after it."""
+        (timing, CFO). A trigger after which the power drops (``phy.sync.power_drops``: a burst's
+        tail) and a burst the LTF test rejects are dropped; a confirmed one holds the triggers that
+        fired before its LTF (on its own STF, or on noise) until its header is known (``_Burst.shadow``)."""
         p, lag, w = self.params, self._lag, self._window
         keep = []
         for i, b in enumerate(self._bursts):
@@ -305,6 +309,8 @@ class Receiver:
             lo, hi = d - lag + base - p.n_cp, d + w + lag + base + p.n_cp
             if hi + 2 * p.n_fft > self._buf.size:           # the stream ended first
                 continue
+            if power_drops(self._det, d, w, max(lo, 0), hi + 2 * p.n_fft):
+                continue                                    # fired on a burst's tail
             dc = gap_dc(self._buf, self._last_ltf - self._offset, d - lag, p)
             b.dc = self._dc if dc is None else dc
             sync = ltf_search(self._buf, max(lo, 0), hi, cfo_hypotheses(b.autocorr, p, self.max_cfo_hz), p,
@@ -313,6 +319,7 @@ class Receiver:
                 continue
             b.sync = LtfSync(self._offset + sync.first_ltf, sync.cfo_hz, sync.metric)
             b.stage = Stage.HEADER
+            b.need = b.window0(p) + self._header_reach
             self._last_ltf = b.sync.first_ltf
             self._last_burst = b
             self.stats["ltf_confirmed"] += 1
@@ -332,7 +339,7 @@ class Receiver:
         to be searched again or dropped (``_synchronise``)."""
         p, n_hdr = self.params, self._hdr_syms
         batch = [b for b in self._bursts if b.stage is Stage.HEADER and not self._waiting(b)
-                 and self._available(b.needs(p, n_hdr))]
+                 and self._available(b.need)]
         if not batch:
             self._bursts = [b for b in self._bursts if b.stage is not Stage.HEADER or self._waiting(b)]
             return False
@@ -354,6 +361,7 @@ class Receiver:
                 b.stage = None
                 continue
             b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
+            b.need = b.end(p)
         self._bursts = [b for b in self._bursts if b.stage is not None
                         and (b.stage is not Stage.HEADER or self._waiting(b))]
         return any(b.shadow is not None and b.shadow.stage is not Stage.HEADER for b in self._bursts)
@@ -375,14 +383,14 @@ class Receiver:
             if b.stage is not Stage.PAYLOAD or self._waiting(b):
                 keep = self._bursts[i:]
                 break
-            if not self._available(b.end(p)):               # the stream ended inside this burst
+            if not self._available(b.need):                 # the stream ended inside this burst
                 continue
             dc = gap_dc(self._buf, self._busy_until + p.n_cp // 4 - self._offset, b.start(p) - self._offset, p)
             if dc is not None:
                 self._dc = dc
             b.dc = self._dc
             ready.append(b)
-            self._busy_until = b.end(p) - p.n_cp // 4
+            self._busy_until = b.need - p.n_cp // 4
         self._bursts = keep
         return ready
 

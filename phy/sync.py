@@ -31,6 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cmath
+import math
+
 import numpy as np
 import scipy.fft
 
@@ -62,21 +65,24 @@ STF_BLOCK = 2048
 """The STF scan's running sums restart every STF_BLOCK windows (stream positions), samples."""
 
 
-def stf_detect(x: np.ndarray, params: OfdmParams, threshold: float, first: int = 0, offset: int = 0
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Positions d >= ``first`` where the STF statistic T of x (complex (n,)) exceeds ``threshold``
-    (module docstring).
+def stf_detect(x: np.ndarray, params: OfdmParams, threshold: float, first: int = 0, offset: int = 0,
+               after: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Triggers: positions d >= ``first`` where the STF statistic T of x (complex (n,)) exceeds
+    ``threshold`` (module docstring), the first at or after ``after`` and then each at least L
+    after the one before.
 
     Tested as |P_L|^2 - |P_H|^2 > threshold * E1 * E2 (no division; windows without energy never
     pass), with window sums from running sums in float64, in one compiled pass
-    (``phy.kernels.stf_scan``), restarted at every stream position (x[0] is stream index ``offset``)
-    that is a multiple of STF_BLOCK, so x must hold the one at or before ``first``. Returns (indices int64 (k,) into x of the windows' first samples,
-    their autocorrelation P_L complex128 (k,)); empty when x is shorter than first + W + L.
+    (``phy.kernels.stf_scan``), restarted at every stream position (x[0] is stream index
+    ``offset``) that is a multiple of STF_BLOCK, so x must hold the one at or before ``first``.
+    Returns (indices int64 (k,) into x of the windows' first samples, their autocorrelation P_L
+    complex128 (k,)); empty when x is shorter than first + W + L.
     """
     from phy.kernels import stf_scan
 
     lag, w = stf_span(params)
-    return stf_scan(np.asarray(x, dtype=np.complex64), int(first), lag, w, float(threshold), int(offset), STF_BLOCK)
+    return stf_scan(np.asarray(x, dtype=np.complex64), int(first), lag, w, float(threshold), int(offset), STF_BLOCK,
+                    int(after), lag)
 
 
 SPUR_RATIO = 10.0
@@ -87,11 +93,12 @@ noise power it stays above 10.5 even when every block holds a burst (a single bl
 a burst's own bins reach 8-20 times the mean)."""
 
 SPUR_AVERAGING = 0.125
-"""Weight of each analysed block in that running mean (about eight of them)."""
+"""Weight of each analysed block in that running mean (about eight of them, 64 ms at 2 MS/s)."""
 
-SPUR_EVERY = 4
-"""The spur search analyses every SPUR_EVERY-th block (stream-aligned): one 2048-point FFT per
-8192 samples (4 ms at 2 MS/s) costs ~2.5 ns per sample instead of ~10."""
+SPUR_EVERY = 8
+"""The spur search analyses the first SPUR_EVERY blocks of a stream, then every SPUR_EVERY-th
+(stream-aligned): one 2048-point FFT per 16384 samples (8 ms at 2 MS/s) costs ~1.5 ns per sample
+instead of ~10."""
 
 NOTCH_RHO = 0.99
 """Pole radius of the DC blocker and the spur notch (3 dB width (1 - rho) fs / (2 pi), 3.2 kHz at 2 MS/s)."""
@@ -132,6 +139,7 @@ class FrontEnd:
         self._pending: list[np.ndarray] = []     # this block's filtered samples so far
         self._filled = 0
         self._spectrum = None                    # running mean of the blocks' normalised power spectra
+        self._analysed = 0                       # blocks in it so far
         self._window = _hann(block)
 
     def __call__(self, x: np.ndarray, stream_index: int) -> np.ndarray:
@@ -143,7 +151,7 @@ class FrontEnd:
         while pos < x.size:
             end = min(x.size, pos + self.block - (stream_index + pos) % self.block)
             notch_filter(x[pos:end], out[pos:end], self.state, self.notch, NOTCH_RHO)
-            if (stream_index + pos) // self.block % SPUR_EVERY == 0:
+            if self._analysed < SPUR_EVERY or (stream_index + pos) // self.block % SPUR_EVERY == 0:
                 self._collect(out[pos:end], (stream_index + end) % self.block == 0)
             pos = end
         return out
@@ -166,10 +174,11 @@ class FrontEnd:
         if not 0 < mean < np.inf:                # silence, or samples beyond float32's range
             return
         spec /= mean
+        self._analysed += 1
         if self._spectrum is None:
             self._spectrum = spec
-        else:
-            self._spectrum += SPUR_AVERAGING * (spec - self._spectrum)
+        else:                                    # the plain mean of the first 1 / SPUR_AVERAGING blocks
+            self._spectrum += max(SPUR_AVERAGING, 1 / self._analysed) * (spec - self._spectrum)
         spec = self._spectrum
         k = int(np.argmax(spec))
         if spec[k] < SPUR_RATIO:
@@ -182,8 +191,7 @@ class FrontEnd:
 
 def coarse_cfo_hz(autocorr: complex, params: OfdmParams) -> float:
     """CFO in Hz from an STF autocorrelation value, unambiguous in ±fs / (2 L) = ±fs/32 at n_fft 64."""
-    lag, _ = stf_span(params)
-    return float(np.angle(autocorr) / (2 * np.pi * lag) * params.sample_rate_hz)
+    return cmath.phase(autocorr) / (2 * math.pi * stf_period(params)) * params.sample_rate_hz
 
 
 def cfo_hypotheses(autocorr: complex, params: OfdmParams, max_cfo_hz: float | None) -> list[float]:
@@ -194,12 +202,11 @@ def cfo_hypotheses(autocorr: complex, params: OfdmParams, max_cfo_hz: float | No
     it). A number: every alias f0 + k fs / L within ±(max_cfo_hz + fs / (4 L)), nearest to f0 first.
     """
     f0 = coarse_cfo_hz(autocorr, params)
-    lag, _ = stf_span(params)
-    alias = params.sample_rate_hz / lag
+    alias = params.sample_rate_hz / stf_period(params)
     if max_cfo_hz is None:
-        return [f0] + ([f0 - np.sign(f0) * alias] if abs(f0) > 0.3 * alias else [])
+        return [f0] + ([f0 - math.copysign(alias, f0)] if abs(f0) > 0.3 * alias else [])
     reach = max_cfo_hz + alias / 4
-    k_max = int(np.ceil((reach + abs(f0)) / alias))
+    k_max = int(math.ceil((reach + abs(f0)) / alias))
     cands = [f0 + k * alias for k in range(-k_max, k_max + 1) if abs(f0 + k * alias) <= reach]
     return sorted(cands, key=lambda f: abs(f - f0)) or [f0]
 
@@ -213,7 +220,22 @@ def gap_dc(x: np.ndarray, gap_start: int, burst_start: int, params: OfdmParams) 
     hi = min(burst_start - params.n_cp, x.size)
     if hi - lo < params.n_fft // 2:
         return None
-    return complex(np.mean(x[lo:hi], dtype=np.complex128))
+    return complex(x[lo:hi].sum(dtype=np.complex128)) / (hi - lo)
+
+
+POWER_DROP = 0.5
+"""``power_drops``: fraction of the STF window's power below which the LTF search region's counts as a drop."""
+
+
+def power_drops(x: np.ndarray, d: int, w: int, lo: int, hi: int) -> bool:
+    """Whether the mean power of x over the LTF search region [lo, hi) is under POWER_DROP times
+    that over the STF test's window [d, d + w) (indices into x, complex (n,)). The STF and the LTF
+    are sent at the same power, so a trigger on an STF (or on noise before one) never sees the
+    power drop; a trigger on the last samples of a burst (where the STF test's window still holds
+    signal and the noise follows) does, at any SNR above ~3 dB, and needs no LTF search."""
+    a, b = x[d: d + w], x[lo: hi]
+    e_win = float(np.vdot(a, a).real) / max(a.size, 1)
+    return float(np.vdot(b, b).real) / max(b.size, 1) < POWER_DROP * e_win
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def test_stf_scan_matches_the_tone_blind_statistic_however_the_stream_is_cut():
     x = (rng.normal(size=3000) + 1j * rng.normal(size=3000)).astype(np.complex64)
     x[1000:1160] += 3 * np.tile(rng.normal(size=lag) + 1j * rng.normal(size=lag), 10).astype(np.complex64)
     threshold = 0.3
-    hits, acorr = stf_scan(x, 0, lag, w, threshold, 0, 512)
+    hits, acorr = stf_scan(x, 0, lag, w, threshold, 0, 512, 0, 1)
     xd = x.astype(np.complex128)
     n = x.size - w - lag + 1
     ref_p = np.array([np.sum(xd[d + lag: d + lag + w] * np.conj(xd[d: d + w])) for d in range(n)])
@@ -36,9 +36,17 @@ def test_stf_scan_matches_the_tone_blind_statistic_however_the_stream_is_cut():
     np.testing.assert_allclose(acorr, ref_p[hits], rtol=1e-9)
     # a scan from any start (x holding the block start before it) gives the same decisions and values
     for first, offset in ((700, 0), (1010, 77)):
-        h2, a2 = stf_scan(x[offset:], first - offset, lag, w, threshold, offset, 512)
+        h2, a2 = stf_scan(x[offset:], first - offset, lag, w, threshold, offset, 512, 0, 1)
         np.testing.assert_array_equal(h2 + offset, hits[hits >= first])
         np.testing.assert_array_equal(a2, acorr[hits >= first])
+    # thinned: the first hit at or after ``after``, then each at least ``gap`` after the one before
+    thin, at = [], 1005
+    for h in hits:
+        if h >= at:
+            thin.append(h)
+            at = h + lag
+    h3, _ = stf_scan(x, 0, lag, w, threshold, 0, 512, 1005, lag)
+    np.testing.assert_array_equal(h3, thin)
 
 
 def test_ltf_peak_matches_numpy_correlation():
