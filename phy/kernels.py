@@ -98,6 +98,14 @@ def notch_filter(x, out, state, c, rho):
     complex128 (3,) holds (x, u, v) of the sample before x[0] and is updated, so consecutive calls
     filter a stream exactly as one call would."""
     xp, up, vp = state[0], state[1], state[2]
+    if c == 0:
+        for i in range(x.size):
+            xi = np.complex128(x[i])
+            up = xi - xp + rho * up
+            out[i] = up
+            xp = xi
+        state[0], state[1], state[2] = xp, up, up
+        return
     cr = rho * c
     for i in range(x.size):
         xi = np.complex128(x[i])

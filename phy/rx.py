@@ -7,6 +7,7 @@ batches instead of one burst at a time.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import stf_length
-from phy.sync import (STF_BLOCK, FrontEnd, LtfSync, cfo_hypotheses, gap_dc, ltf_search, power_drops, stf_detect,
+from phy.sync import (STF_BLOCK, TRIGGER_GAP_PERIODS, FrontEnd, LtfSync, cfo_hypotheses, gap_dc, ltf_search, power_drops, stf_detect,
                       stf_span, stf_threshold)
 
 
@@ -48,11 +49,10 @@ class _Burst:
         sync: LTF timing (first_ltf as a stream index) and CFO, from the HEADER stage on.
         header, header_bits: the decoded header and its transmitted bits (uint8 (n_hdr * n_data,)),
             from the PAYLOAD stage on.
-        shadow: SYNC stage: the confirmed burst on whose STF this trigger may have fired (it fired
-            before that burst's LTF); the trigger waits for that burst's header: dropped when it
-            decodes, searched when it fails (an early trigger on noise can confirm a burst's LTF
-            at a wrong timing or CFO alias, and must not hide the triggers on its STF).
-        retry: the shadowing burst's header failed: search without the shadow test.
+        retry: a trigger found again before the LTF of a burst whose header failed (an early
+            trigger on noise can confirm a burst's LTF at a wrong timing or CFO alias and hide the
+            triggers on its STF): searched although it lies before the last confirmed LTF, unless
+            a trigger searched just before it confirms one after it.
         need: one past the last sample (stream index) the next stage reads (set by the receiver
             with each stage; the burst's end in the PAYLOAD stage).
     """
@@ -64,7 +64,6 @@ class _Burst:
     sync: LtfSync | None = None
     header: Header | None = None
     header_bits: np.ndarray | None = None
-    shadow: "_Burst | None" = None
     retry: bool = False
     need: int = 0
 
@@ -192,7 +191,6 @@ class Receiver:
         self._busy_until = 0      # end of the last accepted burst (less n_cp/4), stream index
         self._dc = 0j             # the last burst's DC offset estimate
         self._last_ltf = 0        # first LTF sample of the last burst the LTF test confirmed, stream index
-        self._last_burst = None   # that burst
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
         """Counters since the last reset: STF triggers examined, bursts confirmed by the LTF test,
         confirmed bursts whose header failed its CRC, frames returned."""
@@ -221,7 +219,6 @@ class Receiver:
         self._bursts = []
         self._offset = end
         self._scan = self._next_trigger = self._busy_until = self._last_ltf = end
-        self._last_burst = None
         self._buf = np.zeros(0, dtype=np.complex64)
         self._det = np.zeros(0, dtype=np.complex64)
         self._front = FrontEnd(STF_BLOCK)
@@ -263,8 +260,9 @@ class Receiver:
     # ----------------------------------------------------------------- stages
     def _detect(self) -> None:
         """Detection: the STF test (on the samples through the DC blocker and spur notch,
-        ``phy.sync.FrontEnd``) over the windows not tested yet; a trigger at least L after the
-        previous one, and not inside an accepted burst, starts a burst (SYNC)."""
+        ``phy.sync.FrontEnd``) over the windows not tested yet; a trigger (at least
+        TRIGGER_GAP_PERIODS L after the previous one) not inside an accepted burst starts a burst
+        (SYNC)."""
         span = self._window + self._lag
         first = self._scan - self._offset
         if self._buf.size - first < span:
@@ -273,7 +271,7 @@ class Receiver:
                                  self._next_trigger - self._offset)
         self._scan = self._offset + self._buf.size - span + 1
         if hits.size:
-            self._next_trigger = self._offset + int(hits[-1]) + self._lag
+            self._next_trigger = self._offset + int(hits[-1]) + TRIGGER_GAP_PERIODS * self._lag
         quiet = self._busy_until - self._window - self._lag - self._offset   # a trigger fires up to W + L early
         for d, a in zip(hits[hits >= quiet].tolist(), acorr[hits >= quiet].tolist()):
             self._bursts.append(self._burst(self._offset + d, a))
@@ -281,10 +279,11 @@ class Receiver:
     def _synchronise(self) -> None:
         """Synchronisation, in stream order: DC offset, then the LTF search around each trigger
         (timing, CFO). A trigger after which the power drops (``phy.sync.power_drops``: a burst's
-        tail) and a burst the LTF test rejects are dropped; a confirmed one holds the triggers that
-        fired before its LTF (on its own STF, or on noise) until its header is known (``_Burst.shadow``)."""
+        tail) and a burst the LTF test rejects are dropped; a confirmed one drops the triggers that
+        fired before its LTF (on its own STF) unless its header fails (``_decode_headers``)."""
         p, lag, w = self.params, self._lag, self._window
         keep = []
+        confirmed = -1                                      # first LTF of the burst confirmed last here
         for i, b in enumerate(self._bursts):
             if b.stage is not Stage.SYNC:
                 keep.append(b)
@@ -292,17 +291,8 @@ class Receiver:
             if self._waiting(b):
                 keep += self._bursts[i:]
                 break
-            if b.shadow is not None:
-                if b.shadow.stage is Stage.PAYLOAD:
-                    continue                                # it fired on that burst's STF
-                if b.shadow.stage is not None:
-                    keep.append(b)                          # that burst's header is pending
-                    continue
-                b.shadow, b.retry = None, True              # that burst's header failed
-            if b.trigger < self._last_ltf and not b.retry:
-                b.shadow = self._last_burst                 # may have fired on the STF of the burst before
-                keep.append(b)
-                continue
+            if b.trigger < (confirmed if b.retry else self._last_ltf):
+                continue                                    # fired on the STF of the burst before
             self.stats["stf_triggers"] += 1
             d = b.trigger - self._offset
             base = stf_length(p) + p.n_fft // 2
@@ -320,8 +310,8 @@ class Receiver:
             b.sync = LtfSync(self._offset + sync.first_ltf, sync.cfo_hz, sync.metric)
             b.stage = Stage.HEADER
             b.need = b.window0(p) + self._header_reach
-            self._last_ltf = b.sync.first_ltf
-            self._last_burst = b
+            self._last_ltf = max(self._last_ltf, b.sync.first_ltf)
+            confirmed = b.sync.first_ltf
             self.stats["ltf_confirmed"] += 1
             keep.append(b)
         self._bursts = keep
@@ -335,8 +325,8 @@ class Receiver:
         drift are fitted to the whole header instead of the two LTF symbols (the LTF-only
         estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
         A burst whose header fails, or announces a payload longer than max_payload_symbols, is
-        dropped. Returns whether a trigger in the shadow of a burst done here (``_Burst.shadow``) is
-        to be searched again or dropped (``_synchronise``)."""
+        dropped, and the STF test's triggers between its own and its LTF are found again (``_rescan``)
+        for ``_synchronise``. Returns whether there are any."""
         p, n_hdr = self.params, self._hdr_syms
         batch = [b for b in self._bursts if b.stage is Stage.HEADER and not self._waiting(b)
                  and self._available(b.need)]
@@ -362,9 +352,23 @@ class Receiver:
                 continue
             b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
             b.need = b.end(p)
+        retry = [r for b in batch if b.stage is None for r in self._rescan(b)]
         self._bursts = [b for b in self._bursts if b.stage is not None
                         and (b.stage is not Stage.HEADER or self._waiting(b))]
-        return any(b.shadow is not None and b.shadow.stage is not Stage.HEADER for b in self._bursts)
+        if retry:
+            self._bursts = sorted(self._bursts + retry, key=lambda b: b.trigger)
+        return bool(retry)
+
+    def _rescan(self, failed: _Burst) -> list[_Burst]:
+        """The triggers (``phy.sync.stf_detect``) after ``failed``'s own and before its LTF, as SYNC bursts
+        to search again (``_Burst.retry``)."""
+        lo = failed.trigger + self._lag - self._offset
+        hi = failed.sync.first_ltf - self._offset
+        if hi <= lo:
+            return []
+        hits, acorr = stf_detect(self._det[lo: hi + self._window + self._lag], self.params, self._threshold)
+        return [dataclasses.replace(self._burst(self._offset + lo + d, a), retry=True)
+                for d, a in zip(hits.tolist(), acorr.tolist())]
 
     def _header_bits(self, eq, i: int) -> tuple[Header | None, np.ndarray]:
         """Golay + CRC of burst i of an equalised header batch: (Header or None, its transmitted bits)."""

@@ -61,6 +61,11 @@ def stf_threshold(params: OfdmParams, false_alarm_prob: float) -> float:
     return beta_threshold(w, min(2 * false_alarm_prob, 0.5))
 
 
+TRIGGER_GAP_PERIODS = 4
+"""Triggers are at least this many STF periods apart (64 samples at n_fft 64): an STF passes the test
+over up to W + L + its length windows, one LTF search per trigger covers W + 2 L + 2 n_cp LTF
+positions, so a few triggers per STF are enough (one per L would make ~15 at 20 dB)."""
+
 STF_BLOCK = 2048
 """The STF scan's running sums restart every STF_BLOCK windows (stream positions), samples."""
 
@@ -68,8 +73,8 @@ STF_BLOCK = 2048
 def stf_detect(x: np.ndarray, params: OfdmParams, threshold: float, first: int = 0, offset: int = 0,
                after: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Triggers: positions d >= ``first`` where the STF statistic T of x (complex (n,)) exceeds
-    ``threshold`` (module docstring), the first at or after ``after`` and then each at least L
-    after the one before.
+    ``threshold`` (module docstring), the first at or after ``after`` and then each at least
+    TRIGGER_GAP_PERIODS L after the one before.
 
     Tested as |P_L|^2 - |P_H|^2 > threshold * E1 * E2 (no division; windows without energy never
     pass), with window sums from running sums in float64, in one compiled pass
@@ -82,7 +87,7 @@ def stf_detect(x: np.ndarray, params: OfdmParams, threshold: float, first: int =
 
     lag, w = stf_span(params)
     return stf_scan(np.asarray(x, dtype=np.complex64), int(first), lag, w, float(threshold), int(offset), STF_BLOCK,
-                    int(after), lag)
+                    int(after), TRIGGER_GAP_PERIODS * lag)
 
 
 SPUR_RATIO = 10.0
@@ -93,12 +98,12 @@ noise power it stays above 10.5 even when every block holds a burst (a single bl
 a burst's own bins reach 8-20 times the mean)."""
 
 SPUR_AVERAGING = 0.125
-"""Weight of each analysed block in that running mean (about eight of them, 64 ms at 2 MS/s)."""
+"""Weight of each analysed block in that running mean (about eight of them, 128 ms at 2 MS/s)."""
 
-SPUR_EVERY = 8
+SPUR_EVERY = 16
 """The spur search analyses the first SPUR_EVERY blocks of a stream, then every SPUR_EVERY-th
-(stream-aligned): one 2048-point FFT per 16384 samples (8 ms at 2 MS/s) costs ~1.5 ns per sample
-instead of ~10."""
+(stream-aligned): one 2048-point FFT per 32768 samples (16 ms at 2 MS/s) costs under 1 ns per
+sample instead of ~10 for every block."""
 
 NOTCH_RHO = 0.99
 """Pole radius of the DC blocker and the spur notch (3 dB width (1 - rho) fs / (2 pi), 3.2 kHz at 2 MS/s)."""
@@ -136,36 +141,38 @@ class FrontEnd:
         self.block = block
         self.state = np.zeros(3, np.complex128)
         self.notch = 0j
-        self._pending: list[np.ndarray] = []     # this block's filtered samples so far
-        self._filled = 0
+        self._pending: list[np.ndarray] = []     # the analysed block's filtered samples so far
         self._spectrum = None                    # running mean of the blocks' normalised power spectra
         self._analysed = 0                       # blocks in it so far
         self._window = _hann(block)
 
     def __call__(self, x: np.ndarray, stream_index: int) -> np.ndarray:
-        """Filter complex64 x (n,) whose first sample has ``stream_index``; complex64 (n,)."""
+        """Filter complex64 x (n,) whose first sample has ``stream_index``; complex64 (n,). One
+        compiled call per run of samples between analysed blocks (the notch changes only there)."""
         from phy.kernels import notch_filter
 
         out = np.empty(x.size, np.complex64)
-        pos = 0
+        pos, size = 0, self.block
         while pos < x.size:
-            end = min(x.size, pos + self.block - (stream_index + pos) % self.block)
+            blk = (stream_index + pos) // size
+            if self._analysed >= SPUR_EVERY:
+                blk = -(-blk // SPUR_EVERY) * SPUR_EVERY          # the next analysed block
+            lo, hi = blk * size - stream_index, (blk + 1) * size - stream_index
+            end = min(x.size, hi)
             notch_filter(x[pos:end], out[pos:end], self.state, self.notch, NOTCH_RHO)
-            if self._analysed < SPUR_EVERY or (stream_index + pos) // self.block % SPUR_EVERY == 0:
-                self._collect(out[pos:end], (stream_index + end) % self.block == 0)
+            if end > lo:
+                self._pending.append(out[max(pos, lo):end].copy())
+            if end == hi:
+                self._analyse()
             pos = end
         return out
 
-    def _collect(self, v: np.ndarray, block_ends: bool) -> None:
-        """Gather one block's filtered samples; at its end, if the block is whole (the stream may
-        start inside one), update the spectrum and move the notch where a line stands out (else
-        keep it: a notch hides its own spur)."""
-        self._pending.append(v)
-        self._filled += v.size
-        if not block_ends:
-            return
-        blk = np.concatenate(self._pending)
-        self._pending, self._filled = [], 0
+    def _analyse(self) -> None:
+        """At the end of an analysed block: if it is whole (the stream may start inside one),
+        update the spectrum and move the notch where a line stands out (else keep it: a notch
+        hides its own spur)."""
+        blk = np.concatenate(self._pending) if self._pending else np.zeros(0, np.complex64)
+        self._pending = []
         if blk.size < self.block:
             return
         f = scipy.fft.fft(blk * self._window, overwrite_x=True)
