@@ -21,14 +21,6 @@ from numba import njit
 _TWO_PI = 2.0 * math.pi
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _lag_terms(x, i, lag, half):
-    """x[i + lag] conj(x[i]), x[i + half] conj(x[i]) (complex128) and |x[i]|^2 (float64)."""
-    a = np.complex128(x[i])
-    e = a.real * a.real + a.imag * a.imag
-    return np.complex128(x[i + lag]) * np.conj(a), np.complex128(x[i + half]) * np.conj(a), e
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
     """Windows j >= ``first`` of x (complex64 (n,)) where |P_L|^2 - |P_H|^2 > threshold * E1 * E2
@@ -37,9 +29,9 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
     [j + lag, j + lag + w); of those, the first at or after ``after`` and then each at least
     ``gap`` after the previous one returned (gap 1: all of them).
 
-    Each window sum is the difference of two running sums in float64 / complex128 over the same
-    terms in the same order (up to the window's last term and up to the term before it), so a
-    window of zeros gives exactly zero. The running sums restart at every window whose stream index
+    Each window sum is the difference of two prefix sums in float64 over the same terms in the
+    same order (up to the window's last term and up to the term before it), so a window of zeros
+    gives exactly zero. The prefix sums restart at every window whose stream index
     (j + ``offset``) is a multiple of ``block``, and the scan starts at the one at or before
     ``first`` (x must hold it): every window's sums, and so the decisions, are the same however the
     stream is cut into calls. Returns (indices int64 (k,), P_L complex128 (k,))."""
@@ -49,41 +41,49 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
         return np.zeros(0, np.int64), np.zeros(0, np.complex128)
     hits = np.empty(n - first, np.int64)
     vals = np.empty(n - first, np.complex128)
+    m = block + w + lag
+    cpr = np.empty(m)        # prefix sums of the segment's terms, from its first window on
+    cpi = np.empty(m)
+    chr_ = np.empty(m)
+    chi = np.empty(m)
+    ce = np.empty(m)
     k = 0
     seg = first - (first + offset) % block
     while seg < n:
         stop = min(n, seg + block)
-        pl_hi = ph_hi = pl_lo = ph_lo = 0j
-        e1_hi = e2_hi = e1_lo = e2_lo = 0.0
-        for i in range(seg, seg + w - 1):
-            pl, ph, e = _lag_terms(x, i, lag, half)
-            pl_hi += pl
-            ph_hi += ph
-            e1_hi += e
-        for i in range(seg, seg + w - 1 + lag):
-            e2_hi += _energy(x[i])
-        for i in range(seg, seg + lag - 1):
-            e2_lo += _energy(x[i])
-        for j in range(seg, stop):
-            pl, ph, e = _lag_terms(x, j + w - 1, lag, half)
-            pl_hi += pl
-            ph_hi += ph
-            e1_hi += e
-            e2_hi += _energy(x[j + w - 1 + lag])
-            if j > seg:
-                pl, ph, e = _lag_terms(x, j - 1, lag, half)
-                pl_lo += pl
-                ph_lo += ph
-                e1_lo += e
-            e2_lo += _energy(x[j - 1 + lag])
-            if j < first or j < after:
-                continue
-            p = pl_hi - pl_lo
-            q = ph_hi - ph_lo
-            if (p.real * p.real + p.imag * p.imag) - (q.real * q.real + q.imag * q.imag) \
-                    > threshold * ((e1_hi - e1_lo) * (e2_hi - e2_lo)):
+        a_r = a_i = b_r = b_i = e = 0.0
+        cpr[0] = cpi[0] = chr_[0] = chi[0] = ce[0] = 0.0
+        n_p = stop - seg + w - 1
+        for t in range(n_p):
+            v = np.complex128(x[seg + t])
+            e += v.real * v.real + v.imag * v.imag
+            ce[t + 1] = e
+            pl = np.complex128(x[seg + t + lag]) * np.conj(v)
+            ph = np.complex128(x[seg + t + half]) * np.conj(v)
+            a_r += pl.real
+            a_i += pl.imag
+            b_r += ph.real
+            b_i += ph.imag
+            cpr[t + 1] = a_r
+            cpi[t + 1] = a_i
+            chr_[t + 1] = b_r
+            chi[t + 1] = b_i
+        for t in range(n_p, n_p + lag):
+            v = np.complex128(x[seg + t])
+            e += v.real * v.real + v.imag * v.imag
+            ce[t + 1] = e
+        for j in range(max(seg, first, after), stop):
+            t = j - seg
+            pr = cpr[t + w] - cpr[t]
+            pi = cpi[t + w] - cpi[t]
+            qr = chr_[t + w] - chr_[t]
+            qi = chi[t + w] - chi[t]
+            if pr * pr + pi * pi - (qr * qr + qi * qi) \
+                    > threshold * ((ce[t + w] - ce[t]) * (ce[t + w + lag] - ce[t + lag])):
+                if j < after:
+                    continue
                 hits[k] = j
-                vals[k] = p
+                vals[k] = complex(pr, pi)
                 k += 1
                 after = j + gap
         seg = stop
@@ -114,13 +114,6 @@ def notch_filter(x, out, state, c, rho):
         out[i] = v
         xp, up, vp = xi, u, v
     state[0], state[1], state[2] = xp, up, vp
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _energy(v):
-    """|v|^2 in float64."""
-    a = np.complex128(v)
-    return a.real * a.real + a.imag * a.imag
 
 
 _ATAN_P = (-8.750608600031904122785e-01, -1.615753718733365076637e+01, -7.500855792314704667340e+01,
