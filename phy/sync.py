@@ -101,9 +101,13 @@ SPUR_AVERAGING = 0.125
 """Weight of each analysed block in that running mean (about eight of them, 128 ms at 2 MS/s)."""
 
 SPUR_EVERY = 16
-"""The spur search analyses the first SPUR_EVERY blocks of a stream, then every SPUR_EVERY-th
+"""The spur search analyses the first SPUR_WARMUP blocks of a stream, then every SPUR_EVERY-th
 (stream-aligned): one 2048-point FFT per 32768 samples (16 ms at 2 MS/s) costs under 1 ns per
 sample instead of ~10 for every block."""
+
+SPUR_WARMUP = 4
+"""Blocks averaged before the first notch decision (a single block's largest line can reach 12
+times the mean without a spur)."""
 
 NOTCH_RHO = 0.99
 """Pole radius of the DC blocker and the spur notch (3 dB width (1 - rho) fs / (2 pi), 3.2 kHz at 2 MS/s)."""
@@ -129,8 +133,8 @@ class FrontEnd:
     radius NOTCH_RHO behind it, so white noise stays nearly white and the STF (lines on every
     fourth subcarrier, periodic in L) keeps its periodicity. The spur's frequency is the strongest
     line of the running mean (SPUR_AVERAGING) of the filtered samples' normalised power spectra (Hann
-    window, parabolic interpolation of the log power) over every SPUR_EVERY-th complete STF_BLOCK of
-    stream samples; the
+    window, parabolic interpolation of the log power) over the first SPUR_WARMUP complete STF_BLOCKs
+    of stream samples and then every SPUR_EVERY-th; the
     notch moves there for the next block when that line stands SPUR_RATIO above the mean (one spur
     at a time: of two, the stronger is notched; a notch left where a spur was is harmless).
     Blocks are aligned to stream indices, so the output does not depend on how the stream is cut
@@ -155,7 +159,7 @@ class FrontEnd:
         pos, size = 0, self.block
         while pos < x.size:
             blk = (stream_index + pos) // size
-            if self._analysed >= SPUR_EVERY:
+            if self._analysed >= SPUR_WARMUP:
                 blk = -(-blk // SPUR_EVERY) * SPUR_EVERY          # the next analysed block
             lo, hi = blk * size - stream_index, (blk + 1) * size - stream_index
             end = min(x.size, hi)
@@ -188,7 +192,7 @@ class FrontEnd:
             self._spectrum += max(SPUR_AVERAGING, 1 / self._analysed) * (spec - self._spectrum)
         spec = self._spectrum
         k = int(np.argmax(spec))
-        if spec[k] < SPUR_RATIO:
+        if self._analysed < SPUR_WARMUP or spec[k] < SPUR_RATIO:
             return
         lo, mid, hi = np.log(np.maximum(spec[[k - 1, k, (k + 1) % spec.size]], 1e-30))
         den = lo - 2 * mid + hi
