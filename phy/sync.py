@@ -106,8 +106,9 @@ SPUR_EVERY = 16
 sample instead of ~10 for every block."""
 
 SPUR_WARMUP = 4
-"""Blocks averaged before the first notch decision (a single block's largest line can reach 12
-times the mean without a spur)."""
+"""Over a stream's first SPUR_WARMUP blocks a line must stand SPUR_RATIO * SPUR_WARMUP / (blocks
+averaged) above the mean (40 times in the first block alone, whose largest line reaches ~23 without
+a spur when a burst fills it; a spur at the noise power in noise stands ~100 times above)."""
 
 NOTCH_RHO = 0.99
 """Pole radius of the DC blocker and the spur notch (3 dB width (1 - rho) fs / (2 pi), 3.2 kHz at 2 MS/s)."""
@@ -192,7 +193,7 @@ class FrontEnd:
             self._spectrum += max(SPUR_AVERAGING, 1 / self._analysed) * (spec - self._spectrum)
         spec = self._spectrum
         k = int(np.argmax(spec))
-        if self._analysed < SPUR_WARMUP or spec[k] < SPUR_RATIO:
+        if spec[k] < SPUR_RATIO * SPUR_WARMUP / min(self._analysed, SPUR_WARMUP):
             return
         lo, mid, hi = np.log(np.maximum(spec[[k - 1, k, (k + 1) % spec.size]], 1e-30))
         den = lo - 2 * mid + hi
