@@ -61,7 +61,7 @@ def test_a_capture_with_dc_and_a_spur_decodes_every_frame_without_extra_triggers
     """The capture-level check of ``bench phy`` (capture_dc_spur_time_ratio): dense frames at 20 dB
     with a DC offset and a CW spur, each at the noise power, in 65536-sample chunks: every frame
     decodes, with under twice the STF triggers of the same capture without them (a few more while
-    the first blocks show the spur; the STF test alone fires ~40 times per frame here)."""
+    the first blocks show the spur; the classic STF test fired ~44 times per frame on such captures)."""
     level = 0.1 * np.sqrt(1 / 0.8125)                       # the noise's amplitude at 20 dB in-band
     clean, values = _stream(n_frames=14, seed=4, snr_db=20.0)
     dirty, _ = _stream(n_frames=14, seed=4, snr_db=20.0, dc_offset=level * (0.6 - 0.8j),
