@@ -7,7 +7,9 @@ waveforms passed through ``phy.channel.Channel``; SNRs are in-band (per-subcarri
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -79,15 +81,21 @@ def _with_lead(burst, rng, lead=600):
 
 
 # ------------------------------------------------------------------------------------------ speed
-def _pin_one_cpu() -> int | None:
-    """Pin this process to one CPU (the GNU Radio side pins itself the same way); return it."""
-    import os
+@contextlib.contextmanager
+def _one_cpu():
+    """Pin this process to one CPU while the block runs (the GNU Radio side pins itself the same
+    way); yields the CPU, or None where affinity is not available."""
     try:
-        cpu = min(os.sched_getaffinity(0))
+        before = os.sched_getaffinity(0)
+        cpu = min(before)
         os.sched_setaffinity(0, {cpu})
-        return cpu
     except (AttributeError, OSError):
-        return None
+        yield None
+        return
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _replay(y: np.ndarray, params: OfdmParams) -> tuple[float, float, int, int]:
@@ -122,8 +130,7 @@ def throughput(params: OfdmParams, n_frames: int, repeats: int = 3) -> dict:
     captures = {"": {}, "_dc": dict(dc_offset=level), "_spur": spur, "_dc_spur": dict(dc_offset=level, **spur)}
     captures = {k: _channel(x, power, 0, snr_db=20.0, **cfg).astype(np.complex64) for k, cfg in captures.items()}
     best = {k: (np.inf, np.inf, 0, 0) for k in captures}
-    cpu = _pin_one_cpu()
-    with threadpool_limits(1):
+    with _one_cpu() as cpu, threadpool_limits(1):
         _replay(captures[""][: 1 << 16], params)                      # compiled kernels loaded
         for _ in range(repeats):
             for k, y in captures.items():
