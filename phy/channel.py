@@ -14,9 +14,9 @@ Processing order of :meth:`Channel.apply` (transmitter -> receiver):
 2. sampling: fractional timing offset and sampling-rate offset (windowed-sinc interpolation);
 3. carrier: CFO, then Wiener phase noise;
 4. AWGN at ``snr_db`` (added everywhere, idle gaps included);
-5. receiver front end: IQ imbalance, DC offset, clipping, ADC quantisation.
+5. receiver front end: IQ imbalance, DC offset, a CW spur, clipping, ADC quantisation.
 
-All level parameters (DC offset, clipping) are relative to the reference RMS amplitude sqrt(P), so
+All level parameters (DC offset, spur, clipping) are relative to the reference RMS amplitude sqrt(P), so
 one configuration behaves the same whatever the transmitter's scaling.
 """
 from __future__ import annotations
@@ -59,6 +59,10 @@ class ChannelConfig:
         iq_amp_db: receiver IQ gain imbalance in dB (Q branch gain over I branch gain).
         iq_phase_deg: receiver IQ phase imbalance in degrees (|value| < 45).
         dc_offset: complex DC offset added at the receiver, relative to sqrt(P).
+        spur_level: complex amplitude of a CW spur (a tone) added at the receiver, relative to
+            sqrt(P); 0 adds none.
+        spur_hz: the spur's frequency in Hz (|spur_hz| < sample_rate / 2); its phase is
+            that of spur_level at the call's first sample.
         clip_db: ADC full scale per I/Q rail in dB above sqrt(P); samples beyond it are clipped.
             None: no clipping.
         adc_bits: ADC resolution in bits (e.g. 12, or 16 for int16 samples); None: no quantisation.
@@ -77,6 +81,8 @@ class ChannelConfig:
     iq_amp_db: float = 0.0
     iq_phase_deg: float = 0.0
     dc_offset: complex = 0j
+    spur_level: complex = 0j
+    spur_hz: float = 0.0
     clip_db: float | None = None
     adc_bits: int | None = None
     seed: int | None = None
@@ -88,7 +94,7 @@ class ChannelConfig:
                 raise ValueError(f"channel {name} must be a finite number, got {value!r}")
 
         for name in ("cfo_hz", "sro_ppm", "timing_offset", "delay_spread_s", "doppler_hz",
-                     "phase_noise_hz", "iq_amp_db", "iq_phase_deg", "dc_offset"):
+                     "phase_noise_hz", "iq_amp_db", "iq_phase_deg", "dc_offset", "spur_level", "spur_hz"):
             finite(name, getattr(self, name))
         for name in ("snr_db", "clip_db"):
             if getattr(self, name) is not None:
@@ -118,7 +124,7 @@ class ChannelConfig:
         """Build a config from URI parameters, e.g. ``{'snr': '5', 'cfo': '2e3', 'channel': 'tdl-c'}``.
 
         Keys (short form or field name): snr, cfo, sro, timing, channel, delay_spread, doppler,
-        phase_noise, iq_amp, iq_phase, dc, clip, adc_bits, seed; units as in the class docstring.
+        phase_noise, iq_amp, iq_phase, dc, spur, spur_hz, clip, adc_bits, seed; units as in the class docstring.
         ``snr``, ``clip``, ``adc_bits`` and ``seed`` accept ``none``.
 
         Raises:
@@ -137,7 +143,8 @@ class ChannelConfig:
 _URI_KEYS = {
     "snr": "snr_db", "cfo": "cfo_hz", "sro": "sro_ppm", "timing": "timing_offset", "channel": "channel",
     "delay_spread": "delay_spread_s", "doppler": "doppler_hz", "phase_noise": "phase_noise_hz",
-    "iq_amp": "iq_amp_db", "iq_phase": "iq_phase_deg", "dc": "dc_offset", "clip": "clip_db",
+    "iq_amp": "iq_amp_db", "iq_phase": "iq_phase_deg", "dc": "dc_offset", "spur": "spur_level",
+    "spur_hz": "spur_hz", "clip": "clip_db",
     "adc_bits": "adc_bits", "seed": "seed",
 }
 
@@ -151,7 +158,7 @@ def _parse_value(name: str, key: str, text: str) -> object:
     try:
         if name in ("adc_bits", "seed"):
             return int(text)
-        if name == "dc_offset":
+        if name in ("dc_offset", "spur_level"):
             return complex(text.replace(" ", ""))
         return float(text)
     except ValueError:
@@ -211,6 +218,8 @@ class Channel:
             raise ValueError(f"sample_rate_hz must be a positive number in Hz, got {sample_rate_hz}")
         if not 0 < occupied_fraction <= 1:
             raise ValueError(f"occupied_fraction must be in (0, 1], got {occupied_fraction}")
+        if not abs(config.spur_hz) < sample_rate_hz / 2:
+            raise ValueError(f"spur {config.spur_hz} Hz exceeds half the sample rate ({sample_rate_hz / 2:g} Hz)")
         if not abs(config.cfo_hz) < sample_rate_hz / 2:
             raise ValueError(f"cfo {config.cfo_hz} Hz exceeds half the sample rate ({sample_rate_hz / 2:g} Hz)")
         if not config.doppler_hz <= sample_rate_hz / 100:
@@ -288,7 +297,7 @@ class Channel:
         if nonzero.size:
             return float(np.mean(np.abs(nonzero) ** 2))
         cfg = self.config
-        if cfg.snr_db is not None or cfg.dc_offset or cfg.clip_db is not None:
+        if cfg.snr_db is not None or cfg.dc_offset or cfg.spur_level or cfg.clip_db is not None:
             raise ValueError("channel input is all zeros: pass signal_power to set the noise and levels")
         return None
 
@@ -342,13 +351,16 @@ class Channel:
         return _interpolate(y, np.arange(m) / ratio - cfg.timing_offset)
 
     def _front_end(self, y: np.ndarray, power: float | None) -> np.ndarray:
-        """IQ imbalance, DC offset, clipping and quantisation of the receiver's front end and ADC."""
+        """IQ imbalance, DC offset, CW spur, clipping and quantisation of the receiver's front end and ADC."""
         cfg = self.config
         if cfg.iq_amp_db or cfg.iq_phase_deg:
             g = 10.0 ** (cfg.iq_amp_db / 20.0)
             y = y.real + 1j * g * (y * np.exp(-1j * np.deg2rad(cfg.iq_phase_deg))).imag
         if cfg.dc_offset:
             y = y + cfg.dc_offset * math.sqrt(power)
+        if cfg.spur_level:
+            y = y + cfg.spur_level * math.sqrt(power) * np.exp(2j * np.pi * cfg.spur_hz / self.sample_rate_hz
+                                                                 * np.arange(y.size))
         full_scale = None
         if cfg.clip_db is not None:
             full_scale = math.sqrt(power) * 10.0 ** (cfg.clip_db / 20.0)

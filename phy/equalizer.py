@@ -93,31 +93,58 @@ class ChannelEstimate:
         return 10 * np.log10(np.maximum(np.mean(self.snr_per_subcarrier, axis=-1), 1e-12))
 
 
-def track_and_equalize(y: np.ndarray, known: KnownEntries, params: OfdmParams, passes: int, first: int
-                       ) -> tuple[PhaseTrack, ChannelEstimate, np.ndarray, np.ndarray, np.ndarray]:
-    """Phase tracking, channel estimation and equalisation of B frames of equal size, in one
-    compiled pass (``phy.kernels.track_equalize``).
+@dataclass
+class Equalized:
+    """What an equaliser gives for a batch of B frames of equal size.
 
-    Args:
-        y: complex (B, 2 + n_sym, n_used) FFTs of the LTF and the frame's OFDM symbols.
-        known: the frames' known entries (``phy.known.known_entries``).
+    Attributes:
+        track: the phase model (``PhaseTrack``).
+        estimate: the channel and noise estimates (``ChannelEstimate``).
+        received: complex (B, n_eq, n_data) the equalised rows' data subcarriers before equalisation.
+        equalized: complex (B, n_eq, n_data) unbiased equalised data symbols.
+        error_var: float (B, n_eq, n_data) complex error variance of each equalised symbol.
+    """
+
+    track: PhaseTrack
+    estimate: ChannelEstimate
+    received: np.ndarray
+    equalized: np.ndarray
+    error_var: np.ndarray
+
+
+@dataclass(frozen=True)
+class Equalizer:
+    """Phase tracking, channel estimation and equalisation of B frames of equal size, configured by
+    name (the receiver holds one instance per use), in one compiled pass
+    (``phy.kernels.track_equalize``).
+
+    Attributes:
+        params: the numerology.
         passes: 0: the LTF channel and a common phase a + b t per frame only (residual CFO; steadier
             on a few symbols at low SNR: the header's first pass); else that many alternations of
             the full phase/drift fit and the channel fit to the fully known symbols (LTF and, when
-            ``known`` has them, the headers).
-        first: first symbol (row of y) to equalise.
-    Returns:
-        (track, estimate, received, equalised, error variance) with the last three of shape
-        (B, n_rows - first, n_data) on the data subcarriers (complex, complex, float).
+            the known entries have them, the headers).
+        first: first row of y to equalise (2: the first symbol after the LTF).
     """
-    from phy.kernels import track_equalize
 
-    proj, diag, rank = smoother(params)
-    _, data_pos, _ = layout(params)
-    x = known.x if known.x.ndim == 2 else known.x[None]
-    xf = known.x_full if known.x_full.ndim == 3 else known.x_full[None]
-    phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var = track_equalize(
-        np.ascontiguousarray(y, dtype=np.complex128), known.rows, known.cols, known.row_start, x, xf,
-        known.n_full, known.t, used_subcarriers(params), params.n_fft, proj, diag, rank, passes, PHASE_WINDOW, first,
-        data_pos)
-    return PhaseTrack(phase, delay, phase_var, delay_var, sro), ChannelEstimate(h, h_err, nv, nv_sc), raw, eq, var
+    params: OfdmParams
+    passes: int
+    first: int
+
+    def __call__(self, y: np.ndarray, known: KnownEntries) -> Equalized:
+        """Equalise rows ``first``.. of y: complex (B, 2 + n_sym, n_used) FFTs of the LTF and the
+        frames' OFDM symbols, with their known entries (``phy.known.known_entries``)."""
+        from phy.kernels import KnownArrays, Smoother, track_equalize
+
+        p = self.params
+        proj, diag, rank = smoother(p)
+        _, data_pos, _ = layout(p)
+        x = known.x if known.x.ndim == 2 else known.x[None]
+        xf = known.x_full if known.x_full.ndim == 3 else known.x_full[None]
+        out = track_equalize(np.ascontiguousarray(y, dtype=np.complex128),
+                             KnownArrays(known.rows, known.cols, known.row_start, x, xf, known.n_full, known.t),
+                             Smoother(used_subcarriers(p), p.n_fft, proj, diag, rank),
+                             self.passes, PHASE_WINDOW, self.first, data_pos)
+        phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var = out
+        return Equalized(PhaseTrack(phase, delay, phase_var, delay_var, sro), ChannelEstimate(h, h_err, nv, nv_sc),
+                         raw, eq, var)

@@ -13,6 +13,7 @@ numba's import included). The models and formulas are those documented in ``phy.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
@@ -20,50 +21,99 @@ from numba import njit
 _TWO_PI = 2.0 * math.pi
 
 
-@njit(cache=True, nogil=True)
-def stf_scan(x, lag, w, threshold):
-    """Positions where |P|^2 > threshold * E1 * E2 (``phy.sync.stf_detect``) for x complex64 (n,):
-    P the lag-``lag`` autocorrelation and E1, E2 the energies over ``w`` samples, from running sums
-    in float64 / complex128 (sample products formed in complex128).
-    Returns (indices int64 (k,), P complex128 (k,))."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
+    """Windows j >= ``first`` of x (complex64 (n,)) where |P_L|^2 - |P_H|^2 > threshold * E1 * E2
+    (``phy.sync.stf_detect``): P_L, P_H the lag-``lag`` and lag-``lag // 2`` autocorrelations
+    sum x[i + lag] conj(x[i]) over i in [j, j + w), E1, E2 the energies of x over [j, j + w) and
+    [j + lag, j + lag + w); of those, the first at or after ``after`` and then each at least
+    ``gap`` after the previous one returned (gap 1: all of them).
+
+    Each window sum is the difference of two prefix sums in float64 over the same terms in the
+    same order (up to the window's last term and up to the term before it), so a window of zeros
+    gives exactly zero. The prefix sums restart at every window whose stream index
+    (j + ``offset``) is a multiple of ``block``, and the scan starts at the one at or before
+    ``first`` (x must hold it): every window's sums, and so the decisions, are the same however the
+    stream is cut into calls. Returns (indices int64 (k,), P_L complex128 (k,))."""
+    half = lag // 2
     n = x.size - w - lag + 1
-    if n <= 0:
+    if n <= first:
         return np.zeros(0, np.int64), np.zeros(0, np.complex128)
-    prod = np.empty(x.size - lag, np.complex128)         # x[i + lag] conj(x[i])
-    for i in range(prod.size):
-        prod[i] = np.complex128(x[i + lag]) * np.conj(np.complex128(x[i]))
-    en = np.empty(x.size)                                # |x[i]|^2
-    for i in range(x.size):
-        v = x[i]
-        en[i] = v.real * v.real + v.imag * v.imag
-    # running sums up to the window's last entry (hi) and up to the entry before it (lo)
-    p_hi = p_lo = 0j
-    e1_hi = e1_lo = e2_hi = e2_lo = 0.0
-    for i in range(w - 1):
-        p_hi += prod[i]
-        e1_hi += en[i]
-    for i in range(w - 1 + lag):
-        e2_hi += en[i]
-    for i in range(lag - 1):
-        e2_lo += en[i]
-    hits = np.empty(n, np.int64)
-    vals = np.empty(n, np.complex128)
+    hits = np.empty(n - first, np.int64)
+    vals = np.empty(n - first, np.complex128)
+    m = block + w + lag
+    cpr = np.empty(m)        # prefix sums of the segment's terms, from its first window on
+    cpi = np.empty(m)
+    chr_ = np.empty(m)
+    chi = np.empty(m)
+    ce = np.empty(m)
     k = 0
-    for j in range(n):
-        i = j + w - 1
-        p_hi += prod[i]
-        e1_hi += en[i]
-        e2_hi += en[i + lag]
-        if j > 0:
-            p_lo += prod[j - 1]
-            e1_lo += en[j - 1]
-        e2_lo += en[j - 1 + lag]
-        p = p_hi - p_lo
-        if p.real * p.real + p.imag * p.imag > threshold * ((e1_hi - e1_lo) * (e2_hi - e2_lo)):
-            hits[k] = j
-            vals[k] = p
-            k += 1
+    seg = first - (first + offset) % block
+    while seg < n:
+        stop = min(n, seg + block)
+        a_r = a_i = b_r = b_i = e = 0.0
+        cpr[0] = cpi[0] = chr_[0] = chi[0] = ce[0] = 0.0
+        n_p = stop - seg + w - 1
+        for t in range(n_p):
+            v = np.complex128(x[seg + t])
+            e += v.real * v.real + v.imag * v.imag
+            ce[t + 1] = e
+            pl = np.complex128(x[seg + t + lag]) * np.conj(v)
+            ph = np.complex128(x[seg + t + half]) * np.conj(v)
+            a_r += pl.real
+            a_i += pl.imag
+            b_r += ph.real
+            b_i += ph.imag
+            cpr[t + 1] = a_r
+            cpi[t + 1] = a_i
+            chr_[t + 1] = b_r
+            chi[t + 1] = b_i
+        for t in range(n_p, n_p + lag):
+            v = np.complex128(x[seg + t])
+            e += v.real * v.real + v.imag * v.imag
+            ce[t + 1] = e
+        for j in range(max(seg, first, after), stop):
+            t = j - seg
+            pr = cpr[t + w] - cpr[t]
+            pi = cpi[t + w] - cpi[t]
+            qr = chr_[t + w] - chr_[t]
+            qi = chi[t + w] - chi[t]
+            if pr * pr + pi * pi - (qr * qr + qi * qi) \
+                    > threshold * ((ce[t + w] - ce[t]) * (ce[t + w + lag] - ce[t + lag])):
+                if j < after:
+                    continue
+                hits[k] = j
+                vals[k] = complex(pr, pi)
+                k += 1
+                after = j + gap
+        seg = stop
     return hits[:k], vals[:k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def notch_filter(x, out, state, c, rho):
+    """The detection path's front-end filter over x (complex64 (n,)) into out (complex64 (n,)):
+    a DC blocker u[i] = x[i] - x[i-1] + rho u[i-1], then a notch at the angle of ``c`` (complex,
+    |c| = 1; 0: none) v[i] = u[i] - c u[i-1] + rho c v[i-1] (``phy.sync.FrontEnd``). ``state``
+    complex128 (3,) holds (x, u, v) of the sample before x[0] and is updated, so consecutive calls
+    filter a stream exactly as one call would."""
+    xp, up, vp = state[0], state[1], state[2]
+    if c == 0:
+        for i in range(x.size):
+            xi = np.complex128(x[i])
+            up = xi - xp + rho * up
+            out[i] = up
+            xp = xi
+        state[0], state[1], state[2] = xp, up, up
+        return
+    cr = rho * c
+    for i in range(x.size):
+        xi = np.complex128(x[i])
+        u = xi - xp + rho * up
+        v = u - c * up + cr * vp
+        out[i] = v
+        xp, up, vp = xi, u, v
+    state[0], state[1], state[2] = xp, up, vp
 
 
 _ATAN_P = (-8.750608600031904122785e-01, -1.615753718733365076637e+01, -7.500855792314704667340e+01,
@@ -73,7 +123,7 @@ _ATAN_Q = (2.485846490142306297962e+01, 1.650270098316988542046e+02, 4.328810604
 _MOREBITS = 6.123233995736765886130e-17
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _angle(y, x):
     """atan2(y, x), rad, without a library call: the Cephes rational approximation of atan on
     [0, 1] (argument reduction at 0.66; within 2 ulp of ``math.atan2``), then the octant."""
@@ -95,13 +145,13 @@ def _angle(y, x):
     return -r if y < 0 else r
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _wrap_angle(z):
     """Angle of complex z in (-pi, pi], rad."""
     return _angle(z.imag, z.real)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _rotation(phase, delay, ks, n_fft, out):
     """out[i] = exp(-1j (phase + 2 pi ks[i] delay / n_fft)) for ascending integer subcarriers ks
     (n_used,), by a recurrence over k (two complex exponentials per call instead of one per entry)."""
@@ -115,7 +165,7 @@ def _rotation(phase, delay, ks, n_fft, out):
         out[i] = cur
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _line_fit(z, t):
     """Weighted straight-line fit of the unwrapped phases of z (complex (n,)) over t (n,), weights
     |z|: (a, b) with phase ≈ a + b t (``phy.equalizer`` model)."""
@@ -139,20 +189,33 @@ def _line_fit(z, t):
     return (y0 - b * s1) / s0, b
 
 
-@njit(cache=True, nogil=True)
-def _estimate(y, xf, xb, n, phase, delay, ks, n_fft, proj, diag, rank, h, h_err, nv, nv_sc):
+KnownArrays = namedtuple("KnownArrays", "rows cols row_start x xf n_full t")
+KnownArrays.__doc__ = """A batch's known entries (``phy.known.KnownEntries``) as the kernels read them:
+rows, cols int64 (n_known,) (symbol, used subcarrier) of each entry, by symbol; row_start int64
+(n_rows,) first entry of each symbol (each has at least one); x float64 (B or 1, n_known) their
+values; xf float64 (B or 1, n_full, n_used) the values of the first n_full (fully known) symbols;
+t float64 (n_rows,) window starts, samples."""
+
+Smoother = namedtuple("Smoother", "ks n_fft proj diag rank")
+Smoother.__doc__ = """The delay-limited channel fit (``phy.equalizer.smoother``): ks int64 (n_used,)
+used subcarriers (ascending), n_fft, proj complex128 (n_used, n_used), its diagonal diag float64
+(n_used,), its rank."""
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
     """Channel fit of one frame to its first n (fully known, unit-modulus) symbols after undoing the
     phase model (``phase``/``delay`` (n_rows,), or None for no rotation): h = proj @ mean over the
     symbols of Y X* (the delay-limited least-squares fit); sigma^2 pooled over the residuals with
     n n_used - rank degrees of freedom; h_err = sigma^2 diag / n. Writes h, h_err, nv_sc (residual
-    variance per subcarrier) (n_used,) and nv[0] = sigma^2."""
+    variance per subcarrier) (n_used,); returns sigma^2."""
     n_used = y.shape[1]
     yx = np.empty((n, n_used), np.complex128)
     mean = np.zeros(n_used, np.complex128)
     rot = np.empty(n_used, np.complex128)
     for r in range(n):
         if phase is not None:
-            _rotation(phase[r], delay[r], ks, n_fft, rot)
+            _rotation(phase[r], delay[r], sm.ks, sm.n_fft, rot)
         for k in range(n_used):
             v = y[r, k]
             if phase is not None:
@@ -165,7 +228,7 @@ def _estimate(y, xf, xb, n, phase, delay, ks, n_fft, proj, diag, rank, h, h_err,
     for k in range(n_used):
         acc = 0j
         for j in range(n_used):
-            acc += mean[j] * proj[k, j]
+            acc += mean[j] * sm.proj[k, j]
         h[k] = acc
     total = 0.0
     for k in range(n_used):
@@ -175,29 +238,134 @@ def _estimate(y, xf, xb, n, phase, delay, ks, n_fft, proj, diag, rank, h, h_err,
             s += d.real * d.real + d.imag * d.imag
         nv_sc[k] = s / max(n - 1, 1)
         total += s
-    var = total / max(n * n_used - rank, 1)
+    var = total / max(n * n_used - sm.rank, 1)
     for k in range(n_used):
-        h_err[k] = var * diag[k] / n
-    nv[0] = max(var, 1e-30)
+        h_err[k] = var * sm.diag[k] / n
+    return max(var, 1e-30)
 
 
-@njit(cache=True, nogil=True)
-def track_equalize(y, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, proj, diag, rank,
-                   passes, half_window, first, data_pos):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _symbol_sums(known, yk, hb, nv, r, info, z):
+    """Per known entry e: r[e] = Y X* conj(H) (the entry's rotation against the channel) and its
+    phase information info[e] = 2 |H|^2 / sigma^2; per symbol i: z[i] = sum of r over its entries."""
+    n_rows = z.size
+    for e in range(known.rows.size):
+        hc = hb[known.cols[e]]
+        r[e] = yk[e] * np.conj(hc)
+        info[e] = 2 * (hc.real * hc.real + hc.imag * hc.imag) / nv
+    for i in range(n_rows):
+        acc = 0j
+        for e in range(known.row_start[i], _row_end(known, i)):
+            acc += r[e]
+        z[i] = acc
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _row_end(known, i):
+    """One past the last known entry of symbol i."""
+    return known.row_start[i + 1] if i + 1 < known.row_start.size else known.rows.size
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _drift_fit(known, r, info, a, slope, u_all):
+    """Timing drift: what the common-phase line a + b t leaves across the subcarriers, fitted as
+    (c + d t) u (u = 2 pi k / n_fft) by weighted least squares (weights ``info``).
+    Returns (c, d, their covariance c00, c01, c11)."""
+    t = known.t
+    m00 = m01 = m11 = v0 = v1 = 0.0
+    for i in range(t.size):
+        cp = np.exp(-1j * (a + slope * t[i]))
+        for e in range(known.row_start[i], _row_end(known, i)):
+            psi = _wrap_angle(r[e] * cp)
+            ue = u_all[known.cols[e]]
+            iu = info[e] * ue
+            iut = iu * t[i]
+            m00 += iu * ue
+            m01 += iut * ue
+            m11 += iut * t[i] * ue
+            v0 += iu * psi
+            v1 += iut * psi
+    det = m00 * m11 - m01 * m01
+    inv = 1.0 / det if det > 0 else 0.0
+    c00, c01, c11 = m11 * inv, -m01 * inv, m00 * inv
+    return c00 * v0 + c01 * v1, c01 * v0 + c11 * v1, c00, c01, c11
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info, rot,
+                  phase, delay, phase_var, delay_var, cov):
+    """With the drift c + d t removed, the common phase per symbol: a straight line over t plus a
+    moving average over 2 half_window + 1 symbols of what it leaves (phase noise). Writes phase,
+    delay and their error variances (n_rows,) (cov: the drift's covariance c00, c01, c11)."""
+    t = known.t
+    n_rows, n_used = t.size, sm.ks.size
+    zs[0] = 0j
+    row_info[0] = 0.0
+    for i in range(n_rows):
+        lo_e, hi_e = known.row_start[i], _row_end(known, i)
+        dense = 4 * (hi_e - lo_e) > n_used        # else per-entry exponentials are cheaper
+        if dense:
+            _rotation(0.0, c + d * t[i], sm.ks, sm.n_fft, rot)
+        acc = 0j
+        inf = 0.0
+        for e in range(lo_e, hi_e):
+            if dense:
+                acc += r[e] * rot[known.cols[e]]
+            else:
+                acc += r[e] * np.exp(-1j * ((c + d * t[i]) * u_all[known.cols[e]]))
+            inf += info[e]
+        z[i] = acc
+        row_info[i + 1] = row_info[i] + inf
+    a, slope = _line_fit(z, t)
+    for i in range(n_rows):
+        zs[i + 1] = zs[i] + z[i] * np.exp(-1j * (a + slope * t[i]))
+    c00, c01, c11 = cov
+    for i in range(n_rows):
+        lo, hi = max(i - half_window, 0), min(i + half_window + 1, n_rows)
+        phase[i] = a + slope * t[i] + _wrap_angle(zs[hi] - zs[lo])
+        phase_var[i] = 1.0 / max(row_info[hi] - row_info[lo], 1e-30)
+        delay[i] = c + d * t[i]
+        delay_var[i] = c00 + 2 * c01 * t[i] + c11 * t[i] * t[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u_all, data_pos, rot,
+              raw, eq, var):
+    """Unbiased (zero-forcing) equalisation of rows first.. of one frame on the data subcarriers,
+    each symbol's error variance counting the noise, the channel error and the phase and delay
+    errors. Writes raw, eq, var (n_rows - first, n_data)."""
+    n_data = data_pos.size
+    g = np.empty(n_data, np.complex128)
+    base = np.empty(n_data)
+    for j in range(n_data):
+        hc = h[data_pos[j]]
+        hsq = max(hc.real * hc.real + hc.imag * hc.imag, 1e-30)
+        g[j] = np.conj(hc) / hsq
+        base[j] = (nv + h_err[data_pos[j]]) / hsq
+    for i in range(raw.shape[0]):
+        row = first + i
+        _rotation(phase[row], delay[row], sm.ks, sm.n_fft, rot)
+        for j in range(n_data):
+            k = data_pos[j]
+            v = yb[row, k]
+            raw[i, j] = v
+            eq[i, j] = v * rot[k] * g[j]
+            var[i, j] = base[j] + phase_var[row] + delay_var[row] * u_all[k] * u_all[k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     """Phase tracking, channel estimation and unbiased equalisation of B frames of equal size
-    (``phy.equalizer`` documents the model; ``phy.known`` the known entries).
+    (``phy.equalizer`` documents the model; ``phy.known`` the known entries): per frame the LTF
+    channel (``_estimate``), then ``passes`` alternations of the phase fit (``_line_fit``,
+    ``_drift_fit``, ``_common_phase``) and the channel fit to the fully known symbols, then
+    ``_equalise``.
 
     Args:
         y: complex128 (B, n_rows, n_used) FFTs of the LTF and the OFDM symbols.
-        rows, cols: int64 (n_known,) known entries (symbol, used subcarrier), by symbol;
-            row_start: int64 (n_rows,) first entry of each symbol (each has at least one).
-        x: float64 (B or 1, n_known) known values; xf: float64 (B or 1, n_full, n_used) values of
-            the first n_full (fully known) symbols.
-        t: float64 (n_rows,) window starts (samples); ks: int64 (n_used,) used subcarriers
-            (ascending); n_fft: FFT size.
-        proj, diag, rank: the delay-limited channel smoother (``phy.equalizer.smoother``).
+        known: ``KnownArrays``; sm: ``Smoother``.
         passes: 0: LTF channel and a common phase a + b t only; else that many alternations of
-            the full phase/drift fit and the channel fit to the first n_full symbols.
+            the full phase/drift fit and the channel fit to the first known.n_full symbols.
         half_window: half-width (symbols) of the common-phase moving average (passes > 0).
         first: first symbol to equalise; data_pos: int64 (n_data,) data subcarrier positions.
     Returns:
@@ -207,7 +375,7 @@ def track_equalize(y, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, proj, 
          raw, eq complex128 (B, n_rows - first, n_data); var float64 (B, n_rows - first, n_data)).
     """
     n_b, n_rows, n_used = y.shape
-    n_known = rows.size
+    n_known = known.rows.size
     phase = np.zeros((n_b, n_rows))
     delay = np.zeros((n_b, n_rows))
     phase_var = np.zeros((n_b, n_rows))
@@ -222,12 +390,9 @@ def track_equalize(y, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, proj, 
     raw = np.empty((n_b, n_eq, n_data), np.complex128)
     eq = np.empty((n_b, n_eq, n_data), np.complex128)
     var = np.empty((n_b, n_eq, n_data))
-    row_end = np.empty(n_rows, np.int64)
-    row_end[:-1] = row_start[1:]
-    row_end[-1] = n_known
     u_all = np.empty(n_used)
     for k in range(n_used):
-        u_all[k] = _TWO_PI * ks[k] / n_fft
+        u_all[k] = _TWO_PI * sm.ks[k] / sm.n_fft
     yk = np.empty(n_known, np.complex128)
     r = np.empty(n_known, np.complex128)
     info = np.empty(n_known)
@@ -235,110 +400,42 @@ def track_equalize(y, rows, cols, row_start, x, xf, n_full, t, ks, n_fft, proj, 
     zs = np.empty(n_rows + 1, np.complex128)
     row_info = np.empty(n_rows + 1)
     rot = np.empty(n_used, np.complex128)
-    nv1 = np.empty(1)
+    t = known.t
     for b in range(n_b):
-        xb = min(b, x.shape[0] - 1)
-        fb = min(b, xf.shape[0] - 1)
+        xb = min(b, known.x.shape[0] - 1)
+        fb = min(b, known.xf.shape[0] - 1)
         yb = y[b]
         for e in range(n_known):
-            yk[e] = yb[rows[e], cols[e]] * x[xb, e]
-        _estimate(yb, xf, fb, 2, None, None, ks, n_fft, proj, diag, rank, h[b], h_err[b], nv1, nv_sc[b])
-        nv[b] = nv1[0]
+            yk[e] = yb[known.rows[e], known.cols[e]] * known.x[xb, e]
+        nv[b] = _estimate(yb, known.xf, fb, 2, None, None, sm, h[b], h_err[b], nv_sc[b])
         for it in range(max(passes, 1)):
-            hb = h[b]
-            for e in range(n_known):
-                hc = hb[cols[e]]
-                r[e] = yk[e] * np.conj(hc)
-                info[e] = 2 * (hc.real * hc.real + hc.imag * hc.imag) / nv[b]
-            for i in range(n_rows):
-                acc = 0j
-                for e in range(row_start[i], row_end[i]):
-                    acc += r[e]
-                z[i] = acc
+            _symbol_sums(known, yk, h[b], nv[b], r, info, z)
             a, slope = _line_fit(z, t)
-            if passes == 0:
+            if passes == 0:                      # the common-phase line only
                 tot = 0.0
                 for e in range(n_known):
                     tot += info[e]
-                pv = 1.0 / max(tot, 1e-30)
                 for i in range(n_rows):
                     phase[b, i] = a + slope * t[i]
-                    phase_var[b, i] = pv
+                    phase_var[b, i] = 1.0 / max(tot, 1e-30)
                 break
-            # timing drift: residual phase across subcarriers ≈ (c + d t) u, weighted least squares
-            m00 = m01 = m11 = v0 = v1 = 0.0
-            for i in range(n_rows):
-                cp = np.exp(-1j * (a + slope * t[i]))
-                for e in range(row_start[i], row_end[i]):
-                    psi = _wrap_angle(r[e] * cp)
-                    ue = u_all[cols[e]]
-                    iu = info[e] * ue
-                    iut = iu * t[i]
-                    m00 += iu * ue
-                    m01 += iut * ue
-                    m11 += iut * t[i] * ue
-                    v0 += iu * psi
-                    v1 += iut * psi
-            det = m00 * m11 - m01 * m01
-            inv = 1.0 / det if det > 0 else 0.0
-            c00, c01, c11 = m11 * inv, -m01 * inv, m00 * inv
-            c = c00 * v0 + c01 * v1
-            d = c01 * v0 + c11 * v1
-            # common phase: straight line over t plus a moving average of what it leaves
-            zs[0] = 0j
-            row_info[0] = 0.0
-            for i in range(n_rows):
-                dense = 4 * (row_end[i] - row_start[i]) > n_used        # else per-entry exponentials are cheaper
-                if dense:
-                    _rotation(0.0, c + d * t[i], ks, n_fft, rot)
-                acc = 0j
-                inf = 0.0
-                for e in range(row_start[i], row_end[i]):
-                    if dense:
-                        acc += r[e] * rot[cols[e]]
-                    else:
-                        acc += r[e] * np.exp(-1j * ((c + d * t[i]) * u_all[cols[e]]))
-                    inf += info[e]
-                z[i] = acc
-                row_info[i + 1] = row_info[i] + inf
-            a, slope = _line_fit(z, t)
-            for i in range(n_rows):
-                zs[i + 1] = zs[i] + z[i] * np.exp(-1j * (a + slope * t[i]))
-            for i in range(n_rows):
-                lo, hi = max(i - half_window, 0), min(i + half_window + 1, n_rows)
-                phase[b, i] = a + slope * t[i] + _wrap_angle(zs[hi] - zs[lo])
-                phase_var[b, i] = 1.0 / max(row_info[hi] - row_info[lo], 1e-30)
-                delay[b, i] = c + d * t[i]
-                delay_var[b, i] = c00 + 2 * c01 * t[i] + c11 * t[i] * t[i]
+            c, d, c00, c01, c11 = _drift_fit(known, r, info, a, slope, u_all)
+            _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info, rot,
+                          phase[b], delay[b], phase_var[b], delay_var[b], (c00, c01, c11))
             sro[b] = -d * 1e6
-            _estimate(yb, xf, fb, n_full, phase[b], delay[b], ks, n_fft, proj, diag, rank, h[b], h_err[b], nv1,
-                      nv_sc[b])
-            nv[b] = nv1[0]
-        g = np.empty(n_data, np.complex128)
-        base = np.empty(n_data)
-        for j in range(n_data):
-            hc = h[b, data_pos[j]]
-            hsq = max(hc.real * hc.real + hc.imag * hc.imag, 1e-30)
-            g[j] = np.conj(hc) / hsq
-            base[j] = (nv[b] + h_err[b, data_pos[j]]) / hsq
-        for i in range(n_eq):
-            row = first + i
-            _rotation(phase[b, row], delay[b, row], ks, n_fft, rot)
-            for j in range(n_data):
-                k = data_pos[j]
-                v = yb[row, k]
-                raw[b, i, j] = v
-                eq[b, i, j] = v * rot[k] * g[j]
-                var[b, i, j] = base[j] + phase_var[b, row] + delay_var[b, row] * u_all[k] * u_all[k]
+            nv[b] = _estimate(yb, known.xf, fb, known.n_full, phase[b], delay[b], sm, h[b], h_err[b], nv_sc[b])
+        _equalise(yb, first, h[b], h_err[b], nv[b], phase[b], delay[b], phase_var[b], delay_var[b], sm, u_all,
+                  data_pos, rot, raw[b], eq[b], var[b])
     return phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var
 
 
-@njit(cache=True, nogil=True)
-def derotated_windows(x, starts, n_fft, steps, time_offset):
-    """Windows x[s: s + n_fft] for s in ``starts`` (int64 (n,)) as complex128 (n, n_fft), sample i
-    of x multiplied by exp(1j * step * (i + time_offset)) with each window's ``steps`` (float64 (n,),
-    rad/sample; 0: no rotation), as one phase per window times one ramp over the window (computed
-    again only where the step changes)."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
+    """Windows x[s: s + n_fft] - dc for s in ``starts`` (int64 (n,)) as complex128 (n, n_fft), with
+    each window's DC offset ``dc`` (complex128 (n,)) removed and sample i of x then multiplied by
+    exp(1j * step * (i + time_offset)) with each window's ``steps`` (float64 (n,), rad/sample; 0: no
+    rotation), as one phase per window times one ramp over the window (computed again only where
+    the step changes)."""
     out = np.empty((starts.size, n_fft), np.complex128)
     ramp = np.empty(n_fft, np.complex128)
     prev = np.nan
@@ -350,12 +447,13 @@ def derotated_windows(x, starts, n_fft, steps, time_offset):
             prev = step
         s = starts[r]
         c = np.exp(1j * (step * (s + time_offset)))
+        d = dc[r]
         for i in range(n_fft):
-            out[r, i] = np.complex128(x[s + i]) * (c * ramp[i])
+            out[r, i] = (np.complex128(x[s + i]) - d) * (c * ramp[i])
     return out
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     """LTF timing and fine CFO for one CFO hypothesis (``phy.sync.ltf_search``).
 
@@ -366,7 +464,7 @@ def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     ``first_path_fraction`` of the peak; the fine CFO phase (rad per n samples) is the angle of the
     correlation between the two symbols' windows starting ``back_off`` samples before it.
     Sums may be reassociated by the compiler (SIMD): results agree with exact sums to ~1e-15.
-    Returns (peak, k, fine phase, number of positions tested m - 2n + 1)."""
+    Returns (peak, k, fine phase, number of positions tested m - 2n + 1, the peak's position)."""
     m, n = seg.size, sym.size
     rr = np.empty(m)
     ri = np.empty(m)
@@ -408,10 +506,10 @@ def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     for i in range(n):                               # sum conj(rot[s+i]) rot[s+n+i]
         ar += rr[s + i] * rr[s + n + i] + ri[s + i] * ri[s + n + i]
         ai += rr[s + i] * ri[s + n + i] - ri[s + i] * rr[s + n + i]
-    return peak, k, math.atan2(ai, ar), n_pos
+    return peak, k, math.atan2(ai, ar), n_pos, best
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def golay_decode(llr, parity, msgs, signs):
     """Soft ML decoding of extended Golay blocks (``phy.golay.decode``): llr float32 (m, 24)
     (log P(1)/P(0)), parity uint8 (12, 12) the generator's parity part, msgs uint8 (4096, 12) all
@@ -450,7 +548,7 @@ def golay_decode(llr, parity, msgs, signs):
     return out, words
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
     """Soft Golay decisions of the frame header (``phy.header``) from its transmitted-bit LLRs
     (float64 (n,), log P(1)/P(0)): the LLRs of each code bit summed over its copies (copy i is
@@ -472,7 +570,7 @@ def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
     return message.ravel(), sent
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def descramble(axes, var, pos, gain, var_scale):
     """Analog values and their noise variances from equalised symbols (``phy.analog.symbols_to_values``):
     axes float64 (2 n_sym n_data,) the symbols' I and Q interleaved (complex128 (n_sym, n_data)

@@ -76,8 +76,9 @@ def symbols_to_time(params: OfdmParams, used_grid: np.ndarray) -> np.ndarray:
 
 
 def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: float | np.ndarray = 0.0,
-                time_offset: int = 0) -> np.ndarray:
-    """FFT the ``n_fft``-sample windows of ``x`` beginning at ``starts`` (int (n,)), after undoing a
+                time_offset: int = 0, *, dc: complex | np.ndarray = 0j) -> np.ndarray:
+    """FFT the ``n_fft``-sample windows of ``x`` beginning at ``starts`` (int (n,)), after removing a
+    DC offset ``dc`` (x's units; one for all windows, or complex (n,) one per window) and undoing a
     carrier offset of ``cfo_hz`` (Hz; one for all windows, or float (n,) one per window: the windows
     of several bursts in one call): sample i is multiplied by exp(-2 pi j cfo_hz (i + time_offset) / fs)
     (``time_offset``: stream index of x[0], samples), applied per window as one phase per window
@@ -90,5 +91,7 @@ def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: f
     bins, _, _ = layout(params)
     starts = np.asarray(starts, dtype=np.int64)
     steps = np.broadcast_to(-2 * np.pi * np.asarray(cfo_hz, dtype=np.float64) / params.sample_rate_hz, starts.shape)
-    w = derotated_windows(x, starts, params.n_fft, np.ascontiguousarray(steps), time_offset)
+    dcs = np.broadcast_to(np.asarray(dc, dtype=np.complex128), starts.shape)
+    w = derotated_windows(x, starts, params.n_fft, np.ascontiguousarray(steps), np.ascontiguousarray(dcs),
+                          time_offset)
     return scipy.fft.fft(w, axis=1, norm="ortho", overwrite_x=True).take(bins, axis=1)

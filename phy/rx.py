@@ -1,13 +1,21 @@
-"""The streaming receiver: detection, synchronisation, header decoding, equalisation, payload decoding."""
+"""The streaming receiver, as a chain of named stages in the manner of gr-digital's OFDM receiver:
+detection (STF test) -> synchronisation (LTF timing, CFO, DC offset) -> header (FFT, equalisation,
+Golay + CRC) -> payload demux (the header says how long the burst is) -> channel estimation and
+tracking -> equalisation and demapping (analog values or LDPC-decoded bytes). Each stage runs over
+all the bursts that one call's samples reach, so the FFTs, equalisers and their compiled kernels see
+batches instead of one burst at a time.
+"""
 from __future__ import annotations
 
+import dataclasses
+import enum
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from phy.analog import symbols_to_values
 from phy.control import decode_control
-from phy.equalizer import track_and_equalize
+from phy.equalizer import Equalizer
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
 from phy.header import Header, decode_header_bits, n_header_symbols
 from phy.known import known_entries
@@ -16,30 +24,61 @@ from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import stf_length
-from phy.sync import LtfSync, beta_threshold, coarse_cfo_hz, ltf_search, stf_detect, stf_span
+from phy.sync import (STF_BLOCK, TRIGGER_GAP_PERIODS, FrontEnd, LtfSync, cfo_hypotheses, gap_dc, ltf_search, power_drops, stf_detect,
+                      stf_span, stf_threshold)
 
-_NEED_MORE = object()
+
+class Stage(enum.Enum):
+    """Where a burst is in the receiver: the stage that runs next on it."""
+
+    SYNC = "sync"          # the STF test fired: LTF search next
+    HEADER = "header"      # the LTF test confirmed it: header decoding next
+    PAYLOAD = "payload"    # the header is decoded: waiting for the payload's samples
 
 
 @dataclass
-class _Payload:
-    """A burst whose header is decoded and whose samples are all there, waiting for payload decoding.
+class _Burst:
+    """One burst on its way through the receiver (all positions are stream indices, samples).
 
-    Attributes: y_hdr: complex (2 + n_hdr, n_used) CFO-corrected FFTs of the LTF and header;
-    pay_starts: int64 (n_payload_symbols,) buffer indices of the payload's FFT windows (the
-    receiver FFTs the payloads of all bursts found in one call together, into y_pay: complex
-    (n_payload_symbols, n_used)); header; header_bits: its transmitted bits uint8 (n_hdr * n_data,);
-    sync (LtfSync); start_sample: stream index of the burst's first STF sample.
+    Attributes:
+        trigger: first window whose STF test passed.
+        autocorr: the STF autocorrelation there (``phy.sync.stf_detect``).
+        stage: the stage that runs next.
+        dc: DC offset removed before the LTF search and the header's FFTs (``phy.sync.gap_dc``
+            before the trigger, not reaching back beyond the previous burst's LTF), then before
+            all its FFTs (over the gap after the previous burst's end, once that is known).
+        sync: LTF timing (first_ltf as a stream index) and CFO, from the HEADER stage on.
+        header, header_bits: the decoded header and its transmitted bits (uint8 (n_hdr * n_data,)),
+            from the PAYLOAD stage on.
+        retry: a trigger found again before the LTF of a burst whose header failed (an early
+            trigger on noise can confirm a burst's LTF at a wrong timing or CFO alias and hide the
+            triggers on its STF): searched although it lies before the last confirmed LTF, unless
+            a trigger searched just before it confirms one after it.
+        need: one past the last sample (stream index) the next stage reads (set by the receiver
+            with each stage; the burst's end in the PAYLOAD stage).
     """
 
-    y_hdr: np.ndarray
-    pay_starts: np.ndarray
-    header: Header
-    header_bits: np.ndarray
-    sync: LtfSync
-    start_sample: int
-    y_pay: np.ndarray | None = None
+    trigger: int
+    autocorr: complex
+    stage: Stage = Stage.SYNC
+    dc: complex = 0j
+    sync: LtfSync | None = None
+    header: Header | None = None
+    header_bits: np.ndarray | None = None
+    retry: bool = False
+    need: int = 0
 
+    def window0(self, params: OfdmParams) -> int:
+        """Start of the first LTF FFT window (backed off n_cp/4 into the guard interval)."""
+        return self.sync.first_ltf - params.n_cp // 4
+
+    def start(self, params: OfdmParams) -> int:
+        """Estimated first STF sample."""
+        return self.sync.first_ltf - params.n_fft // 2 - stf_length(params)
+
+    def end(self, params: OfdmParams) -> int:
+        """One past the burst's last sample (PAYLOAD stage)."""
+        return self.start(params) + burst_length(self.header, params)
 
 @dataclass
 class ReceivedFrame:
@@ -97,7 +136,9 @@ class Receiver:
 
     ``process(chunk)`` may be called with chunks of any size; frames that straddle chunk boundaries
     are returned once complete. ``flush()`` decodes what the buffer still holds (a burst at the very
-    end of the stream). ``receive(samples)`` is process + flush.
+    end of the stream). ``receive(samples)`` is process + flush. Each call runs the stages in
+    order over every burst its samples reach: ``_detect`` -> ``_synchronise`` -> ``_decode_headers``
+    -> ``_demux`` -> ``_equalise`` -> ``_decode_payload`` (per frame, by mode).
 
     Args:
         params: OFDM numerology (must match the transmitter).
@@ -105,32 +146,56 @@ class Receiver:
             at the same probability per search and the header CRC-16 follow).
         max_payload_symbols: longest payload accepted (longer headers are treated as corrupt).
         ldpc_iterations: belief-propagation iterations for digital frames.
+        max_cfo_hz: CFO search range ±max_cfo_hz (Hz); None: the STF's unambiguous range ±fs/32
+            (±62.5 kHz at 2 MS/s). A wider range (e.g. 60e3 for ±25 ppm at 2.4 GHz at a lower sample
+            rate) tests every STF alias within it on the LTF (``phy.sync.cfo_hypotheses``).
     """
 
     def __init__(self, params: OfdmParams = OfdmParams(), *, false_alarm_prob: float = 1e-4,
-                 max_payload_symbols: int = 1024, ldpc_iterations: int = 20) -> None:
+                 max_payload_symbols: int = 1024, ldpc_iterations: int = 20,
+                 max_cfo_hz: float | None = None) -> None:
         if not 0 < false_alarm_prob < 1:
             raise ValueError(f"false_alarm_prob must be in (0, 1), got {false_alarm_prob}")
+        if max_cfo_hz is not None and not 0 < max_cfo_hz < params.sample_rate_hz / 2:
+            raise ValueError(f"max_cfo_hz must be in (0, {params.sample_rate_hz / 2:g}) Hz (half the sample rate) "
+                             f"or None for ±fs/32, got {max_cfo_hz}")
         self.params = params
         self.false_alarm_prob = false_alarm_prob
         self.max_payload_symbols = max_payload_symbols
         self.ldpc_iterations = ldpc_iterations
+        self.max_cfo_hz = max_cfo_hz
         self._lag, self._window = stf_span(params)
-        self._threshold = beta_threshold(self._window, false_alarm_prob)
+        self._threshold = stf_threshold(params, false_alarm_prob)
         self._hdr_syms = n_header_symbols(params)
+        # how far past a trigger the LTF search reads, and past the first LTF window the header's FFTs
+        self._sync_reach = (self._window + self._lag + stf_length(params) + params.n_fft // 2 + params.n_cp
+                            + 2 * params.n_fft)
+        self._header_reach = int(window_offsets(params, self._hdr_syms)[-1]) + params.n_fft + params.n_cp
+        # samples kept before a trigger: its burst may start up to W + L earlier, its idle gap before that
+        self._history = params.idle_gap + self._window + self._lag + stf_length(params)
+        # the three equalisers: the header's first pass (LTF channel, common-phase line), its
+        # decision-directed second pass, and the payload's (channel fitted to the LTF and header)
+        self._header_eq = Equalizer(params, passes=0, first=2)
+        self._header_dd_eq = Equalizer(params, passes=2, first=2)
+        self._payload_eq = Equalizer(params, passes=2, first=2 + self._hdr_syms)
         self.reset()
 
     def reset(self) -> None:
         """Forget buffered samples; the next sample is stream index 0."""
         self._buf = np.zeros(0, dtype=np.complex64)
+        self._det = np.zeros(0, dtype=np.complex64)   # _buf through the detection front end, same indices
+        self._front = FrontEnd(STF_BLOCK)
         self._offset = 0          # stream index of _buf[0]
-        self._scan = 0            # next buffer index to test for a burst
-        self._real_end = None     # buffer index where real samples end (set by flush)
-        self._pending = None      # (stream index of the STF trigger, of the LTF, sync, header FFTs,
-                                  # header, its bits) of a burst waiting for more samples
+        self._scan = 0            # stream index of the next window to test
+        self._real_end = None     # stream index where real samples end (set by flush)
+        self._bursts: list[_Burst] = []
+        self._next_trigger = 0    # a new STF trigger must be at or after this stream index
+        self._busy_until = 0      # end of the last accepted burst (less n_cp/4), stream index
+        self._dc = 0j             # the last burst's DC offset estimate
+        self._last_ltf = 0        # first LTF sample of the last burst the LTF test confirmed, stream index
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
-        """Counters since the last reset: STF tests fired, bursts confirmed by the LTF test, confirmed
-        bursts whose header failed its CRC, frames returned."""
+        """Counters since the last reset: STF triggers examined, bursts confirmed by the LTF test,
+        confirmed bursts whose header failed its CRC, frames returned."""
 
     # ----------------------------------------------------------------- streaming
     def process(self, chunk) -> list[ReceivedFrame]:
@@ -138,20 +203,27 @@ class Receiver:
         x = _check_samples(chunk)
         if x.size == 0:
             return []
-        self._buf = np.concatenate([self._buf, x])
+        self._append(x)
         return self._run()
+
+    def _append(self, x: np.ndarray) -> None:
+        """Append complex64 samples to the buffer and, through the front end, to the detection buffer."""
+        self._det = np.concatenate([self._det, self._front(x, self._offset + self._buf.size)])
+        self._buf = np.concatenate([self._buf, x])
 
     def flush(self) -> list[ReceivedFrame]:
         """Decode what is left (the stream ended); then the receiver starts a new stream position."""
-        real = self._buf.size
+        end = self._offset + self._buf.size
         pad = preamble_length(self.params) + self._window + 4 * self.params.n_fft
-        self._real_end = real
-        self._buf = np.concatenate([self._buf, np.zeros(pad, dtype=np.complex64)])
+        self._real_end = end
+        self._append(np.zeros(pad, dtype=np.complex64))
         frames = self._run()
-        self._pending = None
-        self._offset += real
+        self._bursts = []
+        self._offset = end
+        self._scan = self._next_trigger = self._busy_until = self._last_ltf = end
         self._buf = np.zeros(0, dtype=np.complex64)
-        self._scan = 0
+        self._det = np.zeros(0, dtype=np.complex64)
+        self._front = FrontEnd(STF_BLOCK)
         self._real_end = None
         return frames
 
@@ -160,173 +232,216 @@ class Receiver:
         return self.process(samples) + self.flush()
 
     def _run(self) -> list[ReceivedFrame]:
-        jobs: list[_Payload] = []
-        span = self._window + self._lag
-        if self._buf.size - self._scan >= span:
-            hits, acorr = stf_detect(self._buf[self._scan:], self.params, self._threshold)
-            hits += self._scan
-            i = 0
-            while i < hits.size:
-                d = int(hits[i])
-                self.stats["stf_triggers"] += 1
-                out = self._try_frame(d, acorr[i])
-                if out is _NEED_MORE:
-                    self._scan = d
-                    break
-                if out is None:
-                    nxt = d + self._lag
-                else:
-                    job, nxt = out
-                    jobs.append(job)
-                i = int(np.searchsorted(hits, nxt))
-                self._scan = nxt
-            else:
-                self._scan = max(self._scan, self._buf.size - span + 1)
-        if jobs:
-            y_pay = self._fft(np.concatenate([job.pay_starts for job in jobs]),
-                              np.concatenate([np.full(job.pay_starts.size, job.sync.cfo_hz) for job in jobs]))
-            first = 0
-            for job in jobs:
-                job.y_pay, first = y_pay[first: first + job.pay_starts.size], first + job.pay_starts.size
-        keep_from = min(self._scan, self._buf.size)
-        if self._real_end is None and keep_from > 0:
-            self._buf = self._buf[keep_from:]
-            self._offset += keep_from
-            self._scan -= keep_from
-        frames = self._decode_payloads(jobs)
+        self._detect()
+        self._synchronise()
+        while self._decode_headers():
+            self._synchronise()
+        bursts = self._demux()
+        frames = self._equalise(bursts) if bursts else []
+        self._trim()
         self.stats["frames"] += len(frames)
         return frames
 
-    # ----------------------------------------------------------------- one burst
     def _available(self, end: int) -> bool:
-        limit = self._real_end if self._real_end is not None else self._buf.size
-        return end <= limit
+        """Whether the samples up to stream index ``end`` (exclusive) are there."""
+        return end <= (self._real_end if self._real_end is not None else self._offset + self._buf.size)
 
-    def _try_frame(self, d: int, acorr: complex):
-        """Synchronise the burst whose STF test fired at buffer index d and decode its header:
-        (its payload to decode, end index), None, or _NEED_MORE.
+    def _waiting(self, burst: _Burst) -> bool:
+        """Whether ``burst``'s next stage must wait for samples (False once the stream has ended)."""
+        return self._real_end is None and not self._available(burst.need)
 
-        A burst that needs more samples keeps its synchronisation and header (keyed by the stream
-        index of d) so that the next call, which fires at the same d, does not redo them."""
+    def _burst(self, trigger: int, autocorr: complex) -> _Burst:
+        """A burst in the SYNC stage for an STF trigger at stream index ``trigger``."""
+        return _Burst(trigger=trigger, autocorr=autocorr, need=trigger + self._sync_reach)
+
+    def _fft(self, starts: np.ndarray, cfo_hz: np.ndarray, dc: np.ndarray) -> np.ndarray:
+        """CFO-corrected FFT of the windows at stream indices ``starts`` (one CFO in Hz and one DC
+        offset per window): complex (len(starts), n_used)."""
+        return fft_windows(self.params, self._buf, starts - self._offset, cfo_hz, self._offset, dc=dc)
+
+    # ----------------------------------------------------------------- stages
+    def _detect(self) -> None:
+        """Detection: the STF test (on the samples through the DC blocker and spur notch,
+        ``phy.sync.FrontEnd``) over the windows not tested yet; a trigger (at least
+        TRIGGER_GAP_PERIODS L after the previous one) not inside an accepted burst starts a burst
+        (SYNC)."""
+        span = self._window + self._lag
+        first = self._scan - self._offset
+        if self._buf.size - first < span:
+            return
+        hits, acorr = stf_detect(self._det, self.params, self._threshold, first, self._offset,
+                                 self._next_trigger - self._offset)
+        self._scan = self._offset + self._buf.size - span + 1
+        if hits.size:
+            self._next_trigger = self._offset + int(hits[-1]) + TRIGGER_GAP_PERIODS * self._lag
+        quiet = self._busy_until - self._window - self._lag - self._offset   # a trigger fires up to W + L early
+        for d, a in zip(hits[hits >= quiet].tolist(), acorr[hits >= quiet].tolist()):
+            self._bursts.append(self._burst(self._offset + d, a))
+
+    def _synchronise(self) -> None:
+        """Synchronisation, in stream order: DC offset, then the LTF search around each trigger
+        (timing, CFO). A trigger after which the power drops (``phy.sync.power_drops``: a burst's
+        tail) and a burst the LTF test rejects are dropped; a confirmed one drops the triggers that
+        fired before its LTF (on its own STF) unless its header fails (``_decode_headers``)."""
+        p, lag, w = self.params, self._lag, self._window
+        keep = []
+        confirmed = -1                                      # first LTF of the burst confirmed last here
+        for i, b in enumerate(self._bursts):
+            if b.stage is not Stage.SYNC:
+                keep.append(b)
+                continue
+            if self._waiting(b):
+                keep += self._bursts[i:]
+                break
+            if b.trigger < (confirmed if b.retry else self._last_ltf):
+                continue                                    # fired on the STF of the burst before
+            self.stats["stf_triggers"] += 1
+            d = b.trigger - self._offset
+            base = stf_length(p) + p.n_fft // 2
+            lo, hi = d - lag + base - p.n_cp, d + w + lag + base + p.n_cp
+            if hi + 2 * p.n_fft > self._buf.size:           # the stream ended first
+                continue
+            if power_drops(self._det, d, w, max(lo, 0), hi + 2 * p.n_fft):
+                continue                                    # fired on a burst's tail
+            dc = gap_dc(self._buf, self._last_ltf - self._offset, d - lag, p)
+            b.dc = self._dc if dc is None else dc
+            sync = ltf_search(self._buf, max(lo, 0), hi, cfo_hypotheses(b.autocorr, p, self.max_cfo_hz), p,
+                              self.false_alarm_prob, dc=b.dc)
+            if sync is None:
+                continue
+            b.sync = LtfSync(self._offset + sync.first_ltf, sync.cfo_hz, sync.metric)
+            b.stage = Stage.HEADER
+            b.need = b.window0(p) + self._header_reach
+            self._last_ltf = max(self._last_ltf, b.sync.first_ltf)
+            confirmed = b.sync.first_ltf
+            self.stats["ltf_confirmed"] += 1
+            keep.append(b)
+        self._bursts = keep
+
+    def _decode_headers(self) -> bool:
+        """Header: FFT, equalisation and Golay + CRC of every burst whose header samples are
+        there, in one batch. First pass: the LTF channel and a common phase (residual CFO) fitted
+        to the LTF and the pilots; over the header's few symbols the timing drift is negligible and
+        fitting it near 0 dB costs more than it brings. Where the CRC fails, a decision-directed
+        second pass takes the Golay decoder's decisions as known symbols, so the channel, phase and
+        drift are fitted to the whole header instead of the two LTF symbols (the LTF-only
+        estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
+        A burst whose header fails, or announces a payload longer than max_payload_symbols, is
+        dropped, and the STF test's triggers between its own and its LTF are found again (``_rescan``)
+        for ``_synchronise``. Returns whether there are any."""
+        p, n_hdr = self.params, self._hdr_syms
+        batch = [b for b in self._bursts if b.stage is Stage.HEADER and not self._waiting(b)
+                 and self._available(b.need)]
+        if not batch:
+            self._bursts = [b for b in self._bursts if b.stage is not Stage.HEADER or self._waiting(b)]
+            return False
+        offsets = window_offsets(p, n_hdr)
+        starts = np.concatenate([b.window0(p) + offsets for b in batch])
+        y = self._fft(starts, np.repeat([b.sync.cfo_hz for b in batch], offsets.size),
+                      np.repeat([b.dc for b in batch], offsets.size)).reshape(len(batch), offsets.size, -1)
+        eq = self._header_eq(y, known_entries(p, n_hdr, n_hdr, None))
+        decoded = [self._header_bits(eq, i) for i in range(len(batch))]
+        retry = [i for i, (h, _) in enumerate(decoded) if h is None]
+        if retry:
+            bits = np.stack([decoded[i][1] for i in retry])
+            eq = self._header_dd_eq(y[retry], known_entries(p, n_hdr, n_hdr, bits))
+            for j, i in enumerate(retry):
+                decoded[i] = self._header_bits(eq, j)
+        for b, (header, bits) in zip(batch, decoded):
+            if header is None or payload_symbols(header, p) > self.max_payload_symbols:
+                self.stats["header_failed"] += 1
+                b.stage = None
+                continue
+            b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
+            b.need = b.end(p)
+        retry = [r for b in batch if b.stage is None for r in self._rescan(b)]
+        self._bursts = [b for b in self._bursts if b.stage is not None
+                        and (b.stage is not Stage.HEADER or self._waiting(b))]
+        if retry:
+            self._bursts = sorted(self._bursts + retry, key=lambda b: b.trigger)
+        return bool(retry)
+
+    def _rescan(self, failed: _Burst) -> list[_Burst]:
+        """The triggers (``phy.sync.stf_detect``) after ``failed``'s own and before its LTF, as SYNC bursts
+        to search again (``_Burst.retry``)."""
+        lo = failed.trigger + self._lag - self._offset
+        hi = failed.sync.first_ltf - self._offset
+        if hi <= lo:
+            return []
+        hits, acorr = stf_detect(self._det[lo: hi + self._window + self._lag], self.params, self._threshold)
+        return [dataclasses.replace(self._burst(self._offset + lo + d, a), retry=True)
+                for d, a in zip(hits.tolist(), acorr.tolist())]
+
+    def _header_bits(self, eq, i: int) -> tuple[Header | None, np.ndarray]:
+        """Golay + CRC of burst i of an equalised header batch: (Header or None, its transmitted bits)."""
+        return decode_header_bits(demap_llr(eq.equalized[i].reshape(-1), eq.error_var[i].reshape(-1), "bpsk"),
+                                  self.params)
+
+    def _demux(self) -> list[_Burst]:
+        """Payload demux: in stream order, the bursts whose payload samples are all there; a burst
+        that starts inside an accepted one is dropped, and the first burst still waiting holds back
+        those after it (frames come out in stream order)."""
         p = self.params
-        key = self._offset + d
-        pending, self._pending = self._pending, None
-        if pending is not None and pending[0] == key:
-            t1, sync, y_hdr, header, bits = pending[1] - self._offset, *pending[2:]
-        else:
-            sync, y_hdr, header, bits = self._sync(d, acorr), None, None, None
-            if sync is _NEED_MORE or sync is None:
-                return sync
-            t1 = sync.first_ltf
-        starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms)   # windows backed off into the guard
-        if y_hdr is None:
-            if not self._available(starts[-1] + p.n_fft + p.n_cp):
-                return self._need_more(key, t1, sync, None, None, None)
-            y_hdr = self._fft(starts, sync.cfo_hz)
-            header, bits = self._decode_header(y_hdr)
-        end = t1 - p.n_fft // 2 - stf_length(p) + (burst_length(header, p) if header else 0)
-        if header is not None and payload_symbols(header, p) <= self.max_payload_symbols \
-                and not self._available(end) and self._real_end is None:
-            return self._need_more(key, t1, sync, y_hdr, header, bits)
-        self.stats["ltf_confirmed"] += 1
-        if header is None or payload_symbols(header, p) > self.max_payload_symbols:
-            self.stats["header_failed"] += 1
-            return None
-        if not self._available(end):            # the stream ended inside this burst
-            return None
-        starts = self._symbol_starts(t1 - p.n_cp // 4, self._hdr_syms + payload_symbols(header, p))
-        return _Payload(y_hdr, starts[y_hdr.shape[0]:], header, bits, sync, self._offset + t1 - p.n_fft // 2 - stf_length(p)), \
-            end - p.n_cp // 4
+        ready, keep = [], []
+        for i, b in enumerate(self._bursts):
+            if b.sync is not None and b.start(p) < self._busy_until:
+                continue                                    # inside the burst accepted before it
+            if b.stage is not Stage.PAYLOAD or self._waiting(b):
+                keep = self._bursts[i:]
+                break
+            if not self._available(b.need):                 # the stream ended inside this burst
+                continue
+            dc = gap_dc(self._buf, self._busy_until + p.n_cp // 4 - self._offset, b.start(p) - self._offset, p)
+            if dc is not None:
+                self._dc = dc
+            b.dc = self._dc
+            ready.append(b)
+            self._busy_until = b.need - p.n_cp // 4
+        self._bursts = keep
+        return ready
 
-    def _sync(self, d: int, acorr: complex):
-        """LTF search around the STF trigger at buffer index d: LtfSync, None, or _NEED_MORE."""
-        p = self.params
-        lag, w = self._lag, self._window
-        gi = p.n_fft // 2
-        lo = d - lag + stf_length(p) + gi - p.n_cp
-        hi = d + w + lag + stf_length(p) + gi + p.n_cp
-        if hi + 2 * p.n_fft > self._buf.size:
-            return None if self._real_end is not None else _NEED_MORE
-        f0 = coarse_cfo_hz(acorr, p)
-        alias = p.sample_rate_hz / lag
-        cands = [f0] + ([f0 - np.sign(f0) * alias] if abs(f0) > 0.3 * alias else [])
-        return ltf_search(self._buf, max(lo, 0), hi, cands, p, self.false_alarm_prob)
-
-    def _need_more(self, key: int, t1: int, sync, y_hdr, header, bits):
-        """_NEED_MORE, keeping what is done (buffer indices as stream indices: the buffer moves)."""
-        if self._real_end is not None:
-            return None
-        self._pending = (key, self._offset + t1, sync, y_hdr, header, bits)
-        return _NEED_MORE
-
-    def _symbol_starts(self, w0: int, n_sym: int) -> np.ndarray:
-        return w0 + window_offsets(self.params, n_sym)
-
-    def _fft(self, starts: np.ndarray, cfo_hz: float | np.ndarray) -> np.ndarray:
-        """CFO-corrected FFT of the windows at buffer indices ``starts`` (CFO in Hz, one or one per
-        window): complex (len(starts), n_used)."""
-        return fft_windows(self.params, self._buf, starts, cfo_hz, self._offset)
-
-    def _decode_header(self, y: np.ndarray):
-        """(Header or None, its transmitted bits uint8 (n_hdr * n_data,)) from its symbols (y: LTF +
-        header, complex (2 + n_hdr, n_used)).
-
-        First pass: the LTF channel and a common phase (residual CFO) fitted to the LTF and the
-        pilots; over the header's few symbols the timing drift is negligible and fitting it near 0 dB
-        costs more than it brings. If the CRC fails, a decision-directed second pass takes the Golay
-        decoder's decisions as known symbols, so the channel, phase and drift are fitted to the whole
-        header instead of the two LTF symbols (the LTF-only estimate's noise dominates the header's
-        errors near 0 dB); the CRC still guards the result.
-        """
+    def _equalise(self, bursts: list[_Burst]) -> list[ReceivedFrame]:
+        """Channel estimation, tracking and equalisation of the payloads of ``bursts``, frames of
+        equal size together (their FFTs in one call), then each frame's payload decoded by mode.
+        Frames in the order of ``bursts``."""
         p = self.params
         n_hdr = self._hdr_syms
-        y = y[None]
-        *_, eq, var = track_and_equalize(y, known_entries(p, n_hdr, n_hdr, None), p, 0, 2)
-        header, bits = decode_header_bits(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
-        if header is None:
-            *_, eq, var = track_and_equalize(y, known_entries(p, n_hdr, n_hdr, bits[None]), p, 2, 2)
-            header, bits = decode_header_bits(demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk"), p)
-        return header, bits
-
-    def _decode_payloads(self, jobs: list[_Payload]) -> list[ReceivedFrame]:
-        """Decode the payloads of bursts found in one call, frames of equal size together (tracking,
-        channel estimation and equalisation vectorised over them). Frames in the order of ``jobs``."""
-        p = self.params
-        n_hdr = self._hdr_syms
-        frames: list[ReceivedFrame | None] = [None] * len(jobs)
+        n_pay = [payload_symbols(b.header, p) for b in bursts]
+        n_rows = [2 + n_hdr + n for n in n_pay]
+        y_all = self._fft(np.concatenate([b.window0(p) + window_offsets(p, n_hdr + n) for b, n in zip(bursts, n_pay)]),
+                          np.repeat([b.sync.cfo_hz for b in bursts], n_rows), np.repeat([b.dc for b in bursts], n_rows))
+        first = np.cumsum([0] + n_rows)
+        frames: list[ReceivedFrame | None] = [None] * len(bursts)
         groups: dict[int, list[int]] = {}
-        for i, job in enumerate(jobs):
-            groups.setdefault(job.y_pay.shape[0], []).append(i)
-        for n_pay, idx in groups.items():
-            n_rows = 2 + n_hdr + n_pay
-            y = np.empty((len(idx), n_rows, p.n_data + p.n_pilot), dtype=np.complex128)
-            for b, i in enumerate(idx):
-                y[b, : 2 + n_hdr] = jobs[i].y_hdr
-                y[b, 2 + n_hdr:] = jobs[i].y_pay
-            bits = np.stack([jobs[i].header_bits for i in idx])
-            track, est, raw, eq, var = track_and_equalize(y, known_entries(p, n_rows - 2, n_hdr, bits), p, 2,
-                                                          2 + n_hdr)
+        for i, n in enumerate(n_pay):
+            groups.setdefault(n, []).append(i)
+        for n, idx in groups.items():
+            y = np.stack([y_all[first[i]: first[i + 1]] for i in idx])
+            known = known_entries(p, n_hdr + n, n_hdr, np.stack([bursts[i].header_bits for i in idx]))
+            eq = self._payload_eq(y, known)
+            est = eq.estimate
             snr_db = est.snr_db
             snr_sc_db = 10 * np.log10(np.maximum(est.snr_per_subcarrier, 1e-12))
-            for b, i in enumerate(idx):
-                job = jobs[i]
-                frame = ReceivedFrame(header=job.header, start_sample=job.start_sample, cfo_hz=job.sync.cfo_hz,
-                                      snr_db=float(snr_db[b]))
-                self._payload(frame, eq[b], var[b])
+            for j, i in enumerate(idx):
+                b = bursts[i]
+                frame = ReceivedFrame(header=b.header, start_sample=b.start(p), cfo_hz=b.sync.cfo_hz,
+                                      snr_db=float(snr_db[j]))
+                self._decode_payload(frame, eq.equalized[j], eq.error_var[j])
                 frame.diagnostics = {
                     "subcarriers": used_subcarriers(p),
-                    "channel": est.h[b], "noise_var": float(est.noise_var[b]),
-                    "snr_per_subcarrier_db": snr_sc_db[b],
-                    "noise_var_per_subcarrier": est.noise_var_per_subcarrier[b],
-                    "constellation_raw": raw[b], "constellation_eq": eq[b],
-                    "sro_ppm": float(track.sro_ppm[b]), "ltf_metric": job.sync.metric,
+                    "channel": est.h[j], "noise_var": float(est.noise_var[j]),
+                    "snr_per_subcarrier_db": snr_sc_db[j],
+                    "noise_var_per_subcarrier": est.noise_var_per_subcarrier[j],
+                    "constellation_raw": eq.received[j], "constellation_eq": eq.equalized[j],
+                    "sro_ppm": float(eq.track.sro_ppm[j]), "ltf_metric": b.sync.metric, "dc_offset": b.dc,
                 }
                 frames[i] = frame
         return frames
 
-    def _payload(self, frame: ReceivedFrame, eq: np.ndarray, var: np.ndarray) -> None:
-        """Fill the frame's values and noise variances (analog) or LLRs, bytes and CRC (digital) from
-        its equalised data symbols and their error variances (n_payload_symbols, n_data)."""
+    def _decode_payload(self, frame: ReceivedFrame, eq: np.ndarray, var: np.ndarray) -> None:
+        """Demapping and decoding, by the frame's mode: fill the frame's values and noise variances
+        (analog) or LLRs, bytes and CRC (digital) from its equalised data symbols and their error
+        variances (n_payload_symbols, n_data)."""
         header = frame.header
         if header.mode == "analog":
             frame.values, frame.noise_var = symbols_to_values(eq, var, header.length)
@@ -339,3 +454,16 @@ class Receiver:
         frame.llr = llr.astype(np.float32)
         frame.payload, frame.crc_ok = decode_payload(llr, header.length, header.modulation,
                                                      header.code_rate, self.ldpc_iterations)
+
+    def _trim(self) -> None:
+        """Drop the samples no burst and no future trigger needs (keeping the idle gap before them
+        for the DC estimate)."""
+        if self._real_end is not None:
+            return
+        need = min([b.trigger - self._history for b in self._bursts] + [self._scan - self._history,
+                                                                          self._scan - self._scan % STF_BLOCK])
+        keep_from = min(max(need - self._offset, 0), self._buf.size)
+        if keep_from > 0:
+            self._buf = self._buf[keep_from:]
+            self._det = self._det[keep_from:]
+            self._offset += keep_from

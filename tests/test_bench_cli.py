@@ -10,8 +10,10 @@ def test_bench_phy_quick_has_the_contract_keys(tmp_path, capsys):
     assert len(out) == 1  # --json: one JSON object on stdout, the bench's table went to stderr
     result = json.loads(out[0])
     for key in ("rx_msps", "realtime_factor", "gnuradio_rx_msps", "ber_gap_db", "detect_rate_0db",
-                "false_alarms_per_1e6"):
+                "false_alarms_per_1e6", "rx_msps_dc", "rx_msps_spur", "rx_cpu_ms_per_frame",
+                "capture_dc_spur_time_ratio", "speed_ratio_vs_gnuradio"):
         assert key in result, key
+    assert result["frames_decoded_dc_spur"] == result["frames_sent"]
     assert result["rx_msps"] > 0 and abs(result["realtime_factor"] - result["rx_msps"] / 2.0) < 1e-9
     assert set(result["ber_gap_db"]) >= {"bpsk", "qpsk", "16qam"}
     assert 0 <= result["detect_rate_0db"] <= 1

@@ -15,24 +15,38 @@ def test_angle_matches_atan2_in_every_octant():
     np.testing.assert_allclose(got, np.arctan2(y, x), rtol=0, atol=5e-16)
 
 
-def test_stf_scan_matches_the_normalised_autocorrelation():
+def test_stf_scan_matches_the_tone_blind_statistic_however_the_stream_is_cut():
     p = OfdmParams()
     lag, w = stf_span(p)
     rng = np.random.default_rng(1)
     x = (rng.normal(size=3000) + 1j * rng.normal(size=3000)).astype(np.complex64)
     x[1000:1160] += 3 * np.tile(rng.normal(size=lag) + 1j * rng.normal(size=lag), 10).astype(np.complex64)
-    threshold = 0.5
-    hits, acorr = stf_scan(x, lag, w, threshold)
+    threshold = 0.3
+    hits, acorr = stf_scan(x, 0, lag, w, threshold, 0, 512, 0, 1)
     xd = x.astype(np.complex128)
     n = x.size - w - lag + 1
     ref_p = np.array([np.sum(xd[d + lag: d + lag + w] * np.conj(xd[d: d + w])) for d in range(n)])
+    ref_h = np.array([np.sum(xd[d + lag // 2: d + lag // 2 + w] * np.conj(xd[d: d + w])) for d in range(n)])
     e1 = np.array([np.sum(np.abs(xd[d: d + w]) ** 2) for d in range(n)])
     e2 = np.array([np.sum(np.abs(xd[d + lag: d + lag + w]) ** 2) for d in range(n)])
-    metric = np.abs(ref_p) ** 2 / (e1 * e2)
+    metric = (np.abs(ref_p) ** 2 - np.abs(ref_h) ** 2) / (e1 * e2)
     clear = np.abs(metric - threshold) > 1e-9
     assert hits.size > 0
     np.testing.assert_array_equal(np.isin(np.arange(n), hits)[clear], (metric > threshold)[clear])
     np.testing.assert_allclose(acorr, ref_p[hits], rtol=1e-9)
+    # a scan from any start (x holding the block start before it) gives the same decisions and values
+    for first, offset in ((700, 0), (1010, 77)):
+        h2, a2 = stf_scan(x[offset:], first - offset, lag, w, threshold, offset, 512, 0, 1)
+        np.testing.assert_array_equal(h2 + offset, hits[hits >= first])
+        np.testing.assert_array_equal(a2, acorr[hits >= first])
+    # thinned: the first hit at or after ``after``, then each at least ``gap`` after the one before
+    thin, at = [], 1005
+    for h in hits:
+        if h >= at:
+            thin.append(h)
+            at = h + lag
+    h3, _ = stf_scan(x, 0, lag, w, threshold, 0, 512, 1005, lag)
+    np.testing.assert_array_equal(h3, thin)
 
 
 def test_ltf_peak_matches_numpy_correlation():
@@ -43,12 +57,12 @@ def test_ltf_peak_matches_numpy_correlation():
     seg = 0.3 * (rng.normal(size=400) + 1j * rng.normal(size=400))
     seg[123: 123 + 2 * n] += np.tile(sym, 2) * np.exp(2j * np.pi * 0.01 * np.arange(2 * n))
     step = -2 * np.pi * 0.01
-    peak, k, fine, n_pos = ltf_peak(seg, step, sym, 2 * np.sum(np.abs(sym) ** 2), 1.0, 0, 0)
+    peak, k, fine, n_pos, best = ltf_peak(seg, step, sym, 2 * np.sum(np.abs(sym) ** 2), 1.0, 0, 0)
     rot = seg * np.exp(1j * step * np.arange(seg.size))
     c = np.correlate(rot, np.tile(sym, 2), mode="valid")
     energy = np.convolve(np.abs(rot) ** 2, np.ones(2 * n), mode="valid")
     lam = np.abs(c) ** 2 / (2 * np.sum(np.abs(sym) ** 2) * energy)
-    assert n_pos == lam.size and k == int(np.argmax(lam)) == 123
+    assert n_pos == lam.size and k == best == int(np.argmax(lam)) == 123
     assert abs(peak - lam.max()) < 1e-12
     assert abs(fine - np.angle(np.vdot(rot[k: k + n], rot[k + n: k + 2 * n]))) < 1e-12
 
