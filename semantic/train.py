@@ -87,9 +87,12 @@ def _channel_noise(shape: tuple[int, int, int, int], block: tuple[int, int], cfg
 
 
 def _msssim_loss(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """1 - MS-SSIM (pytorch_msssim, 7-pixel window so that 128-pixel crops have five scales)."""
+    """1 - MS-SSIM (pytorch_msssim, five scales): the largest odd window up to 7 pixels that the
+    crop allows (its side must exceed 16 * (window - 1)), 7 for 128-pixel crops."""
     from pytorch_msssim import ms_ssim
-    return 1.0 - ms_ssim(x, ref, data_range=1.0, win_size=7)
+    side = min(x.shape[-2:])
+    win = max(w for w in (3, 5, 7) if side > 16 * (w - 1) or w == 3)
+    return 1.0 - ms_ssim(x, ref, data_range=1.0, win_size=win)
 
 
 def _run_stage(name: str, cfg: TrainConfig, acc: Accelerator, model: torch.nn.Module,
