@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/bench", help="folder for figures")
     p.add_argument("--quick", action="store_true", help="fewer trials (a smoke run)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--photo-dir", default=None,
+                   help="decoder: folder of photos to measure on (default: the packaged held-out photos)")
+    p.add_argument("--seeds", type=int, default=3, help="decoder: noise seeds per cell (default 3)")
+    p.add_argument("--steps", type=int, default=10, help="decoder: diffusion steps (default 10)")
+    p.add_argument("--model", default=None, help="decoder: model directory or hub id (default: shipped weights)")
     return parser
 
 

@@ -224,8 +224,12 @@ def bench(args, emit) -> int:
             from phy.bench import run_phy_bench
             result = run_phy_bench(args.out, quick=args.quick)
         else:
-            from semantic.bench import run_decoder_bench
-            result = run_decoder_bench(args.out, quick=args.quick)
+            from semantic.bench import format_table, run_decoder_bench
+            from semantic.data import heldout_photos, photos_in_dirs
+            photos = photos_in_dirs([args.photo_dir]) if args.photo_dir else heldout_photos()
+            result = run_decoder_bench(args.out, photos, weights=args.model, steps=args.steps, seeds=args.seeds,
+                                       quick=args.quick)
+            print(format_table(result))
     if args.json:
         emit(result, True)
     else:

@@ -8,9 +8,9 @@ A codec directory (``save_pretrained`` / ``from_pretrained``) holds diffusers-fo
 Tiling: the image is padded by mirror reflection (``numpy.pad(mode='symmetric')``) to a multiple of
 the tile size (64 px by default) and split into tiles in row-major order; each tile's latent is
 power-normalised on its own and sent on its own (one tile's latents can be lost without affecting
-the others).  The encoder and the direct decoder are fully convolutional and run on the whole
-padded image / the stitched latent map, so a tile border sees its neighbours on both sides and the
-decoded image has no seams; the diffusion stage runs per tile (16x16 latents, batched).
+the others).  The encoder, the diffusion prior and the direct decoder are fully convolutional and
+run on the whole padded image / the stitched latent map, so a tile border sees its neighbours on
+both sides, the decoded image has no seams, and a lost tile is regenerated from its neighbours.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
 from semantic import samplers
-from semantic.jscc import JSCC, power_normalize
+from semantic.jscc import JSCC_CLASSES, GdnJSCC, JSCC
 
 #: Sub-folders of a codec directory.
 JSCC_DIR, PRIOR_DIR, SCHEDULER_DIR = "jscc", "prior", "scheduler"
@@ -41,19 +41,31 @@ class SemanticCodec:
 
     Args:
         jscc: encoder + direct decoder.
-        prior: diffusion prior UNet over one tile's latent.
+        prior: diffusion prior UNet over the stitched latent map of an image.
         scheduler: its DDPM training schedule.
         diffusion_method: what ``method='diffusion'`` means: ``'posterior'`` or ``'snr-matched'``.
         fusion_scale: the posterior decoder's trust in y relative to the prior (see
-            ``semantic.samplers.posterior``); chosen by measurement on the held-out photos.
+            ``semantic.samplers.posterior``).
+        realism: the posterior decoder's default blend between its posterior-mean estimate (0) and
+            its posterior sample (1).  ``fusion_scale`` and ``realism`` are chosen on the validation
+            split (the model card says how).
+        prior_scope: ``'map'``: the prior runs on the stitched latent map of the whole image (a lost
+            tile is generated from its neighbours); ``'tile'``: on each tile's latent on its own
+            (the first shipped model).
     """
 
     def __init__(self, jscc: JSCC, prior: UNet2DModel, scheduler: DDPMScheduler,
-                 diffusion_method: str = "posterior", fusion_scale: float = 10.0):
+                 diffusion_method: str = "posterior", fusion_scale: float = 10.0, realism: float = 1.0,
+                 prior_scope: str = "map"):
         if diffusion_method not in ("posterior", "snr-matched"):
             raise ValueError(f"diffusion_method={diffusion_method!r}; use 'posterior' or 'snr-matched'")
+        if not 0.0 <= realism <= 1.0:
+            raise ValueError(f"realism={realism} must be in [0, 1]")
+        if prior_scope not in ("map", "tile"):
+            raise ValueError(f"prior_scope={prior_scope!r}; use 'map' or 'tile'")
         self.jscc, self.prior, self.scheduler = jscc.eval(), prior.eval(), scheduler
-        self.diffusion_method, self.fusion_scale = diffusion_method, float(fusion_scale)
+        self.prior_scope = prior_scope
+        self.diffusion_method, self.fusion_scale, self.realism = diffusion_method, float(fusion_scale), float(realism)
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
@@ -72,7 +84,8 @@ class SemanticCodec:
             raise CodecLoadError(f"no semantic codec at {str(src)!r} (missing {JSCC_DIR}/ sub-folder); {fix}")
         try:
             # float32 on load: the shipped weights are stored as float16 to keep the package small
-            jscc = JSCC.from_pretrained(src, subfolder=JSCC_DIR, torch_dtype=torch.float32)
+            jscc_cls = JSCC_CLASSES[GdnJSCC.load_config(src, subfolder=JSCC_DIR).get("_class_name", "JSCC")]
+            jscc = jscc_cls.from_pretrained(src, subfolder=JSCC_DIR, torch_dtype=torch.float32)
             prior = UNet2DModel.from_pretrained(src, subfolder=PRIOR_DIR, torch_dtype=torch.float32)
             sched = DDPMScheduler.from_pretrained(src, subfolder=SCHEDULER_DIR)
             cfg = {}
@@ -91,7 +104,9 @@ class SemanticCodec:
         self.prior.save_pretrained(path / PRIOR_DIR)
         self.scheduler.save_pretrained(path / SCHEDULER_DIR)
         (path / CONFIG_NAME).write_text(json.dumps({"diffusion_method": self.diffusion_method,
-                                                      "fusion_scale": self.fusion_scale}, indent=1))
+                                                      "fusion_scale": self.fusion_scale,
+                                                      "realism": self.realism,
+                                                      "prior_scope": self.prior_scope}, indent=1))
 
     # ------------------------------------------------------------------ tiling
     @property
@@ -129,14 +144,15 @@ class SemanticCodec:
         pad = np.pad(image, ((0, rows * t - image.shape[0]), (0, cols * t - image.shape[1]), (0, 0)),
                      mode="symmetric")
         x = torch.from_numpy(pad.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-        zmap = self.jscc.encoder(x * 2.0 - 1.0)[0]                          # (C, rows*h, cols*w)
+        zmap = self.jscc.encode(x)[0]                                        # (C, rows*h, cols*w)
         c, h, w = self.latent_shape
         tiles = zmap.reshape(c, rows, h, cols, w).permute(1, 3, 0, 2, 4).reshape(rows * cols, c, h, w)
-        return power_normalize(tiles).numpy().astype(np.float32)
+        return tiles.numpy().astype(np.float32)
 
     @torch.no_grad()
     def decode(self, received: np.ndarray, noise_var: np.ndarray, image_shape: tuple[int, ...],
-               method: str = "diffusion", steps: int = 10, seed: int = 0) -> np.ndarray:
+               method: str = "diffusion", steps: int = 10, seed: int = 0,
+               realism: float | None = None) -> np.ndarray:
         """Reconstruct an image from received latents.
 
         Args:
@@ -147,6 +163,8 @@ class SemanticCodec:
                 'snr-matched', 'posterior' or 'direct'.
             steps: diffusion solver steps (ignored by 'direct').
             seed: seed of the sampler's noise (same inputs + seed -> same image).
+            realism: posterior decoder only: 0 = posterior-mean-like (smooth), 1 = sampled detail;
+                None = the codec's default (``self.realism``).
         Returns:
             uint8 (H, W, 3).
         """
@@ -164,18 +182,23 @@ class SemanticCodec:
         if method == "diffusion":
             method = self.diffusion_method
         gen = torch.Generator().manual_seed(int(seed))
+        if self.prior_scope == "map" or method == "direct":
+            y, var = self._stitch(y, rows, cols), self._stitch(var, rows, cols)
         if method == "direct":
             z, zvar = y, var
         elif method == "posterior":
             z, zvar = samplers.posterior(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen,
-                                         fusion_scale=self.fusion_scale)
+                                         fusion_scale=self.fusion_scale,
+                                         realism=self.realism if realism is None else float(realism))
         else:
             z, zvar = samplers.snr_matched(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen)
-        return self._decode_latents(z, zvar, rows, cols, image_shape)
-
-    def _decode_latents(self, z, var, rows, cols, image_shape) -> np.ndarray:
-        c, h, w = self.latent_shape
-        stitch = lambda a: a.reshape(rows, cols, c, h, w).permute(2, 0, 3, 1, 4).reshape(1, c, rows * h, cols * w)  # noqa: E731
-        img = self.jscc.decode(stitch(z), stitch(var))[0]
+        if self.prior_scope == "tile" and method != "direct":  # the sampler ran on the tiles: stitch them
+            z, zvar = self._stitch(z, rows, cols), self._stitch(zvar, rows, cols)
+        img = self.jscc.decode(z, zvar)[0]
         img = (img.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
         return img[: image_shape[0], : image_shape[1]]
+
+    def _stitch(self, tiles: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+        """(rows*cols, C, h, w) tiles in row-major order -> the latent map (1, C, rows*h, cols*w)."""
+        c, h, w = self.latent_shape
+        return tiles.reshape(rows, cols, c, h, w).permute(2, 0, 3, 1, 4).reshape(1, c, rows * h, cols * w)

@@ -50,20 +50,36 @@ def train_photos() -> list[np.ndarray]:
     return [load_photo(n) for n in TRAIN_PHOTOS]
 
 
-def photos_in_dir(path: str) -> list[np.ndarray]:
-    """Every PNG/JPEG/BMP/TIFF image directly inside ``path`` as uint8 (H, W, 3) (your own training data).
+def photos_in_dirs(paths: tuple[str, ...] | list[str]) -> dict[str, np.ndarray]:
+    """Every PNG/JPEG/BMP/TIFF image directly inside the folders ``paths``, as uint8 (H, W, 3).
 
-    Raises ValueError when the folder does not exist or holds no such image.
+    Returns {'<folder name>/<file name>': image} in sorted order (folder by folder), so that a split
+    by position is the same on every machine.  Raises ValueError when a folder does not exist or
+    holds no such image.
     """
     from pathlib import Path
 
     from PIL import Image
-    folder = Path(path)
-    files = sorted(f for f in folder.glob("*") if f.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}) \
-        if folder.is_dir() else []
-    if not files:
-        raise ValueError(f"no PNG/JPEG/BMP/TIFF images in {str(path)!r}; point --photo-dir at a folder of photos")
-    return [np.asarray(Image.open(f).convert("RGB"), dtype=np.uint8) for f in files]
+    out: dict[str, np.ndarray] = {}
+    for path in paths:
+        folder = Path(path)
+        files = sorted(f for f in folder.glob("*") if f.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}) \
+            if folder.is_dir() else []
+        if not files:
+            raise ValueError(f"no PNG/JPEG/BMP/TIFF images in {str(path)!r}; point --photo-dir at a folder of photos")
+        for f in files:
+            out[f"{folder.name}/{f.name}"] = np.asarray(Image.open(f).convert("RGB"), dtype=np.uint8)
+    return out
+
+
+def split_train_val(photos: dict[str, np.ndarray], every: int) -> tuple[dict, dict]:
+    """Hold out every ``every``-th photo (positions every//2, every//2 + every, ...) for validation.
+
+    Returns (train, val) dicts; ``every`` < 2 keeps everything for training (empty validation set).
+    """
+    names = list(photos)
+    val = {n for i, n in enumerate(names) if every >= 2 and i % every == every // 2}
+    return ({n: photos[n] for n in names if n not in val}, {n: photos[n] for n in names if n in val})
 
 
 def heldout_photos() -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Diffusion prior over the JSCC latents: a small diffusers ``UNet2DModel`` and its DDPM schedule.
+"""Diffusion prior over the JSCC latent map: a small diffusers ``UNet2DModel`` and its DDPM schedule.
 
 The UNet predicts ``v`` (v-prediction) on latents x_t = sqrt(abar_t) z + sqrt(1 - abar_t) eps,
 with z the encoder's unit mean-square latent, under a ``squaredcos_cap_v2`` DDPM schedule of 1000
@@ -12,13 +12,15 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DModel
 
 
-def make_prior(latent_shape: tuple[int, int, int] = (4, 16, 16),
-               block_out_channels: tuple[int, ...] = (64, 128, 128)) -> UNet2DModel:
-    """A small UNet2DModel for (C, h, w) latents (about 2.6 M parameters with the defaults)."""
-    c, h, _ = latent_shape
+def make_prior(latent_channels: int = 64, block_out_channels: tuple[int, ...] = (96, 160),
+               sample_size: int = 16) -> UNet2DModel:
+    """A small UNet2DModel over latent MAPS (B, latent_channels, H, W): fully convolutional (with
+    self-attention at the coarser levels), so it runs on the stitched map of a whole image and a
+    lost tile is generated from its neighbours.  ``sample_size`` is the training map size (H, W
+    must be even at each down-sampling level, which whole tiles of 4x4 latents are)."""
     n = len(block_out_channels)
     return UNet2DModel(
-        sample_size=h, in_channels=c, out_channels=c, layers_per_block=1,
+        sample_size=sample_size, in_channels=latent_channels, out_channels=latent_channels, layers_per_block=1,
         block_out_channels=tuple(block_out_channels),
         down_block_types=("DownBlock2D",) + ("AttnDownBlock2D",) * (n - 1),
         up_block_types=("AttnUpBlock2D",) * (n - 1) + ("UpBlock2D",),

@@ -1,25 +1,30 @@
-"""Few-step diffusion decoders of received latents y = z + n with per-value noise variance.
+"""Few-step diffusion decoders of a received latent map y = z + n with per-value noise variance.
 
-All samplers use the prior UNet (v-prediction, ``semantic.prior``) and diffusers'
-``DPMSolverMultistepScheduler`` (DPM-Solver++ 2M, data prediction) on custom timesteps.  Notation:
-``abar_t`` is the DDPM cumulative alpha, ``x_t = sqrt(abar_t) z + sqrt(1-abar_t) eps``, and
-``s2_t = (1-abar_t)/abar_t`` is the noise variance of ``x_t/sqrt(abar_t)`` in latent units.
+The prior (``semantic.prior``) is a v-prediction UNet over whole latent maps (B, C, H, W): the
+stitched tiles of an image, so that what the network predicts at one tile depends on the tiles
+around it (a per-tile prior, the first shipped model's, gets the tiles as the batch instead).  Both samplers use diffusers' ``DPMSolverMultistepScheduler`` (DPM-Solver++ 2M, data
+prediction) on custom timesteps.  Notation: ``abar_t`` is the DDPM cumulative alpha,
+``x_t = sqrt(abar_t) z + sqrt(1 - abar_t) eps`` and ``s2_t = (1 - abar_t) / abar_t`` is the noise
+variance of ``x_t / sqrt(abar_t)`` in latent units.
 
-* :func:`snr_matched` (CDDM-style): start each tile at the first timestep t0 whose s2_t0 reaches
-  the tile's median received noise variance, top each value's noise up to s2_t0 (noisier values are
-  kept as they are, the CDDM approximation), set x_t0 = sqrt(abar_t0) y (missing values: x_t0's
-  marginal) and run ``steps`` solver steps from t0 to 0.
-* :func:`posterior`: the same matched start, but values noisier than s2_t0 enter as their LMMSE
-  estimate y/(1+v) plus s2_t0 noise, and at every step the UNet's estimate of z is fused with y
-  per value as two Gaussian measurements of z:
-  ``z_f = (z_hat * var + y * r_t) / (var + r_t)`` with ``r_t = fusion_scale * s2_t / (1 + s2_t)``
-  (the uncertainty of z given x_t under a unit-variance prior, scaled); a value with infinite
-  variance keeps ``z_hat`` exactly, so its received number cannot influence the result.  This is
-  the closed-form, per-value (heteroscedastic) likelihood step of PiGDM-like posterior sampling,
-  without backpropagation through the UNet.
+* :func:`snr_matched` (CDDM): start each batch item at the first timestep t0 whose s2_t0 reaches
+  its median received noise variance, top every value's noise up to s2_t0 (noisier values are kept
+  as they are, the CDDM approximation; lost values start as x_t0's marginal) and run ``steps``
+  solver steps from t0 to 0.
+* :func:`posterior`: posterior sampling of p(z | y) with the prior.  The likelihood of every value
+  is Gaussian, y ~ N(z, v), so at each step the UNet's estimate of z (a Gaussian of variance
+  ``r_t = fusion_scale * s2_t / (1 + s2_t)``, the uncertainty of z given x_t under a unit-variance
+  prior, scaled) and y are fused per value (:class:`LikelihoodFusion`, the closed-form,
+  heteroscedastic likelihood step of PiGDM-like posterior sampling, with no backpropagation
+  through the UNet).  A value with infinite variance keeps the UNet's estimate, so a lost tile is
+  generated from its received neighbours.  An item starts at the matched timestep when every
+  value arrived, and at the last timestep T-1 (pure noise, everything generated, received values
+  pulled in by the fusion) when any value is lost, since a lost region needs the whole reverse
+  process.  ``realism`` in [0, 1] blends the result between the posterior-mean estimate of the
+  first step (0: smooth, highest PSNR) and the posterior sample (1: sampled detail).
 
-Both return the denoised latent (B, C, h, w) and a per-value residual variance for the direct
-decoder's reliability input.
+Both return the decoded latent map and a per-value residual variance for the direct decoder's
+reliability input.
 """
 from __future__ import annotations
 
@@ -57,107 +62,140 @@ def _x0(unet: UNet2DModel, train_sched: DDPMScheduler, x: torch.Tensor, t: int) 
     return a.sqrt() * x - (1 - a).sqrt() * v
 
 
-def _finite(y: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
-    return torch.isfinite(noise_var) & torch.isfinite(y)
+class LikelihoodFusion:
+    """Per-value Gaussian fusion of the prior's estimate of z with what arrived.
+
+    Args:
+        train_sched: the prior's DDPM schedule (for s2_t).
+        y: received values (B, C, H, W); ignored where ``ok`` is False.
+        noise_var: their noise variance (same shape), finite where ``ok``.
+        ok: bool, values that arrived.
+        fusion_scale: multiplies r_t (larger trusts y more relative to the prior).
+    """
+
+    def __init__(self, train_sched: DDPMScheduler, y: torch.Tensor, noise_var: torch.Tensor, ok: torch.Tensor,
+                 fusion_scale: float):
+        self.s2 = noise_to_signal(train_sched)
+        self.y, self.var, self.ok, self.scale = y, noise_var, ok, float(fusion_scale)
+
+    def prior_var(self, t: int) -> float:
+        """r_t: the variance given to the prior's estimate of z at timestep t (latent units)."""
+        return self.scale * float(self.s2[t] / (1 + self.s2[t]))
+
+    def __call__(self, x0: torch.Tensor, t: int) -> torch.Tensor:
+        r = self.prior_var(t)
+        return torch.where(self.ok, (x0 * self.var + self.y * r) / (self.var + r), x0)
+
+    def residual_var(self, t: int) -> torch.Tensor:
+        """Variance of the fused estimate at t: v*r/(v+r) where a value arrived, r where it was lost."""
+        r = self.prior_var(t)
+        return torch.where(self.ok, self.var * r / (self.var + r), torch.full_like(self.var, r))
 
 
-def _start_timesteps(train_sched: DDPMScheduler, noise_var: torch.Tensor, ok: torch.Tensor,
-                     quantile: float) -> torch.Tensor:
-    """Per tile, the timestep matched to the ``quantile`` of its finite noise variances (T if none)."""
+def _prepare(y: torch.Tensor, noise_var: torch.Tensor):
+    ok = torch.isfinite(noise_var) & torch.isfinite(y)
+    y0 = torch.where(ok, y, torch.zeros_like(y))
+    var = torch.where(ok, noise_var.clamp_min(1e-8), torch.full_like(y, float("inf")))
+    return ok, y0, var
+
+
+def _starts(train_sched: DDPMScheduler, var: torch.Tensor, ok: torch.Tensor, quantile: float,
+            lost_from_noise: bool) -> torch.Tensor:
+    """Start timestep of every batch item: matched to the ``quantile`` of its finite noise variances;
+    T-1 when nothing arrived, or (``lost_from_noise``) when any value is lost."""
     t_max = train_sched.config.num_train_timesteps - 1
     starts = []
-    for b in range(noise_var.shape[0]):
-        fin = noise_var[b][ok[b]]
-        starts.append(t_max if fin.numel() == 0 else
-                      min(matched_timestep(train_sched, float(torch.quantile(fin, quantile))), t_max))
+    for b in range(var.shape[0]):
+        fin = var[b][ok[b]]
+        if fin.numel() == 0 or (lost_from_noise and not bool(ok[b].all())):
+            starts.append(t_max)
+        else:
+            starts.append(matched_timestep(train_sched, float(torch.quantile(fin, quantile))))
     return torch.tensor(starts)
 
 
-def _decode_from_start(unet, train_sched, y, noise_var, steps, generator, quantile, posterior_init,
-                       fuse_scale) -> tuple[torch.Tensor, torch.Tensor]:
-    """Shared body of both samplers: start each tile at its matched timestep t0, run ``steps`` steps.
+@torch.no_grad()
+def snr_matched(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, noise_var: torch.Tensor, *,
+                steps: int = 10, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """CDDM-style decoding from the timestep matched to each item's median noise variance.
 
-    Values with noise variance <= s2_t0 get their noise topped up to s2_t0 (exact forward-process
-    sample).  Noisier values are either kept as they are (CDDM, ``posterior_init=False``) or replaced
-    by their LMMSE estimate y/(1+v) plus s2_t0 noise (``posterior_init=True``); missing values
-    become x_t0's marginal.  The returned residual variance (decoder reliability input) is the
-    fusion variance at the start, v*r0/(v+r0) (r0 for missing values), or 0 without fusion.  With ``fuse_scale``,
-    every step fuses the UNet's estimate of z with y per value (see module docstring).
+    Args:
+        y: received latents (B, C, H, W): B latent maps (or B tiles for a per-tile prior); NaN or
+            anything where ``noise_var`` is inf.
+        noise_var: per-value noise variance (B, C, H, W), inf = missing.
+        steps: solver steps (>= 1).
+    Returns:
+        (z, residual_var): the denoised latents and zeros (the reverse process ends at t = 0).
     """
-    ok = _finite(y, noise_var)
-    y0 = torch.where(ok, y, torch.zeros_like(y))
-    var = torch.where(ok, noise_var.clamp_min(1e-8), torch.full_like(y, float("inf")))
-    s2_all = noise_to_signal(train_sched)
-    starts = _start_timesteps(train_sched, noise_var, ok, quantile)
+    ok, y0, var = _prepare(y, noise_var)
+    starts = _starts(train_sched, var, ok, 0.5, lost_from_noise=False)
     eps = torch.randn(y.shape, generator=generator).to(y)
-    eps2 = torch.randn(y.shape, generator=generator).to(y)
-    out, res = torch.empty_like(y), torch.zeros_like(y)
-    for t0 in torch.unique(starts).tolist():  # tiles sharing a start run as one batch
+    out = torch.empty_like(y)
+    for t0 in torch.unique(starts).tolist():  # items sharing a start run as one batch
         idx = (starts == t0).nonzero()[:, 0]
-        s2 = float(s2_all[t0])
-        okb, yb, vb = ok[idx], y0[idx], var[idx]
+        s2 = float(noise_to_signal(train_sched)[t0])
+        okb, yb, vb, eb = ok[idx], y0[idx], var[idx], eps[idx]
         quiet = okb & (vb <= s2)
-        topped = yb + (s2 - torch.where(quiet, vb, torch.zeros_like(vb))).clamp_min(0).sqrt() * eps[idx]
-        if posterior_init:  # LMMSE estimate plus s2 noise; missing values: x_t0's N(0, 1+s2) marginal
-            w = torch.where(okb, 1.0 / (1.0 + vb), torch.zeros_like(vb))
-            noisy = torch.where(okb, w * yb + s2 ** 0.5 * eps[idx], (1.0 + s2) ** 0.5 * eps[idx])
-        else:
-            noisy = torch.where(okb, yb, (1.0 + s2) ** 0.5 * eps[idx])
-        xt = train_sched.alphas_cumprod[t0].to(y).sqrt() * torch.where(quiet, topped, noisy)
-        fuse = None
-        if fuse_scale > 0:
-            r0 = fuse_scale * s2 / (1 + s2)
-            res[idx] = torch.where(okb, vb * r0 / (vb + r0), torch.full_like(vb, r0))
+        topped = yb + (s2 - torch.where(quiet, vb, torch.zeros_like(vb))).clamp_min(0).sqrt() * eb
+        start = torch.where(quiet, topped, torch.where(okb, yb, (1.0 + s2) ** 0.5 * eb))
+        xt = train_sched.alphas_cumprod[t0].to(y).sqrt() * start
+        out[idx], _ = _run(unet, train_sched, xt, _timesteps(t0, steps), generator)
+    return out, torch.zeros_like(y)
 
-            def fuse(x0, t, okb=okb, yb=yb, vb=vb):
-                r = fuse_scale * float(s2_all[t] / (1 + s2_all[t]))
-                return torch.where(okb, (x0 * vb + yb * r) / (vb + r), x0)
-        out[idx] = _run(unet, train_sched, xt, _timesteps(t0, steps), generator, fuse)
+
+@torch.no_grad()
+def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, noise_var: torch.Tensor, *,
+              steps: int = 10, generator: torch.Generator | None = None, fusion_scale: float = 10.0,
+              realism: float = 1.0, start_quantile: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior sampling: matched (or, with lost values, full) reverse process with likelihood
+    fusion at every step.
+
+    Args:
+        y, noise_var: as in :func:`snr_matched` (inf variance = lost = generated from the prior and
+            the received values around it).
+        steps: solver steps (>= 1).
+        fusion_scale: multiplies r_t (larger trusts y more; see :class:`LikelihoodFusion`).
+        realism: 0 = the fused posterior-mean estimate of the first step, 1 = the posterior sample,
+            in between a linear blend of the two latents.
+        start_quantile: which quantile of the finite noise variances sets the matched start.
+    Returns:
+        (z, residual_var): the decoded latents and the fused variance at the final step.
+    """
+    if not 0.0 <= realism <= 1.0:
+        raise ValueError(f"realism={realism} must be in [0, 1]")
+    ok, y0, var = _prepare(y, noise_var)
+    starts = _starts(train_sched, var, ok, start_quantile, lost_from_noise=True)
+    eps = torch.randn(y.shape, generator=generator).to(y)
+    out, res = torch.empty_like(y), torch.empty_like(y)
+    for t0 in torch.unique(starts).tolist():
+        idx = (starts == t0).nonzero()[:, 0]
+        s2 = float(noise_to_signal(train_sched)[t0])
+        okb, yb, vb, eb = ok[idx], y0[idx], var[idx], eps[idx]
+        w = torch.where(okb, 1.0 / (1.0 + vb), torch.zeros_like(vb))
+        # LMMSE estimate plus s2 noise where a value arrived; x_t0's N(0, 1 + s2) marginal where it did not
+        start = torch.where(okb, w * yb + s2 ** 0.5 * eb, (1.0 + s2) ** 0.5 * eb)
+        xt = train_sched.alphas_cumprod[t0].to(y).sqrt() * start
+        fuse = LikelihoodFusion(train_sched, yb, vb, okb, fusion_scale)
+        timesteps = _timesteps(t0, steps)
+        z, first = _run(unet, train_sched, xt, timesteps, generator, fuse)
+        out[idx] = first + realism * (z - first)
+        res[idx] = fuse.residual_var(timesteps[-1])
     return out, res
 
 
-@torch.no_grad()
-def snr_matched(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, noise_var: torch.Tensor,
-                steps: int = 10, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """CDDM-style decoding from the timestep matched to each tile's median noise variance.
+def _run(unet, train_sched, xt, timesteps, generator, fuse: LikelihoodFusion | None = None):
+    """DPM-Solver++ over ``timesteps`` (descending).
 
-    Args:
-        y: received latents (B, C, h, w) (NaN or anything where ``noise_var`` is inf).
-        noise_var: per-value noise variance (B, C, h, w), inf = missing.
-        steps: solver steps (>= 1).
-    Returns:
-        (z, residual_var): denoised latents and zeros (the reverse process ends at t = 0).
+    Returns (the clean estimate at t = 0, the (fused) estimate of z at the first step).
     """
-    return _decode_from_start(unet, train_sched, y, noise_var, steps, generator, 0.5, False, 0.0)
-
-
-@torch.no_grad()
-def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, noise_var: torch.Tensor,
-              steps: int = 10, generator: torch.Generator | None = None, fusion_scale: float = 10.0,
-              start_quantile: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior sampling: per-value posterior start at the matched timestep + likelihood fusion each step.
-
-    Args:
-        y, noise_var: as in :func:`snr_matched` (inf variance = missing = generated from the prior).
-        steps: solver steps (>= 1).
-        fusion_scale: multiplies r_t (larger trusts y more; 0 disables the per-step fusion).
-        start_quantile: which quantile of a tile's noise variances sets its start timestep.
-    Returns:
-        (z, residual_var): the final latent and the variance of the last fusion,
-        ``var*r/(var+r)`` at the last step's r (0 where a value was missing).
-    """
-    return _decode_from_start(unet, train_sched, y, noise_var, steps, generator, start_quantile, True,
-                              fusion_scale)
-
-
-def _run(unet, train_sched, xt, timesteps, generator, fuse=None) -> torch.Tensor:
-    """DPM-Solver++ over ``timesteps`` (descending); returns the clean estimate at t = 0."""
     solver = _solver(train_sched)
     solver.set_timesteps(timesteps=timesteps, device=xt.device)
+    first = None
     for t in solver.timesteps:
         t = int(t)
         x0 = _x0(unet, train_sched, xt, t)
         if fuse is not None:
             x0 = fuse(x0, t)
+        first = x0 if first is None else first
         xt = solver.step(x0, t, xt, generator=generator).prev_sample
-    return xt
+    return xt, first

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from semantic.data import CropSampler, photos_in_dir, train_photos
-from semantic.jscc import JSCC
+from semantic.data import TRAIN_PHOTOS, CropSampler, photos_in_dirs, split_train_val, train_photos
+from semantic.jscc import GdnJSCC
 from semantic.latent_channel import noise_variance
 from semantic.prior import diffusion_loss, make_prior, make_scheduler
 
@@ -33,23 +33,29 @@ class TrainConfig:
     """Training options (sizes in pixels, SNR in dB per real latent value, time in seconds)."""
     out_dir: str = "runs/semantic"
     stages: str = "jscc,prior"
-    photo_dir: str = ""           # your own photos (PNG/JPEG/...); empty = the packaged training photos
+    photo_dir: tuple[str, ...] = ()  # folders of your own photos (repeatable); empty = the packaged photos
+    val_every: int = 10           # every val_every-th photo of the sorted folder(s) is held out for validation
     seed: int = 0
     tile: int = 64
-    latent_channels: int = 4
-    downsample: int = 4
-    hidden: int = 64
-    prior_channels: str = "32,64,128"
-    batch: int = 24
-    jscc_steps: int = 20000
-    prior_steps: int = 40000
+    latent_channels: int = 64
+    downsample: int = 16
+    hidden: int = 96
+    crop: int = 128               # training crop (a multiple of tile: the encoder sees neighbouring tiles)
+    prior_channels: str = "96,160"
+    prior_crop: int = 256         # image crop whose latent map the prior learns (4x4 tiles by default)
+    batch: int = 8
+    prior_batch: int = 16
+    jscc_steps: int = 200000
+    prior_steps: int = 100000
     jscc_time_s: float = 0.0      # 0 = no time budget
     prior_time_s: float = 0.0
-    lr: float = 1e-3
+    lr: float = 3e-4
+    msssim_weight: float = 0.005  # loss = MSE + msssim_weight * (1 - MS-SSIM)
     snr_min_db: float = -3.0
     snr_max_db: float = 22.0
-    p_missing: float = 0.1        # fraction of training tiles with randomly dropped values
+    p_lost: float = 0.25          # fraction of training crops that lose some whole tiles (lost frames)
     ckpt_every: int = 250
+    val_steps: int = 500          # validation PSNR logged every val_steps steps
     threads: int = 0              # torch CPU threads (0 = torch default)
 
 
@@ -58,23 +64,44 @@ def _lr_factor(progress: float) -> float:
     return warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def _channel_noise(shape, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random per-value noise variance: SNR uniform in dB, half AWGN / half Rayleigh-like, some clean
-    tiles (so the decoder also serves denoised latents) and some tiles with missing values."""
+def _channel_noise(shape: tuple[int, int, int, int], block: tuple[int, int], cfg: TrainConfig,
+                   gen: torch.Generator) -> torch.Tensor:
+    """Random per-value noise variance for latent maps (B, C, H, W) made of ``block`` = (h, w) tiles.
+
+    Per crop: SNR uniform in dB; half AWGN, half per-symbol Rayleigh (what an OFDM receiver hands
+    over on a frequency-selective channel after the scrambler); 10 % nearly clean (so the decoder
+    also serves denoised latents); a fraction ``p_lost`` of crops lose a random share (up to half)
+    of their tiles whole, as a lost frame does (variance inf).
+    """
     b = shape[0]
     snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(b, generator=gen)
     var = torch.where((torch.rand(b, generator=gen) < 0.5).reshape(-1, 1, 1, 1),
                       noise_variance(shape, snr, "awgn", gen), noise_variance(shape, snr, "rayleigh", gen))
     clean = (torch.rand(b, generator=gen) < 0.1).reshape(-1, 1, 1, 1)
     var = torch.where(clean, var * 1e-3, var)
-    drop_frac = torch.rand(b, 1, 1, 1, generator=gen) * (torch.rand(b, 1, 1, 1, generator=gen) < cfg.p_missing)
-    missing = torch.rand(shape, generator=gen) < drop_frac
-    return torch.where(missing, torch.full_like(var, float("inf")), var)
+    rows, cols = shape[2] // block[0], shape[3] // block[1]
+    share = 0.5 * torch.rand(b, 1, 1, generator=gen) * (torch.rand(b, 1, 1, generator=gen) < cfg.p_lost)
+    lost = (torch.rand(b, rows, cols, generator=gen) < share)
+    lost = lost.repeat_interleave(block[0], 1).repeat_interleave(block[1], 2)[:, None]
+    return torch.where(lost, torch.full_like(var, float("inf")), var)
+
+
+def _msssim_loss(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """1 - MS-SSIM (pytorch_msssim, five scales): the largest odd window up to 7 pixels that the
+    crop allows (its side must exceed 16 * (window - 1)), 7 for 128-pixel crops."""
+    from pytorch_msssim import ms_ssim
+    side = min(x.shape[-2:])
+    win = max(w for w in (3, 5, 7) if side > 16 * (w - 1) or w == 3)
+    return 1.0 - ms_ssim(x, ref, data_range=1.0, win_size=win)
 
 
 def _run_stage(name: str, cfg: TrainConfig, acc: Accelerator, model: torch.nn.Module,
-               loss_fn, steps: int, time_s: float) -> None:
-    """Generic loop: AdamW, cosine LR, checkpoint/resume with accelerate, tqdm progress."""
+               loss_fn, steps: int, time_s: float, validate=None) -> None:
+    """Generic loop: AdamW, cosine LR, checkpoint/resume with accelerate, tqdm progress.
+
+    ``validate(model) -> dict`` (optional) runs every ``cfg.val_steps`` steps; its figures, the step,
+    the smoothed loss and the elapsed time go to ``out_dir/train_log.jsonl`` (one JSON per line).
+    """
     ckpt = Path(cfg.out_dir) / "checkpoints" / name
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
     model, opt = acc.prepare(model, opt)
@@ -107,11 +134,19 @@ def _run_stage(name: str, cfg: TrainConfig, acc: Accelerator, model: torch.nn.Mo
         bar.set_postfix(loss=f"{ema:.4g}", lr=f"{opt.param_groups[0]['lr']:.2e}", refresh=False)
         if step % cfg.ckpt_every == 0:
             _checkpoint(acc, ckpt, step, elapsed0 + time.time() - t0)
-            acc.print(f"[{name}] step {step} loss {ema:.5f} elapsed {elapsed0 + time.time() - t0:.0f} s")
+        if validate is not None and step % cfg.val_steps == 0 and acc.is_main_process:
+            _log(cfg, {"stage": name, "step": step, "loss": ema, "elapsed_s": round(elapsed0 + time.time() - t0),
+                       **validate(acc.unwrap_model(model))})
     bar.close()
     _checkpoint(acc, ckpt, step, elapsed0 + time.time() - t0)
     acc.free_memory()  # forget this stage's model/optimizer so the next stage's checkpoints hold only its own
     acc.print(f"[{name}] done: {step} steps, {elapsed0 + time.time() - t0:.0f} s, final loss {ema}")
+
+
+def _log(cfg: TrainConfig, record: dict) -> None:
+    with open(Path(cfg.out_dir) / "train_log.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    print(json.dumps(record), flush=True)
 
 
 def _checkpoint(acc: Accelerator, ckpt: Path, step: int, elapsed: float) -> None:
@@ -134,41 +169,80 @@ def train(config: TrainConfig | dict) -> Path:
     stages = [s.strip() for s in cfg.stages.split(",") if s.strip()]
     if not stages or set(stages) - {"jscc", "prior"}:
         raise ValueError(f"stages={cfg.stages!r} is invalid; use 'jscc', 'prior' or 'jscc,prior'")
+    if cfg.crop % cfg.tile or cfg.prior_crop % cfg.tile:
+        raise ValueError(f"crop={cfg.crop} and prior_crop={cfg.prior_crop} must be multiples of tile={cfg.tile}")
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     acc = Accelerator()
     torch.manual_seed(cfg.seed)
-    sampler = CropSampler(photos_in_dir(cfg.photo_dir) if cfg.photo_dir else train_photos(), tile=cfg.tile)
+    photos = photos_in_dirs(cfg.photo_dir) if cfg.photo_dir else dict(zip(TRAIN_PHOTOS, train_photos()))
+    train_set, val_set = split_train_val(photos, cfg.val_every)
     dev = acc.device
     start = time.time()
-    log = {"config": asdict(cfg), "hardware": f"{dev} x{acc.num_processes}, torch threads {torch.get_num_threads()}"}
+    log = {"config": asdict(cfg), "train_photos": sorted(train_set), "val_photos": sorted(val_set),
+           "hardware": f"{dev} x{acc.num_processes}, torch threads {torch.get_num_threads()}"}
+    if acc.is_main_process:
+        (out / "data_split.json").write_text(json.dumps({k: log[k] for k in ("train_photos", "val_photos")}, indent=1))
+    val_gen = torch.Generator().manual_seed(12345)
 
     if "jscc" in stages:
-        jscc = JSCC(tile=cfg.tile, latent_channels=cfg.latent_channels, downsample=cfg.downsample,
+        sampler = CropSampler(list(train_set.values()), tile=cfg.crop)
+        jscc = GdnJSCC(tile=cfg.tile, latent_channels=cfg.latent_channels, downsample=cfg.downsample,
                     hidden=cfg.hidden)
+        block = jscc.latent_shape[1:]
+        map_shape = (cfg.batch, cfg.latent_channels, cfg.crop // cfg.downsample, cfg.crop // cfg.downsample)
+        val_x = CropSampler(list(val_set.values()), tile=cfg.crop, jitter=0.0).sample(32, val_gen) if val_set else None
 
         def jscc_loss(model, gen):
             x = sampler.sample(cfg.batch, gen).to(dev)
-            var = _channel_noise((cfg.batch, *jscc.latent_shape), cfg, gen).to(dev)
-            return F.mse_loss(model(x, var, generator=None), x)
+            var = _channel_noise(map_shape, block, cfg, gen).to(dev)
+            rec = model(x, var, generator=gen)
+            loss = F.mse_loss(rec, x)
+            return loss + cfg.msssim_weight * _msssim_loss(rec, x) if cfg.msssim_weight > 0 else loss
+
+        @torch.no_grad()
+        def jscc_val(model) -> dict:
+            if val_x is None:
+                return {}
+            model.eval()
+            g = torch.Generator().manual_seed(0)
+            res = {}
+            for snr in (0.0, 10.0):
+                var = torch.full((val_x.shape[0], *map_shape[1:]), 10 ** (-snr / 10))
+                mse = F.mse_loss(model(val_x.to(dev), var.to(dev), generator=g), val_x.to(dev), reduction="none")
+                res[f"val_psnr_{snr:g}db"] = float((-10 * torch.log10(mse.mean((1, 2, 3)))).mean())
+            model.train()
+            return res
 
         t = time.time()
-        _run_stage("jscc", cfg, acc, jscc, jscc_loss, cfg.jscc_steps, cfg.jscc_time_s)
+        _run_stage("jscc", cfg, acc, jscc, jscc_loss, cfg.jscc_steps, cfg.jscc_time_s, jscc_val)
         log["jscc_wall_s"] = time.time() - t
         if acc.is_main_process:
             acc.unwrap_model(jscc).save_pretrained(out / JSCC_DIR)
     if "prior" in stages:
-        jscc = JSCC.from_pretrained(out / JSCC_DIR).to(dev).eval().requires_grad_(False)
-        unet = make_prior(jscc.latent_shape, tuple(int(c) for c in cfg.prior_channels.split(",")))
+        jscc = GdnJSCC.from_pretrained(out / JSCC_DIR).to(dev).eval().requires_grad_(False)
+        unet = make_prior(jscc.config.latent_channels, tuple(int(c) for c in cfg.prior_channels.split(",")))
         sched = make_scheduler()
+        sampler = CropSampler(list(train_set.values()), tile=cfg.prior_crop)
+        val_z = jscc.encode(CropSampler(list(val_set.values()), tile=cfg.prior_crop, jitter=0.0)
+                            .sample(16, val_gen).to(dev)) if val_set else None
 
         def prior_loss(model, gen):
             with torch.no_grad():
-                z = jscc.encode(sampler.sample(cfg.batch, gen).to(dev))
+                z = jscc.encode(sampler.sample(cfg.prior_batch, gen).to(dev))
             return diffusion_loss(model, sched, z, gen)
 
+        @torch.no_grad()
+        def prior_val(model) -> dict:
+            if val_z is None:
+                return {}
+            model.eval()
+            loss = diffusion_loss(model, sched, val_z, torch.Generator().manual_seed(0))
+            model.train()
+            return {"val_diffusion_loss": float(loss)}
+
         t = time.time()
-        _run_stage("prior", cfg, acc, unet, prior_loss, cfg.prior_steps, cfg.prior_time_s)
+        _run_stage("prior", cfg, acc, unet, prior_loss, cfg.prior_steps, cfg.prior_time_s, prior_val)
         log["prior_wall_s"] = time.time() - t
         if acc.is_main_process:
             acc.unwrap_model(unet).save_pretrained(out / PRIOR_DIR)
@@ -180,17 +254,21 @@ def train(config: TrainConfig | dict) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """argparse parser with one option per TrainConfig field."""
+    """argparse parser with one option per TrainConfig field (``--photo-dir`` may be repeated)."""
     p = argparse.ArgumentParser(prog="diffradio train", description=__doc__.split("\n\n")[0])
     for f in fields(TrainConfig):
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                       help=f"(default: {f.default})")
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, tuple):
+            p.add_argument(flag, action="append", default=[], help="(repeatable; default: the packaged photos)")
+        else:
+            p.add_argument(flag, type=type(f.default), default=f.default, help=f"(default: {f.default})")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: ``python scripts/train.py --out-dir DIR [--jscc-time-s S] ...``."""
     args = build_parser().parse_args(argv)
+    args.photo_dir = tuple(args.photo_dir)
     out = train(TrainConfig(**vars(args)))
     print(f"trained codec written to {out}")
     return 0

@@ -7,7 +7,7 @@ import torch
 
 from semantic import SemanticCodec
 from semantic.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, CropSampler, load_photo
-from semantic.jscc import JSCC, power_normalize, reliability
+from semantic.jscc import JSCC, reliability, tilewise_normalize
 from semantic.latent_channel import noise_variance, transmit
 from semantic.metrics import ms_ssim, psnr, vif
 from semantic.samplers import matched_timestep, noise_to_signal
@@ -35,9 +35,13 @@ def test_transmit_marks_missing_as_nan():
     assert torch.isnan(y[0, 0]).all() and torch.isfinite(y[0, 1:]).all()
 
 
-def test_power_normalize_and_reliability():
-    z = power_normalize(torch.randn(3, 4, 16, 16) * 7 + 2)
-    assert torch.allclose(z.pow(2).mean((1, 2, 3)), torch.ones(3), atol=1e-5)
+def test_tilewise_normalize_and_reliability():
+    z = tilewise_normalize(torch.randn(3, 4, 8, 12) * torch.arange(1, 4.0).repeat_interleave(4)[None, None, None] + 2,
+                           (4, 4))
+    tiles = z.reshape(3, 4, 2, 4, 3, 4)
+    assert torch.allclose(tiles.pow(2).mean((1, 3, 5)), torch.ones(3, 2, 3), atol=1e-5)   # every 4x4 tile
+    with pytest.raises(ValueError, match="whole number"):
+        tilewise_normalize(torch.randn(1, 4, 6, 8), (4, 4))
     y = torch.tensor([1.0, float("nan"), 5.0])
     est, w = reliability(y, torch.tensor([1.0, 1.0, float("inf")]))
     assert torch.equal(w, torch.tensor([0.5, 0.0, 0.0])) and torch.equal(est, torch.tensor([0.5, 0.0, 0.0]))
@@ -45,9 +49,9 @@ def test_power_normalize_and_reliability():
 
 def test_jscc_shapes_configurable():
     m = JSCC(tile=32, latent_channels=6, downsample=8, hidden=32)
-    z = m.encode(torch.rand(2, 3, 32, 32))
-    assert z.shape == (2, 6, 4, 4) == (2, *m.latent_shape)
-    assert m.decode(z, torch.zeros_like(z)).shape == (2, 3, 32, 32)
+    z = m.encode(torch.rand(2, 3, 32, 64))          # two tiles side by side
+    assert z.shape == (2, 6, 4, 8) and m.latent_shape == (6, 4, 4)
+    assert m.decode(z, torch.zeros_like(z)).shape == (2, 3, 32, 64)
     with pytest.raises(ValueError, match="power of two"):
         JSCC(downsample=3)
 
@@ -84,26 +88,52 @@ def test_data_lists_are_disjoint_and_load():
 
 def test_train_checkpoints_resumes_and_loads(tmp_path):
     from semantic.train import main
-    args = ["--out-dir", str(tmp_path), "--batch", "2", "--hidden", "32", "--prior-channels", "32,32",
-            "--jscc-steps", "3", "--prior-steps", "2", "--ckpt-every", "2", "--threads", "1"]
-    assert main(args) == 0
-    prog = json.loads((tmp_path / "checkpoints" / "jscc" / "progress.json").read_text())
-    assert prog["step"] == 3
-    assert main(args[:-8] + ["--jscc-steps", "5", "--prior-steps", "2", "--ckpt-every", "2",
-                             "--threads", "1", "--stages", "jscc"]) == 0
+    small = ["--out-dir", str(tmp_path), "--batch", "2", "--prior-batch", "2", "--hidden", "24",
+             "--latent-channels", "16", "--crop", "64", "--prior-crop", "128", "--prior-channels", "32,32",
+             "--ckpt-every", "2", "--val-steps", "2", "--threads", "1"]
+    assert main(small + ["--jscc-steps", "3", "--prior-steps", "2"]) == 0
+    assert json.loads((tmp_path / "checkpoints" / "jscc" / "progress.json").read_text())["step"] == 3
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert {r["stage"] for r in log} == {"jscc", "prior"} and "val_psnr_10db" in log[0]
+    split = json.loads((tmp_path / "data_split.json").read_text())
+    assert split["val_photos"] and not set(split["val_photos"]) & set(split["train_photos"])
+    assert main(small + ["--jscc-steps", "5", "--stages", "jscc"]) == 0     # resumes at step 3
     assert json.loads((tmp_path / "checkpoints" / "jscc" / "progress.json").read_text())["step"] == 5
     codec = SemanticCodec.from_pretrained(tmp_path)
-    img = load_photo("astronaut")[:64, :64]
+    img = load_photo("astronaut")[:64, :128]
     z = codec.encode(img)
+    assert z.shape == (2, 16, 4, 4)
     assert codec.decode(z, np.full_like(z, 0.1), img.shape, steps=2).shape == img.shape
 
 
-def test_photo_dir(tmp_path):
+def test_photo_dirs_and_split(tmp_path):
     from PIL import Image
 
-    from semantic.data import photos_in_dir
+    from semantic.data import photos_in_dirs, split_train_val
     with pytest.raises(ValueError, match="photo-dir"):
-        photos_in_dir(tmp_path / "missing")
-    Image.fromarray(load_photo("camera")[:70, :90]).save(tmp_path / "a.png")
-    (imgs,) = photos_in_dir(tmp_path)
-    assert imgs.shape == (70, 90, 3) and imgs.dtype == np.uint8
+        photos_in_dirs([tmp_path / "missing"])
+    for i in range(12):
+        Image.fromarray(load_photo("camera")[:70, i:90 + i]).save(tmp_path / f"{i:02d}.png")
+    photos = photos_in_dirs([tmp_path])
+    assert len(photos) == 12 and photos[f"{tmp_path.name}/00.png"].shape == (70, 90, 3)
+    train, val = split_train_val(photos, 5)
+    assert sorted(val) == [f"{tmp_path.name}/02.png", f"{tmp_path.name}/07.png"] and len(train) == 10
+    assert split_train_val(photos, 0)[1] == {}
+
+
+def test_decoder_bench_on_a_folder(tmp_path):
+    from PIL import Image
+
+    from semantic.bench import REFERENCE, capacity_bytes, run_decoder_bench
+    for i, name in enumerate(("coffee", "chelsea")):
+        Image.fromarray(load_photo(name)[:64, :128]).save(tmp_path / f"{i}.png")
+    from semantic.data import photos_in_dirs
+    res = run_decoder_bench(tmp_path / "out", photos_in_dirs([tmp_path]), steps=2, seeds=2, quick=True)
+    cell = res["quality"]["awgn 10 dB"]
+    assert set(cell) == {"direct", "diffusion", REFERENCE}
+    assert len(cell["direct"]["psnr_db"]["per_seed"]) == 2 and cell["direct"]["psnr_db"]["std"] >= 0
+    assert res["quality"]["awgn 0 dB"][REFERENCE]["psnr_db"]["mean"] < cell[REFERENCE]["psnr_db"]["mean"]
+    assert any(c.startswith("lost") for c in res["quality"])
+    assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "metrics.png").exists()
+    assert capacity_bytes(np.full(16, 1.0)) == 1                     # 8 uses x 1 bit
+    assert capacity_bytes(np.array([1.0, 1.0, np.inf, np.inf])) == 0  # lost uses carry nothing
