@@ -24,6 +24,9 @@ def _add_decoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", choices=DECODERS, default="diffusion",
                    help="how semantic frames are decoded (diffusion = the default diffusion sampler)")
     p.add_argument("--steps", type=int, default=10, help="diffusion steps (default 10)")
+    p.add_argument("--realism", type=float, default=None,
+                   help="posterior decoder: 0 = smooth posterior-mean estimate (highest PSNR), 1 = sampled "
+                        "detail (default: the model's setting, see its codec_config.json)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the channel and the sampler")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
 
@@ -142,6 +145,9 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.command} takes no --decoder digital: the receiver learns each stream's scheme "
                          f"from its frame headers; --decoder picks how semantic frames are decoded "
                          f"({', '.join(d for d in DECODERS if d != 'digital')})")
+    realism = getattr(args, "realism", None)
+    if realism is not None and not 0.0 <= realism <= 1.0:
+        raise ValueError(f"--realism {realism:g} is outside 0..1 (0 = smooth posterior mean, 1 = sampled detail)")
 
 
 def main(argv: list[str] | None = None) -> int:

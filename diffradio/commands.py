@@ -82,7 +82,7 @@ def loopback(args, emit) -> int:
     uri = args.radio or sim_uri(args.snr, args.channel, args.cfo, args.sro, args.seed)
     transmission, run_, rec = link.loopback(image, _codec(args.model), uri, decoder=args.decoder,
                                             snr_hint_db=args.snr, steps=args.steps, seed=args.seed,
-                                            progress=_progress(args))
+                                            realism=args.realism, progress=_progress(args))
     extra = dict(frames_sent=transmission.frames_sent, radio=uri, decoder=args.decoder)
     if transmission.modulation:
         extra.update(modulation=transmission.modulation, code_rate=transmission.code_rate,
@@ -146,7 +146,8 @@ def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, em
         raise KeyboardInterrupt
     streams = link.images(run_, first_only=not numbered)[:getattr(args, "count", None)]
     codec = _codec(args.model) if any(s.descriptor.scheme == "semantic" for s in streams) else None
-    recs = [link.decode(run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed, stream=s)
+    recs = [link.decode(run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed,
+                        realism=args.realism, stream=s)
             for s in streams]
     if not numbered:
         return _finish(recs[0], run_, args, reference, params.sample_rate_hz, extra or {}, emit)

@@ -284,9 +284,10 @@ def images(run: RxRun, first_only: bool = False) -> list:
 
 
 def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10, seed: int = 0,
-           stream=None) -> Reception:
+           realism: float | None = None, stream=None) -> Reception:
     """Rebuild the image of ``stream`` (a ``StreamState`` of ``run``; default: the first image,
-    ``images``). ``codec`` is loaded (shipped default) if a semantic stream needs it and none is given.
+    ``images``). ``codec`` is loaded (shipped default) if a semantic stream needs it and none is given;
+    ``realism`` (posterior decoder, 0..1; None = the codec's default) is passed to ``codec.decode``.
 
     Raises LinkError when no frame or no stream descriptor was received.
     """
@@ -304,7 +305,7 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
                             f"{model_id(codec):08x}; pass the sender's model with --model")
         values, var, used = gather_latents(state)
         image = codec.decode(values.reshape(desc.latent_shape), var.reshape(desc.latent_shape),
-                             desc.image_shape, method=method, steps=steps, seed=seed)
+                             desc.image_shape, method=method, steps=steps, seed=seed, realism=realism)
         channel_uses = -(-desc.payload_len // 2)
         extra["values_missing"] = int(np.isinf(var).sum())
     else:
@@ -330,8 +331,8 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
 
 
 def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffusion", snr_hint_db: float = 10.0,
-             steps: int = 10, seed: int = 0, stream_id: int = 1, progress: bool = False,
-             params: OfdmParams | None = None) -> tuple[Transmission, RxRun, Reception]:
+             steps: int = 10, seed: int = 0, realism: float | None = None, stream_id: int = 1,
+             progress: bool = False, params: OfdmParams | None = None) -> tuple[Transmission, RxRun, Reception]:
     """Send ``image`` through the radio at ``radio_uri`` and decode what comes back.
 
     ``decoder`` is 'digital' for the JPEG + LDPC baseline (its MCS chosen for ``snr_hint_db``, its
@@ -351,4 +352,4 @@ def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffus
         run = receive(radio, params, timeout_s=5.0 if hardware else None, stop_when_complete=hardware,
                       progress=progress)
     method = "diffusion" if decoder == "digital" else decoder
-    return transmission, run, decode(run, codec=codec, method=method, steps=steps, seed=seed)
+    return transmission, run, decode(run, codec=codec, method=method, steps=steps, seed=seed, realism=realism)

@@ -198,6 +198,19 @@ def test_receivers_refuse_decoder_digital_in_one_line(tmp_path, capsys, command)
     assert not out.exists()
 
 
+def test_realism_reaches_the_decoder_and_is_checked(tmp_path, photo_png, capsys):
+    out = tmp_path / "rx.png"
+    images = {}
+    for realism in ("0", "1"):
+        assert main(["loopback", "--image", str(photo_png), "--snr", "0", "--steps", "2", "--realism", realism,
+                     "--out", str(out)]) == 0
+        images[realism] = out.read_bytes()
+    assert images["0"] != images["1"]
+    assert main(["replay", "captures/clean.sigmf-meta", "--realism", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--realism" in err[-1]
+
+
 def test_gain_options_say_which_direction_and_reach_the_radio(tmp_path, photo_png, monkeypatch, capsys):
     from diffradio import commands
     from sdr import open_radio
