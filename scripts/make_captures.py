@@ -39,7 +39,7 @@ CAPTURES = {
     "rate-2m4": ("sim:snr=15,cfo=1000,seed=23", 2.4e6, "cf32_le", "semantic",
                  "15 dB AWGN, recorded at 2.4 MS/s (resampled 6/5 from the 2 MS/s waveform); replay resamples"),
     "digital": ("sim:snr=15,seed=24", 2e6, "cf32_le", "digital",
-                "digital baseline stream (JPEG + 5G LDPC, MCS for 15 dB) at 15 dB AWGN"),
+                "digital baseline stream (AVIF + 5G LDPC, MCS for 15 dB AWGN) at 15 dB AWGN"),
 }
 
 
