@@ -44,8 +44,8 @@ results: $(STAMP)
 		--out docs/results/digital_vs_jpeg.json
 	$(BIN)/diffradio sweep --channel awgn --seeds 5 --out $(OUT)/sweep --json
 	$(BIN)/diffradio sweep --channel tdl-c --seeds 10 --out $(OUT)/sweep --json
-	cp $(OUT)/sweep/sweep.csv $(OUT)/sweep/sweep_summary.csv docs/results/
-	cp $(OUT)/sweep/sweep_metrics.png $(OUT)/sweep/sweep_grid.png docs/figures/
+	cp $(OUT)/sweep/sweep.csv $(OUT)/sweep/sweep_summary.csv $(OUT)/sweep/sweep_paired.csv docs/results/
+	cp $(OUT)/sweep/sweep_metrics.png $(OUT)/sweep/sweep_grid.jpg docs/figures/
 	$(BIN)/python scripts/readme_tables.py
 
 clean:

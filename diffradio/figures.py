@@ -30,7 +30,7 @@ def _summary_table(summary_csv: Path) -> dict:
 
 def plot_sweep(summary_csv: Path, out: Path) -> list[Path]:
     """Write ``sweep_metrics.png`` (one row per channel, one column per metric; mean over images and
-    seeds with its 95 % interval shaded) and ``sweep_grid.png``."""
+    seeds with its 95 % interval shaded) and ``sweep_grid.jpg``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -61,7 +61,7 @@ def plot_sweep(summary_csv: Path, out: Path) -> list[Path]:
     paths = [Path(out) / "sweep_metrics.png"]
     fig.savefig(paths[0], dpi=110)
     plt.close(fig)
-    grid = _plot_grid(Path(out) / "images", Path(out) / "sweep_grid.png")
+    grid = _plot_grid(Path(out) / "images", Path(out) / "sweep_grid.jpg")
     return paths + ([grid] if grid else [])
 
 
@@ -140,6 +140,6 @@ def _plot_grid(images_dir: Path, path: Path) -> Path | None:
             ax.set_title(f"{d} {s:g} dB", fontsize=8)
     fig.suptitle(f"{image}, {channel}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, pil_kwargs={"quality": 85})
     plt.close(fig)
     return path

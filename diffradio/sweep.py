@@ -16,8 +16,10 @@ new model or setting never reuses old rows. Besides the decoders, two digital re
 A row whose image did not arrive (no frame detected, or a digital stream with a frame missing: the
 mid-gray failure image) has ``image_lost`` = 1 and is scored like any other. ``sweep_summary.csv``
 gives, per (channel, SNR, decoder), the mean and the 95 % Student-t interval of the mean over
-images × seeds (for ``image_lost``: the share of lost images). Points run in parallel on local processes or, with ``--ray``, on a Ray
-cluster (the optional ``diffradio[cluster]`` extra); the CSV is the same.
+images × seeds (for ``image_lost``: the share of lost images); ``sweep_paired.csv`` the mean and
+interval of paired differences (diffusion − direct, − digital, − digital-oracle on the same photo
+and realisation), which is what says whether one scheme beats another. Points run in parallel on
+local processes or, with ``--ray``, on a Ray cluster (the optional ``diffradio[cluster]`` extra); the CSV is the same.
 """
 from __future__ import annotations
 
@@ -41,6 +43,11 @@ FIELDS = KEY + ("psnr_db", "ms_ssim", "vif", "frames_sent", "frames_detected", "
 SUMMARY_METRICS = ("psnr_db", "ms_ssim", "vif", "image_lost")
 SUMMARY_FIELDS = ("channel", "snr_db", "decoder", "n") + tuple(
     f"{m}_{s}" for m in SUMMARY_METRICS for s in ("mean", "ci_lo", "ci_hi")) + ("mcs",)
+PAIRS = (("diffusion", "direct"), ("diffusion", "digital"), ("diffusion", "digital-oracle"))
+"""(a, b) decoder pairs whose paired differences a − b (same photo, same realisation) ``sweep_paired.csv`` holds."""
+PAIRED_METRICS = ("psnr_db", "ms_ssim")
+PAIRED_FIELDS = ("channel", "snr_db", "a", "b", "n") + tuple(
+    f"{m}_diff_{s}" for m in PAIRED_METRICS for s in ("mean", "ci_lo", "ci_hi"))
 
 
 @dataclass(frozen=True)
@@ -292,12 +299,33 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_summary(rows: list[dict], path: Path) -> Path:
-    """Write ``summarise(rows)`` as CSV to ``path``."""
+def paired(rows: list[dict]) -> list[dict]:
+    """Per (channel, SNR) and pair (a, b) of ``PAIRS``: mean and 95 % interval of a − b over the
+    (photo, seed) realisations both rows have — the interval of the difference, not of each mean."""
+    by = {(r["channel"], float(r["snr_db"]), r["decoder"], r["image"], r["seed"]): r for r in rows}
+    points = sorted({(r["channel"], float(r["snr_db"])) for r in rows})
+    out = []
+    for channel, snr in points:
+        for a, b in PAIRS:
+            keys = sorted((k[3], k[4]) for k in by if k[:3] == (channel, snr, a) and (channel, snr, b, *k[3:]) in by)
+            if not keys:
+                continue
+            entry = {"channel": channel, "snr_db": f"{snr:g}", "a": a, "b": b, "n": len(keys)}
+            for metric in PAIRED_METRICS:
+                diffs = [float(by[(channel, snr, a, *k)][metric]) - float(by[(channel, snr, b, *k)][metric])
+                         for k in keys]
+                m, lo, hi = mean_interval(diffs)
+                entry.update({f"{metric}_diff_mean": round(m, 4), f"{metric}_diff_ci_lo": round(lo, 4),
+                              f"{metric}_diff_ci_hi": round(hi, 4)})
+            out.append(entry)
+    return out
+
+
+def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict]) -> Path:
     with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=SUMMARY_FIELDS)
+        writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(summarise(rows))
+        writer.writerows(rows)
     return path
 
 
@@ -328,7 +356,8 @@ def run_sweep(args) -> dict:
             fh.flush()
     setting = points[0].key()[5:] if points else None  # model, steps, size, source codec
     rows = [r for r in _read_rows(csv_path) if tuple(r[k] for k in KEY[5:]) == setting]
-    summary = write_summary(rows, out / "sweep_summary.csv")
+    summary = _write_csv(out / "sweep_summary.csv", SUMMARY_FIELDS, summarise(rows))
+    _write_csv(out / "sweep_paired.csv", PAIRED_FIELDS, paired(rows))
     from diffradio.figures import plot_sweep
     figures = plot_sweep(summary, out)
     return {"csv": str(csv_path), "summary": str(summary), "points": len(points), "run_now": len(todo),

@@ -68,6 +68,31 @@ def _render_sweep(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _render_paired(path: Path) -> str:
+    """Per channel and SNR: paired differences (same photo and realisation) diffusion − other, PSNR
+    mean [95 % interval] / MS-SSIM mean [95 % interval]."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    pairs = list(dict.fromkeys(r["b"] for r in rows))
+    by_key = {(r["channel"], r["snr_db"], r["b"]): r for r in rows}
+    points = sorted({(r["channel"], r["snr_db"]) for r in rows}, key=lambda p: (p[0], float(p[1])))
+    lines = ["| channel | SNR | n | " + " | ".join(f"diffusion − {b}" for b in pairs) + " |",
+             "|---|---|---|" + "---|" * len(pairs)]
+    for channel, snr in points:
+        cells, n = [], ""
+        for b in pairs:
+            r = by_key.get((channel, snr, b))
+            if r is None:
+                cells.append("")
+                continue
+            n = n or r["n"]
+            ps, ms = (tuple(float(r[f"{m}_diff_{s}"]) for s in ("mean", "ci_lo", "ci_hi"))
+                      for m in ("psnr_db", "ms_ssim"))
+            cells.append(f"{ps[0]:+.2f} [{ps[1]:+.2f}, {ps[2]:+.2f}] dB / {ms[0]:+.3f} [{ms[1]:+.3f}, {ms[2]:+.3f}]")
+        lines.append(f"| {channel.upper()} | {float(snr):g} dB | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _render_mcs(path: Path) -> str:
     """MCS thresholds per channel family, with the FER 95 % interval at the threshold."""
     doc = json.loads(path.read_text())
@@ -115,6 +140,7 @@ def _render_digital_vs_jpeg(path: Path) -> str:
 
 TABLES = {
     "sweep": (RESULTS / "sweep_summary.csv", _render_sweep),
+    "sweep-paired": (RESULTS / "sweep_paired.csv", _render_paired),
     "mcs": (ROOT / "phy" / "data" / "mcs_thresholds.json", _render_mcs),
     "broadcast": (RESULTS / "broadcast.json", _render_broadcast),
     "digital-vs-jpeg": (RESULTS / "digital_vs_jpeg.json", _render_digital_vs_jpeg),

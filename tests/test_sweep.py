@@ -28,7 +28,7 @@ def test_sweep_writes_rows_and_resumes(tmp_path, capsys):
     assert summary["run_now"] == 2 and len(rows) == 2
     assert {r["decoder"] for r in rows} == {"direct", "digital"}
     assert all(float(r["psnr_db"]) > 15 and int(r["frames_decoded"]) >= 1 for r in rows)
-    assert (out / "sweep_metrics.png").exists() and (out / "sweep_grid.png").exists()
+    assert (out / "sweep_metrics.png").exists() and (out / "sweep_grid.jpg").exists()
     # a second run with one more SNR point only measures the new point
     assert main(BASE[:6] + ["20", "25"] + BASE[7:] + ["--decoder", "direct", "digital", "--workers", "1",
                                                       "--out", str(out)]) == 0
