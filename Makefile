@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench results clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,23 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/diffradio bench phy --out $(OUT)/bench --json
 	$(BIN)/diffradio bench decoder --out $(OUT)/bench --json
+
+## make results: rerun the comparisons behind the README (broadcast, digital vs JPEG, the sweep: about
+## an hour on 2 cores), copy their small result files and figures into docs/, regenerate the README tables
+KODAK ?= ../shared/datasets/kodak
+results: $(STAMP)
+	@mkdir -p $(OUT) docs/results docs/figures
+	$(BIN)/python scripts/export_photo.py coffee $(OUT)/coffee-128.png --size 128
+	$(BIN)/diffradio broadcast --image $(OUT)/coffee-128.png --snr 0 5 10 15 --out $(OUT)/broadcast --json
+	cp $(OUT)/broadcast/broadcast.json docs/results/broadcast.json
+	cp $(OUT)/broadcast/broadcast.png docs/figures/broadcast.png
+	$(BIN)/python scripts/digital_vs_jpeg.py --image coffee $(wildcard $(KODAK)/kodim05.png $(KODAK)/kodim23.png) \
+		--out docs/results/digital_vs_jpeg.json
+	$(BIN)/diffradio sweep --channel awgn --seeds 5 --out $(OUT)/sweep --json
+	$(BIN)/diffradio sweep --channel tdl-c --seeds 10 --out $(OUT)/sweep --json
+	cp $(OUT)/sweep/sweep.csv $(OUT)/sweep/sweep_summary.csv $(OUT)/sweep/sweep_paired.csv docs/results/
+	cp $(OUT)/sweep/sweep_metrics.png $(OUT)/sweep/sweep_grid.jpg docs/figures/
+	$(BIN)/python scripts/readme_tables.py
 
 clean:
 	rm -rf $(VENV) $(OUT)

@@ -1,4 +1,4 @@
-"""The ``diffradio`` command line: loopback, tx, rx, replay, sweep, train, bench.
+"""The ``diffradio`` command line: loopback, tx, rx, replay, broadcast, sweep, train, bench.
 
 Each command is a thin shell over ``diffradio.link``. User mistakes (a bad path, a missing device,
 a capture with no frame) exit with status 2 and one line on stderr; a bug keeps its traceback
@@ -29,6 +29,13 @@ def _add_decoder_args(p: argparse.ArgumentParser) -> None:
                         "detail (default: the model's setting, see its codec_config.json)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the channel and the sampler")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
+
+
+def add_source_codec_arg(p: argparse.ArgumentParser) -> None:
+    """``--source-codec``, checked where it is used (``semantic.source_codec.check_codec``), so that
+    building the parser imports no codec."""
+    p.add_argument("--source-codec", default=None, metavar="avif|webp|jpeg",
+                   help="digital baseline's image codec (default: the strongest available, AVIF)")
 
 
 def _add_output_args(p: argparse.ArgumentParser, need_out: bool) -> None:
@@ -67,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radio", default=None,
                    help="radio URI instead of the simulated one built from --snr/--channel/--cfo/--sro")
     _add_decoder_args(p)
+    add_source_codec_arg(p)
     _add_output_args(p, need_out=False)
 
     p = sub.add_parser("tx", help="transmit an image (file:PATH.sigmf-meta writes the baseband as SigMF)")
@@ -79,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="loop the stream (cyclic buffer) for this many seconds on a hardware radio")
     p.add_argument("--stream-id", type=int, default=1, help="stream id written in every frame header")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
+    add_source_codec_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_radio_args(p, "tx")
 
@@ -102,9 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_decoder_args(p)
     _add_output_args(p, need_out=True)
 
+    p = sub.add_parser("broadcast", help="one transmission heard by simulated receivers at several SNRs: "
+                                         "semantic and digital side by side")
+    p.add_argument("--image", required=True, help="input image (PNG/JPEG)")
+    p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0, 15.0],
+                   help="in-band SNR of each receiver in dB (default 0 5 10 15)")
+    p.add_argument("--channel", choices=CHANNELS, default="awgn", help="simulated channel model of every receiver")
+    p.add_argument("--digital-target-snr", type=float, default=None, metavar="DB",
+                   help="SNR the digital stream's MCS is chosen for (default: the median receiver's)")
+    _add_decoder_args(p)
+    add_source_codec_arg(p)
+    p.add_argument("--out", required=True, help="folder for the received images, broadcast.json and broadcast.png")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("sweep", help="SNR × channel × decoder sweep → CSV + plots")
     from diffradio.sweep import add_sweep_args
     add_sweep_args(p)
+    add_source_codec_arg(p)
 
     sub.add_parser("train", help="train the encoder and the diffusion prior (see diffradio train --help)",
                    add_help=False)

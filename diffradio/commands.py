@@ -5,8 +5,6 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from diffradio import link
 from diffradio.images import read_image, write_image
 from phy import OfdmParams, Transmitter
@@ -15,7 +13,7 @@ from sdr import RadioConfig, open_radio
 
 def run(args, emit) -> int:
     """Dispatch ``args.command``; ``emit(dict, as_json)`` prints the result."""
-    return {"loopback": loopback, "tx": tx, "rx": rx, "replay": replay, "sweep": sweep,
+    return {"loopback": loopback, "tx": tx, "rx": rx, "replay": replay, "broadcast": broadcast, "sweep": sweep,
             "bench": bench}[args.command](args, emit)
 
 
@@ -33,40 +31,9 @@ def _codec(model: str | None):
     return SemanticCodec.from_pretrained(model)
 
 
-def sim_uri(snr_db: float, channel: str, cfo_hz: float, sro_ppm: float, seed: int) -> str:
-    """The simulated radio's URI for these channel settings."""
-    return f"sim:snr={snr_db:g},channel={channel},cfo={cfo_hz:g},sro={sro_ppm:g},seed={seed}"
-
-
-def measurements(rec: link.Reception, reference: np.ndarray | None, out: str | None) -> dict:
-    """The JSON contract of a received image (MISSION.md): metrics when ``reference`` is known."""
-    result: dict = {}
-    if reference is not None:
-        from semantic.metrics import all_metrics
-        if reference.shape != rec.image.shape:
-            raise ValueError(f"reference image is {reference.shape[1]}x{reference.shape[0]} but the received one "
-                             f"is {rec.image.shape[1]}x{rec.image.shape[0]}; pass the image that was sent")
-        result.update(all_metrics(reference, rec.image))
-    result.update(
-        scheme=rec.scheme,
-        snr_db_est=rec.snr_db_est,
-        cfo_hz_est=rec.cfo_hz_est,
-        frames_detected=rec.frames_detected,
-        frames_decoded=rec.frames_decoded,
-        frames_expected=rec.frames_expected,
-        frames_lost=rec.frames_expected - rec.frames_decoded,
-        channel_uses=rec.channel_uses,
-        samples=rec.samples,
-        decode_s=round(rec.decode_s, 4),
-        out=out,
-        **rec.extra,
-    )
-    return result
-
-
 def _finish(rec: link.Reception, run_: link.RxRun, args, reference, sample_rate_hz: float, extra: dict,
             emit) -> int:
-    result = {**measurements(rec, reference, args.out), **extra}  # checks the reference before writing
+    result = {**link.measurements(rec, reference, args.out), **extra}  # checks the reference before writing
     if args.out:
         write_image(args.out, rec.image)
     if getattr(args, "plot", None):
@@ -79,14 +46,13 @@ def _finish(rec: link.Reception, run_: link.RxRun, args, reference, sample_rate_
 def loopback(args, emit) -> int:
     """Send an image through a (simulated) radio and back, report the metrics."""
     image = read_image(args.image)
-    uri = args.radio or sim_uri(args.snr, args.channel, args.cfo, args.sro, args.seed)
+    uri = args.radio or link.sim_uri(args.snr, args.channel, args.cfo, args.sro, args.seed)
     transmission, run_, rec = link.loopback(image, _codec(args.model), uri, decoder=args.decoder,
                                             snr_hint_db=args.snr, steps=args.steps, seed=args.seed,
-                                            realism=args.realism, progress=_progress(args))
-    extra = dict(frames_sent=transmission.frames_sent, radio=uri, decoder=args.decoder)
-    if transmission.modulation:
-        extra.update(modulation=transmission.modulation, code_rate=transmission.code_rate,
-                     jpeg_quality=transmission.jpeg.quality, jpeg_downscale=transmission.jpeg.downscale)
+                                            realism=args.realism, progress=_progress(args), channel=args.channel,
+                                            source_codec=args.source_codec)
+    extra = dict(frames_sent=transmission.frames_sent, radio=uri, decoder=args.decoder,
+                 **link.digital_report(transmission))
     return _finish(rec, run_, args, image, OfdmParams().sample_rate_hz, extra, emit)
 
 
@@ -96,7 +62,7 @@ def tx(args, emit) -> int:
     params = OfdmParams(sample_rate_hz=args.rate)
     transmitter = Transmitter(params)          # a random stream nonce per run
     transmission = link.build_transmission(image, _codec(args.model), transmitter, args.scheme,
-                                           args.snr_hint, args.stream_id)
+                                           args.snr_hint, args.stream_id, source_codec=args.source_codec)
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, tx_gain_db=args.tx_gain)
     with open_radio(args.radio, config) as radio:
         link.transmit(radio, transmission, repeat=args.repeat is not None)
@@ -105,7 +71,8 @@ def tx(args, emit) -> int:
     emit(dict(scheme=args.scheme, frames_sent=transmission.frames_sent, channel_uses=transmission.channel_uses,
               samples=int(sum(b.size for b in transmission.bursts)), radio=args.radio,
               stream_id=args.stream_id, nonce=transmitter.nonce, modulation=transmission.modulation,
-              code_rate=transmission.code_rate, **radio.stats.as_dict()), args.json)
+              code_rate=transmission.code_rate, **link.digital_report(transmission), **radio.stats.as_dict()),
+         args.json)
     return 0
 
 
@@ -152,7 +119,7 @@ def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, em
     if not numbered:
         return _finish(recs[0], run_, args, reference, params.sample_rate_hz, extra or {}, emit)
     outs = [args.out.format(n=n) for n in range(1, len(recs) + 1)]
-    results = [measurements(rec, reference, out) for rec, out in zip(recs, outs)]
+    results = [link.measurements(rec, reference, out) for rec, out in zip(recs, outs)]
     for rec, out in zip(recs, outs):
         write_image(out, rec.image)
     if getattr(args, "plot", None):
@@ -207,6 +174,20 @@ def replay(args, emit) -> int:
         run_ = link.receive(radio, params, timeout_s=None, stop_when_complete=False, progress=_progress(args),
                             log=_log)
     return _decode_and_report(run_, args, reference, params, emit)
+
+
+def broadcast(args, emit) -> int:
+    """One transmission, one simulated receiver per ``--snr``: semantic and digital side by side."""
+    from diffradio.broadcast import run_broadcast
+    if args.decoder == "digital":
+        raise ValueError("broadcast sends the semantic and the digital stream; --decoder picks the semantic "
+                         "decoder (diffusion, snr-matched, posterior or direct)")
+    image = read_image(args.image)
+    result = run_broadcast(image, _codec(args.model), args.out, snrs=args.snr, channel=args.channel,
+                           digital_target_snr=args.digital_target_snr, seed=args.seed, method=args.decoder,
+                           steps=args.steps, source_codec=args.source_codec, image_path=args.image)
+    emit(result, args.json)
+    return 0
 
 
 def sweep(args, emit) -> int:

@@ -1,4 +1,4 @@
-"""Figures of a sweep: metric vs SNR per channel and decoder, and an image grid."""
+"""Figures of a sweep (metric vs SNR per channel and decoder with intervals, an image grid) and of a broadcast."""
 from __future__ import annotations
 
 import csv
@@ -7,52 +7,107 @@ from pathlib import Path
 
 import numpy as np
 
-METRICS = (("psnr_db", "PSNR (dB)"), ("ms_ssim", "MS-SSIM"), ("vif", "VIF (perceptual)"))
+METRICS = (("psnr_db", "PSNR (dB)"), ("ms_ssim", "MS-SSIM"))
+STYLE = {"diffusion": dict(color="C0", marker="o"), "direct": dict(color="C1", marker="s"),
+         "digital": dict(color="C3", marker="^"), "digital-oracle": dict(color="C3", marker="v", ls="--"),
+         "capacity": dict(color="k", marker="", ls=":")}
+LABEL = {"digital": "digital (calibrated MCS)", "digital-oracle": "digital (oracle MCS)",
+         "capacity": "source codec at capacity"}
 
 
-def _mean_table(csv_path: Path) -> dict:
-    """{(channel, decoder): {metric: {snr: mean}}} over images and seeds."""
-    acc: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    with csv_path.open(newline="") as fh:
+def _summary_table(summary_csv: Path) -> dict:
+    """{(channel, decoder): {metric: (snrs, means, lows, highs)}} from ``sweep_summary.csv``."""
+    acc: dict = defaultdict(lambda: defaultdict(list))
+    with Path(summary_csv).open(newline="") as fh:
         for row in csv.DictReader(fh):
             for metric, _ in METRICS:
-                if row.get(metric) not in (None, ""):
-                    acc[(row["channel"], row["decoder"])][metric][float(row["snr_db"])].append(float(row[metric]))
-    return {k: {m: {s: float(np.mean(v)) for s, v in sorted(d.items())} for m, d in md.items()}
-            for k, md in acc.items()}
+                if row.get(f"{metric}_mean") not in (None, ""):
+                    stats = tuple(float(row[f"{metric}_{s}"]) for s in ("mean", "ci_lo", "ci_hi"))
+                    acc[(row["channel"], row["decoder"])][metric].append(stats + (float(row["snr_db"]),))
+    return {k: {m: tuple(np.array(v) for v in zip(*sorted(rows, key=lambda r: r[3])))
+                for m, rows in md.items()} for k, md in acc.items()}
 
 
-def plot_sweep(csv_path: Path, out: Path) -> list[Path]:
-    """Write ``sweep_metrics.png`` (one row per channel, one column per metric) and ``sweep_grid.png``."""
+def plot_sweep(summary_csv: Path, out: Path) -> list[Path]:
+    """Write ``sweep_metrics.png`` (one row per channel, one column per metric; mean over images and
+    seeds with its 95 % interval shaded) and ``sweep_grid.jpg``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = _mean_table(Path(csv_path))
+    table = _summary_table(Path(summary_csv))
     if not table:
         return []
     channels = sorted({c for c, _ in table})
-    fig, axes = plt.subplots(len(channels), len(METRICS), figsize=(4.2 * len(METRICS), 3.2 * len(channels)),
+    fig, axes = plt.subplots(len(channels), len(METRICS), figsize=(5.0 * len(METRICS), 3.6 * len(channels)),
                              squeeze=False)
     for r, channel in enumerate(channels):
         for c, (metric, label) in enumerate(METRICS):
             ax = axes[r][c]
-            for (ch, decoder), metrics in sorted(table.items()):
-                if ch != channel or metric not in metrics:
+            for decoder in [d for d in STYLE if (channel, d) in table] + sorted(
+                    d for ch, d in table if ch == channel and d not in STYLE):
+                if metric not in table[(channel, decoder)]:
                     continue
-                snrs, vals = zip(*metrics[metric].items())
-                ax.plot(snrs, vals, marker="o", label=decoder)
+                mean, lo, hi, snr = table[(channel, decoder)][metric]
+                style = STYLE.get(decoder, {})
+                ax.plot(snr, mean, label=LABEL.get(decoder, decoder), **style)
+                ax.fill_between(snr, lo, hi, color=style.get("color"), alpha=0.15, lw=0)
             ax.set_xlabel("in-band SNR (dB)")
             ax.set_ylabel(label)
             ax.set_title(channel)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
     fig.tight_layout()
     paths = [Path(out) / "sweep_metrics.png"]
     fig.savefig(paths[0], dpi=110)
     plt.close(fig)
-    grid = _plot_grid(Path(out) / "images", Path(out) / "sweep_grid.png")
+    grid = _plot_grid(Path(out) / "images", Path(out) / "sweep_grid.jpg")
     return paths + ([grid] if grid else [])
+
+
+def plot_broadcast(result: dict, reference: Path, path: Path) -> Path:
+    """The broadcast figure: the sent image, then one column per receiver with the semantic row on
+    top and the digital row below (PSNR in each title), and PSNR against SNR on the right.
+
+    ``result`` is ``diffradio broadcast --json``'s object (its ``out`` paths are read back).
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    receivers = result["receivers"]
+    n = len(receivers)
+    fig = plt.figure(figsize=(2.1 * (n + 1) + 4.2, 4.6))
+    grid = fig.add_gridspec(2, n + 2, width_ratios=[1] * (n + 1) + [2.2])
+    ax = fig.add_subplot(grid[0, 0])
+    ax.imshow(Image.open(reference))
+    ax.set_title("sent", fontsize=8)
+    ax.axis("off")
+    fig.add_subplot(grid[1, 0]).axis("off")
+    for c, rx in enumerate(receivers, start=1):
+        for r, scheme in enumerate(("semantic", "digital")):
+            ax = fig.add_subplot(grid[r, c])
+            ax.imshow(Image.open(rx[scheme]["out"]))
+            lost = rx[scheme]["frames_lost"]
+            ax.set_title(f"{scheme} {rx['snr_db']:g} dB\n{rx[scheme]['psnr_db']:.1f} dB"
+                         + (f", {lost} lost" if lost else ""), fontsize=7)
+            ax.axis("off")
+    ax = fig.add_subplot(grid[:, n + 1])
+    snr = [rx["snr_db"] for rx in receivers]
+    ax.plot(snr, [rx["semantic"]["psnr_db"] for rx in receivers], "o-", color="C0", label="semantic (diffusion)")
+    ax.plot(snr, [rx["digital"]["psnr_db"] for rx in receivers], "^-", color="C3",
+            label=f"digital ({result['source_codec'].upper()}, {result['digital_mcs']})")
+    ax.axvline(result["digital_target_snr_db"], color="C3", ls=":", lw=1, label="digital target SNR")
+    ax.set_xlabel("receiver in-band SNR (dB)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"one transmission, {result['channel']}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
 
 
 def _plot_grid(images_dir: Path, path: Path) -> Path | None:
@@ -85,6 +140,6 @@ def _plot_grid(images_dir: Path, path: Path) -> Path | None:
             ax.set_title(f"{d} {s:g} dB", fontsize=8)
     fig.suptitle(f"{image}, {channel}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, pil_kwargs={"quality": 85})
     plt.close(fig)
     return path

@@ -19,7 +19,8 @@ from phy.mcs import mcs_by_name, select_mcs
 from sdr import Radio
 
 if TYPE_CHECKING:
-    from semantic.jpeg import JpegFit
+    from phy.mcs import Mcs
+    from semantic.source_codec import SourceFit
 
 FAILURE_GRAY = 128
 
@@ -37,7 +38,7 @@ class Transmission:
         descriptor: the stream's descriptor.
         channel_uses: complex payload symbols the image occupies (latents: values / 2).
         modulation, code_rate: the digital payload's MCS (None for semantic).
-        jpeg: the digital baseline's JPEG (bytes, quality, downscale); None for semantic.
+        source: the digital baseline's source coding (codec, bytes, quality, downscale); None for semantic.
     """
 
     bursts: list[np.ndarray]
@@ -45,7 +46,7 @@ class Transmission:
     channel_uses: int
     modulation: str | None = None
     code_rate: float | None = None
-    jpeg: "JpegFit | None" = None
+    source: "SourceFit | None" = None
 
     @property
     def frames_sent(self) -> int:
@@ -126,21 +127,31 @@ def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: 
     return Transmission([first, *payload, last], desc, channel_uses=-(-flat.size // 2))
 
 
+def source_budget(channel_uses: int, mcs: "Mcs") -> int:
+    """Source bytes that ``channel_uses`` complex symbols carry at ``mcs`` (per-frame CRC and padding
+    not charged to the digital link)."""
+    return int(channel_uses * mcs.efficiency // 8)
+
+
 def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx: Transmitter,
-                         stream_id: int = 0) -> Transmission:
-    """The separation baseline: JPEG sized to ``channel_uses`` complex symbols at the MCS for ``snr_db``.
+                         stream_id: int = 0, *, channel: str = "awgn", source_codec: str | None = None,
+                         mcs: "Mcs | None" = None) -> Transmission:
+    """The separation baseline: an image codec (AVIF by default) sized to ``channel_uses`` complex
+    symbols, then 5G LDPC and QAM.
 
-    The MCS (modulation, LDPC rate) is the most efficient one whose measured FER stays below 1e-2
-    at ``snr_db`` in AWGN (``phy.mcs``); the JPEG quality is the best whose bytes fit
-    channel_uses × bits/symbol × rate.
+    The MCS (modulation, LDPC rate) is ``mcs`` if given, else the most efficient one whose calibrated
+    FER stays ≤ 1e-2 at ``snr_db`` on ``channel``'s family (``phy.mcs``); the source coding is the best
+    of ``source_codec`` ('avif', 'webp', 'jpeg'; None = the strongest available) whose bytes fit
+    ``source_budget(channel_uses, mcs)`` (``semantic.source_codec.fit``).
     """
-    from semantic.jpeg import fit_jpeg
+    from semantic import source_codec as sc
 
-    mcs = select_mcs(snr_db)
-    budget = int(channel_uses * mcs.bits_per_symbol * mcs.code_rate // 8)
-    fit = fit_jpeg(image, budget)
+    codec = sc.check_codec(source_codec) if source_codec else sc.default_codec()
+    mcs = mcs or select_mcs(snr_db, channel)
+    budget = source_budget(channel_uses, mcs)
+    fit = sc.fit(image, budget, codec)
     if fit is None:
-        raise LinkError(f"the digital baseline cannot fit any JPEG of this image into {budget} bytes "
+        raise LinkError(f"the digital baseline cannot fit any {codec.upper()} of this image into {budget} bytes "
                         f"({channel_uses} channel uses at {mcs.name}); use a larger image or a higher SNR")
     per_frame = tx.max_digital_bytes(mcs.modulation, mcs.code_rate)
     chunks = [fit.data[i:i + per_frame] for i in range(0, len(fit.data), per_frame)]
@@ -151,17 +162,31 @@ def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx
                for i, c in enumerate(chunks, start=1)]
     return Transmission([first, *payload, last], desc, channel_uses=mcs.channel_uses(len(fit.data)),
                         modulation=mcs.modulation,
-                        code_rate=mcs.code_rate, jpeg=fit)
+                        code_rate=mcs.code_rate, source=fit)
 
 
 def build_transmission(image: np.ndarray, codec, tx: Transmitter, scheme: str = "semantic",
-                       snr_hint_db: float = 10.0, stream_id: int = 0) -> Transmission:
-    """The bursts of ``image`` for ``scheme``: 'semantic' (analog latents), or 'digital' (the JPEG +
-    LDPC baseline, given the semantic stream's channel uses and the MCS for ``snr_hint_db``)."""
+                       snr_hint_db: float = 10.0, stream_id: int = 0, *, channel: str = "awgn",
+                       source_codec: str | None = None, mcs: "Mcs | None" = None) -> Transmission:
+    """The bursts of ``image`` for ``scheme``: 'semantic' (analog latents), or 'digital' (the
+    source-codec + LDPC baseline, given the semantic stream's channel uses and the MCS for
+    ``snr_hint_db`` on ``channel``, or ``mcs``; see ``digital_transmission``)."""
     transmission = semantic_transmission(image, codec, tx, stream_id)
     if scheme == "digital":
-        transmission = digital_transmission(image, transmission.channel_uses, snr_hint_db, tx, stream_id)
+        transmission = digital_transmission(image, transmission.channel_uses, snr_hint_db, tx, stream_id,
+                                            channel=channel, source_codec=source_codec, mcs=mcs)
     return transmission
+
+
+def digital_report(transmission: Transmission) -> dict:
+    """The digital JSON keys of a transmission (MISSION.md): ``source_codec``, ``source_bytes``, ``mcs``,
+    and the source coding's quality and downscale; empty for a semantic one."""
+    fit = transmission.source
+    if fit is None:
+        return {}
+    return dict(source_codec=fit.codec, source_bytes=len(fit.data), source_quality=fit.quality,
+                source_downscale=fit.downscale, mcs=f"{transmission.modulation} r{transmission.code_rate:.3g}",
+                modulation=transmission.modulation, code_rate=transmission.code_rate)
 
 
 def transmit(radio: Radio, transmission: Transmission, repeat: bool = False) -> None:
@@ -309,12 +334,12 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
         channel_uses = -(-desc.payload_len // 2)
         extra["values_missing"] = int(np.isinf(var).sum())
     else:
-        from semantic.jpeg import decode_jpeg
+        from semantic.source_codec import decode as decode_source
         data, used = gather_bytes(state)
         image = None
         if data is not None:
             try:
-                image = decode_jpeg(data, desc.image_shape)
+                image = decode_source(data, desc.image_shape)
             except ValueError:
                 image = None
         if image is None:
@@ -332,24 +357,71 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
 
 def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffusion", snr_hint_db: float = 10.0,
              steps: int = 10, seed: int = 0, realism: float | None = None, stream_id: int = 1,
-             progress: bool = False, params: OfdmParams | None = None) -> tuple[Transmission, RxRun, Reception]:
+             progress: bool = False, params: OfdmParams | None = None, channel: str = "awgn",
+             source_codec: str | None = None, mcs: "Mcs | None" = None) -> tuple[Transmission, RxRun, Reception]:
     """Send ``image`` through the radio at ``radio_uri`` and decode what comes back.
 
-    ``decoder`` is 'digital' for the JPEG + LDPC baseline (its MCS chosen for ``snr_hint_db``, its
-    JPEG sized to the semantic stream's channel uses) or a semantic decoding method. A ``sim:`` radio
-    sends each burst once and plays the stream out; any other radio loops the stream (cyclic buffer)
-    and listens for 5 s.
+    ``decoder`` is 'digital' for the source-codec + LDPC baseline (its MCS chosen for ``snr_hint_db``
+    on ``channel``'s calibration, or ``mcs``; its ``source_codec`` bytes sized to the semantic stream's
+    channel uses) or a semantic decoding method. See ``hear`` for how the radio is used.
+    """
+    params = params or OfdmParams()
+    # the stream nonce follows the seed, so that a seeded loopback is reproducible
+    transmission = build_transmission(image, codec, Transmitter(params, nonce=seed & 0xFFFF),
+                                      "digital" if decoder == "digital" else "semantic", snr_hint_db, stream_id,
+                                      channel=channel, source_codec=source_codec, mcs=mcs)
+    method = "diffusion" if decoder == "digital" else decoder
+    run, reception = hear(transmission, radio_uri, codec=codec, method=method, steps=steps, seed=seed,
+                          realism=realism, progress=progress, params=params)
+    return transmission, run, reception
+
+
+def hear(transmission: Transmission, radio_uri: str, *, codec=None, method: str = "diffusion", steps: int = 10,
+         seed: int = 0, realism: float | None = None, progress: bool = False,
+         params: OfdmParams | None = None) -> tuple[RxRun, Reception]:
+    """Send a built ``transmission`` through the radio at ``radio_uri``, receive and decode it.
+
+    A ``sim:`` radio sends each burst once and plays the stream out (one fading realisation and
+    noise draw per radio: one receiver); any other radio loops the stream (cyclic buffer) and listens
+    for 5 s. ``method``, ``steps``, ``seed`` and ``realism`` go to the semantic decoder.
     """
     from sdr import RadioConfig, open_radio
 
     params = params or OfdmParams()
-    # the stream nonce follows the seed, so that a seeded loopback is reproducible
-    transmission = build_transmission(image, codec, Transmitter(params, nonce=seed & 0xFFFF),
-                                      "digital" if decoder == "digital" else "semantic", snr_hint_db, stream_id)
     hardware = not radio_uri.startswith("sim:")
     with open_radio(radio_uri, RadioConfig(sample_rate_hz=params.sample_rate_hz)) as radio:
         transmit(radio, transmission, repeat=hardware)
         run = receive(radio, params, timeout_s=5.0 if hardware else None, stop_when_complete=hardware,
                       progress=progress)
-    method = "diffusion" if decoder == "digital" else decoder
-    return transmission, run, decode(run, codec=codec, method=method, steps=steps, seed=seed, realism=realism)
+    return run, decode(run, codec=codec, method=method, steps=steps, seed=seed, realism=realism)
+
+
+def sim_uri(snr_db: float, channel: str, cfo_hz: float, sro_ppm: float, seed: int) -> str:
+    """The simulated radio's URI for these channel settings."""
+    return f"sim:snr={snr_db:g},channel={channel},cfo={cfo_hz:g},sro={sro_ppm:g},seed={seed}"
+
+
+def measurements(rec: Reception, reference: np.ndarray | None, out: str | None) -> dict:
+    """The JSON contract of a received image (MISSION.md): metrics when ``reference`` is known."""
+    result: dict = {}
+    if reference is not None:
+        from semantic.metrics import all_metrics
+        if reference.shape != rec.image.shape:
+            raise ValueError(f"reference image is {reference.shape[1]}x{reference.shape[0]} but the received one "
+                             f"is {rec.image.shape[1]}x{rec.image.shape[0]}; pass the image that was sent")
+        result.update(all_metrics(reference, rec.image))
+    result.update(
+        scheme=rec.scheme,
+        snr_db_est=rec.snr_db_est,
+        cfo_hz_est=rec.cfo_hz_est,
+        frames_detected=rec.frames_detected,
+        frames_decoded=rec.frames_decoded,
+        frames_expected=rec.frames_expected,
+        frames_lost=rec.frames_expected - rec.frames_decoded,
+        channel_uses=rec.channel_uses,
+        samples=rec.samples,
+        decode_s=round(rec.decode_s, 4),
+        out=out,
+        **rec.extra,
+    )
+    return result

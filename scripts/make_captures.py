@@ -44,7 +44,7 @@ CAPTURES = {
     "rate-2m4": ("sim:snr=15,cfo=1000,seed=23", 2.4e6, "cf32_le", "semantic",
                  "15 dB AWGN, recorded at 2.4 MS/s (resampled 6/5 from the 2 MS/s waveform); replay resamples"),
     "digital": ("sim:snr=15,seed=24", 2e6, "cf32_le", "digital",
-                "digital baseline stream (JPEG + 5G LDPC, MCS for 15 dB) at 15 dB AWGN"),
+                "digital baseline stream (AVIF + 5G LDPC, MCS for 15 dB AWGN) at 15 dB AWGN"),
     "two-streams": ("sim:snr=15,cfo=-2000,seed=25", 2e6, "ci16_le", "semantic",
                     "two tx runs back to back, same stream id 7, two nonces: coffee then chelsea (128 px), "
                     "15 dB AWGN, CFO -2 kHz; replays as two images"),

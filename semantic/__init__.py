@@ -13,7 +13,7 @@ __all__ = ["SemanticCodec", "CodecLoadError"]
 
 def __getattr__(name: str):
     """``SemanticCodec`` and ``CodecLoadError`` load ``semantic.codec`` (torch, diffusers: seconds to
-    import) on first use, so that ``semantic.jpeg`` or ``semantic.metrics`` alone do not pay for it."""
+    import) on first use, so that ``semantic.source_codec`` or ``semantic.metrics`` alone do not pay for it."""
     if name in __all__:
         from semantic import codec
         return getattr(codec, name)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from diffradio import link
-from diffradio.commands import sim_uri
-from semantic.jpeg import decode_jpeg
+from diffradio.link import sim_uri
+from semantic.source_codec import decode as decode_source
 
 
 def test_high_snr_loopback_reproduces_the_direct_decoder(codec, photo):
@@ -29,8 +29,23 @@ def test_latents_arrive_with_the_noise_variance_the_receiver_reports(codec, phot
 def test_digital_baseline_is_bit_exact_at_high_snr(codec, photo):
     tx, _, rec = link.loopback(photo, codec, sim_uri(30, "awgn", 0, 0, 1), decoder="digital", snr_hint_db=30)
     assert rec.scheme == "digital" and rec.frames_decoded == rec.frames_expected
-    assert len(tx.jpeg.data) == tx.descriptor.payload_len
-    np.testing.assert_array_equal(rec.image, decode_jpeg(tx.jpeg.data, photo.shape[:2]))
+    assert len(tx.source.data) == tx.descriptor.payload_len
+    np.testing.assert_array_equal(rec.image, decode_source(tx.source.data, photo.shape[:2]))
+
+
+@pytest.mark.parametrize("source_codec", ["avif", "webp", "jpeg"])
+def test_digital_baseline_fits_the_semantic_channel_uses(codec, photo, source_codec):
+    """Every source codec is sized to the semantic stream's channel uses at the chosen MCS."""
+    from phy import OfdmParams, Transmitter
+    from phy.mcs import CANDIDATES
+    tx = Transmitter(OfdmParams())
+    semantic = link.build_transmission(photo, codec, tx, "semantic")
+    mcs = CANDIDATES[4]
+    digital = link.build_transmission(photo, codec, tx, "digital", source_codec=source_codec, mcs=mcs)
+    report = link.digital_report(digital)
+    assert report["source_codec"] == source_codec and report["mcs"] == mcs.name
+    assert report["source_bytes"] <= link.source_budget(semantic.channel_uses, mcs)
+    assert digital.channel_uses <= semantic.channel_uses
 
 
 def test_low_snr_still_gives_an_image_and_accounts_for_frames(codec, photo):

@@ -1,12 +1,17 @@
-"""``diffradio sweep``: CSV rows per point, resume without redoing points, figures, Ray backend."""
+"""``diffradio sweep``: CSV rows per point, resume without redoing points, summary with intervals,
+digital references, figures, Ray backend."""
 import csv
 import json
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 from diffradio.cli import main
+from diffradio.sweep import mean_interval
 
-BASE = ["sweep", "--images", "coffee", "--size", "64", "--snr", "20", "--channel", "awgn",
+BASE = ["sweep", "--images", "coffee", "--size", "64", "--snr", "20", "--channel", "awgn", "--seeds", "1",
         "--steps", "2", "--json"]
 
 
@@ -23,13 +28,51 @@ def test_sweep_writes_rows_and_resumes(tmp_path, capsys):
     assert summary["run_now"] == 2 and len(rows) == 2
     assert {r["decoder"] for r in rows} == {"direct", "digital"}
     assert all(float(r["psnr_db"]) > 15 and int(r["frames_decoded"]) >= 1 for r in rows)
-    assert (out / "sweep_metrics.png").exists() and (out / "sweep_grid.png").exists()
+    assert (out / "sweep_metrics.png").exists() and (out / "sweep_grid.jpg").exists()
     # a second run with one more SNR point only measures the new point
     assert main(BASE[:6] + ["20", "25"] + BASE[7:] + ["--decoder", "direct", "digital", "--workers", "1",
                                                       "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["run_now"] == 2 and summary["resumed"] == 2
     assert len(_rows(out / "sweep.csv")) == 4
+    # other diffusion steps are another setting: nothing is reused, and the summary holds only them
+    assert main(BASE[:-2] + ["3", "--json", "--decoder", "direct", "--workers", "1", "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["run_now"] == 1 and summary["resumed"] == 0
+    assert [r["n"] for r in _rows(out / "sweep_summary.csv")] == ["1"]
+
+
+def test_digital_references_bound_the_calibrated_digital_row(tmp_path, capsys):
+    """Oracle MCS ≥ calibrated MCS (same realisation), and the codec at capacity above both."""
+    out = tmp_path / "ref"
+    assert main(["sweep", "--images", "coffee", "--size", "64", "--snr", "6", "--channel", "awgn", "--seeds", "2",
+                 "--decoder", "digital", "digital-oracle", "capacity", "--workers", "1", "--out", str(out),
+                 "--json"]) == 0
+    capsys.readouterr()
+    rows = {(r["decoder"], r["seed"]): r for r in _rows(out / "sweep.csv")}
+    for seed in ("0", "1"):
+        digital, oracle, capacity = (float(rows[(d, seed)]["psnr_db"]) for d in ("digital", "digital-oracle",
+                                                                                  "capacity"))
+        assert oracle >= digital - 1e-9 and capacity > oracle
+        assert rows[("digital-oracle", seed)]["frames_lost"] == "0"
+        assert float(rows[("capacity", seed)]["capacity_bits_per_use"]) == pytest.approx(np.log2(1 + 10 ** 0.6),
+                                                                                         abs=1e-3)
+    summary = {r["decoder"]: r for r in _rows(out / "sweep_summary.csv")}
+    assert summary["digital"]["n"] == "2" and summary["digital"]["mcs"]
+    assert float(summary["capacity"]["psnr_db_ci_lo"]) <= float(summary["capacity"]["psnr_db_mean"])
+
+
+def test_mean_interval_is_the_student_t_interval():
+    mean, lo, hi = mean_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and hi - mean == pytest.approx(4.303 * 1.0 / np.sqrt(3), rel=1e-3)
+    assert mean_interval([5.0]) == (5.0, 5.0, 5.0)
+
+
+def test_the_sweep_does_not_import_the_commands():
+    """Layering: cli → commands → sweep → link, never back."""
+    code = "import sys, diffradio.sweep as s; s.run_point; print('diffradio.commands' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
 
 
 def test_unknown_image_is_one_line(tmp_path, capsys):

@@ -1,0 +1,188 @@
+"""Generate the README's result tables from the committed result files (docs/results/, phy/data/).
+
+Each generated block in README.md sits between two marker comments that name the table:
+
+    <!-- table:NAME -->
+    ...generated markdown...
+    <!-- /table:NAME -->
+
+``TABLES`` maps NAME to (the result file, a function that renders it as markdown). Rewriting the
+README puts the rendering between the markers; ``--check`` rewrites nothing and exits 1 if any
+block differs from what its file gives (tests/test_readme_tables.py runs the check). To add a
+table: write a renderer ``def _render_x(path) -> str``, add it to ``TABLES``, put the markers in the
+README, run this script.
+
+Usage: python scripts/readme_tables.py [--check] [--readme README.md]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+
+
+def _ci(row: dict, metric: str, digits: int) -> str:
+    """'mean [lo, hi]' of a summary row's metric; '–' when absent."""
+    if row.get(f"{metric}_mean") in (None, ""):
+        return "–"
+    m, lo, hi = (float(row[f"{metric}_{s}"]) for s in ("mean", "ci_lo", "ci_hi"))
+    if lo == hi:
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _render_sweep(path: Path) -> str:
+    """Per channel and SNR and decoder: PSNR mean [95 % interval] / MS-SSIM mean, the most used MCS, and
+    how many images were lost (no frame detected, or a digital stream with a frame missing)."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    decoders = [d for d in ("diffusion", "direct", "digital", "digital-oracle", "capacity")
+                if any(r["decoder"] == d for r in rows)]
+    names = {"digital": "digital, calibrated MCS", "digital-oracle": "digital, oracle MCS",
+             "capacity": "AVIF at capacity"}
+    by_key = {(r["channel"], r["snr_db"], r["decoder"]): r for r in rows}
+    points = sorted({(r["channel"], r["snr_db"]) for r in rows}, key=lambda p: (p[0], float(p[1])))
+    lines = ["| channel | SNR | n | " + " | ".join(names.get(d, d) for d in decoders) + " |",
+             "|---|---|---|" + "---|" * len(decoders)]
+    for channel, snr in points:
+        cells, n = [], ""
+        for d in decoders:
+            r = by_key.get((channel, snr, d))
+            if r is None:
+                cells.append("")
+                continue
+            n = n or r["n"]
+            cell = f"{_ci(r, 'psnr_db', 2)} / {float(r['ms_ssim_mean']):.3f}"
+            lost = round(float(r["image_lost_mean"]) * int(r["n"]))
+            notes = ([r["mcs"]] if r["mcs"] else []) + ([f"{lost}/{r['n']} lost"] if lost else [])
+            if notes:
+                cell += f" ({', '.join(notes)})"
+            cells.append(cell)
+        lines.append(f"| {channel.upper()} | {float(snr):g} dB | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _render_paired(path: Path) -> str:
+    """Per channel and SNR: paired differences (same photo and realisation) diffusion − other, PSNR
+    mean [95 % interval] / MS-SSIM mean [95 % interval]."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    pairs = list(dict.fromkeys(r["b"] for r in rows))
+    by_key = {(r["channel"], r["snr_db"], r["b"]): r for r in rows}
+    points = sorted({(r["channel"], r["snr_db"]) for r in rows}, key=lambda p: (p[0], float(p[1])))
+    lines = ["| channel | SNR | n | " + " | ".join(f"diffusion − {b}" for b in pairs) + " |",
+             "|---|---|---|" + "---|" * len(pairs)]
+    for channel, snr in points:
+        cells, n = [], ""
+        for b in pairs:
+            r = by_key.get((channel, snr, b))
+            if r is None:
+                cells.append("")
+                continue
+            n = n or r["n"]
+            ps, ms = (tuple(float(r[f"{m}_diff_{s}"]) for s in ("mean", "ci_lo", "ci_hi"))
+                      for m in ("psnr_db", "ms_ssim"))
+            cells.append(f"{ps[0]:+.2f} [{ps[1]:+.2f}, {ps[2]:+.2f}] dB / {ms[0]:+.3f} [{ms[1]:+.3f}, {ms[2]:+.3f}]")
+        lines.append(f"| {channel.upper()} | {float(snr):g} dB | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _render_mcs(path: Path) -> str:
+    """MCS thresholds per channel family, with the FER 95 % interval at the threshold."""
+    doc = json.loads(path.read_text())
+    families = doc["channels"]
+    names = list(next(iter(families.values()))["points"])
+    order = [c for c in ("awgn", "tdl-a", "tdl-c") if c in families] + sorted(set(families) - {"awgn", "tdl-a",
+                                                                                               "tdl-c"})
+    lines = ["| MCS | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
+    for name in names:
+        cells = []
+        for c in order:
+            p = families[c]["points"].get(name)
+            cells.append("not reached ≤ 45 dB" if p is None else
+                         f"{p['snr_db']:.2f} dB ({p['errors']}/{p['frames']}, FER ≤ {p['fer_ci95'][1]:.3f})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _render_broadcast(path: Path) -> str:
+    """Per receiver: semantic and digital PSNR / MS-SSIM and frames lost."""
+    doc = json.loads(path.read_text())
+    lines = ["| receiver SNR | semantic PSNR / MS-SSIM | semantic frames lost | "
+             f"digital ({doc['source_codec'].upper()}, {doc['digital_mcs']}) PSNR / MS-SSIM | digital frames lost |",
+             "|---|---|---|---|---|"]
+    for rx in doc["receivers"]:
+        s, d = rx["semantic"], rx["digital"]
+        lines.append(f"| {rx['snr_db']:g} dB | {s['psnr_db']:.2f} / {s['ms_ssim']:.3f} | "
+                     f"{s['frames_lost']}/{s['frames_expected']} | {d['psnr_db']:.2f} / {d['ms_ssim']:.3f} | "
+                     f"{d['frames_lost']}/{d['frames_expected']} |")
+    return "\n".join(lines)
+
+
+def _render_digital_vs_jpeg(path: Path) -> str:
+    """The digital link's image against JPEG at the same source bytes, per photo."""
+    doc = json.loads(path.read_text())
+    lines = ["| photo | SNR | MCS | source bytes | digital (AVIF) PSNR | JPEG at the same bytes | gain | frames lost |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in doc["runs"]:
+        jpeg = "nothing fits" if r["jpeg_psnr_db"] is None else f"{r['jpeg_psnr_db']:.2f} dB"
+        gain = "–" if r["jpeg_psnr_db"] is None else f"{r['psnr_db'] - r['jpeg_psnr_db']:+.2f} dB"
+        lines.append(f"| {r['photo']} | {r['snr_db']:g} dB {r['channel'].upper()} | {r['mcs']} | {r['source_bytes']} | "
+                     f"{r['psnr_db']:.2f} dB | {jpeg} | {gain} | {r['frames_lost']} |")
+    return "\n".join(lines)
+
+
+TABLES = {
+    "sweep": (RESULTS / "sweep_summary.csv", _render_sweep),
+    "sweep-paired": (RESULTS / "sweep_paired.csv", _render_paired),
+    "mcs": (ROOT / "phy" / "data" / "mcs_thresholds.json", _render_mcs),
+    "broadcast": (RESULTS / "broadcast.json", _render_broadcast),
+    "digital-vs-jpeg": (RESULTS / "digital_vs_jpeg.json", _render_digital_vs_jpeg),
+}
+_BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S)
+
+
+def render(text: str) -> tuple[str, list[str]]:
+    """(README text with every marked block regenerated, names of blocks whose content changed).
+
+    Raises ValueError for a block whose name is not in ``TABLES``."""
+    changed = []
+
+    def replace(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in TABLES:
+            raise ValueError(f"README block table:{name} has no generator; add it to TABLES in {__file__}")
+        path, fn = TABLES[name]
+        body = fn(path) + "\n"
+        if body != m.group("body"):
+            changed.append(name)
+        return m.group(1) + body + m.group(4)
+
+    return _BLOCK.sub(replace, text), changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--readme", default=str(ROOT / "README.md"))
+    p.add_argument("--check", action="store_true", help="exit 1 if a block differs from its result file")
+    args = p.parse_args(argv)
+    readme = Path(args.readme)
+    text, changed = render(readme.read_text())
+    if args.check:
+        for name in changed:
+            print(f"README table {name} does not match {TABLES[name][0].relative_to(ROOT)}; "
+                  "run python scripts/readme_tables.py", file=sys.stderr)
+        return 1 if changed else 0
+    readme.write_text(text)
+    print(f"regenerated: {', '.join(changed) or 'nothing changed'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
