@@ -9,12 +9,20 @@ nonce is fixed (from the capture's name), so the output is reproducible. Rerun a
 shipped model, or after a waveform change: a stream carries its encoder's fingerprint and a
 receiver with another model refuses it. One command remakes every capture.
 
-Usage: python scripts/make_captures.py [--out captures]
+With ``--results PATH`` every capture is then replayed through the CLI (default decoder) against
+the photo it carries, and the figures are written to PATH (``docs/results/captures_replay.json``,
+quoted in captures/README.md).
+
+Usage: python scripts/make_captures.py [--out captures] [--results docs/results/captures_replay.json]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -86,9 +94,49 @@ def make(out: Path, name: str, codec) -> Path:
     return meta
 
 
+def replay_figures(out: Path) -> dict:
+    """Replay every capture in ``out`` with ``diffradio replay --json`` against the photo(s) it carries."""
+    from diffradio.cli import main as cli
+    from diffradio.images import write_image
+    from semantic.metrics import psnr
+
+    def run(argv: list[str]) -> dict:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            if cli(argv) != 0:
+                raise RuntimeError(f"diffradio {' '.join(argv)} failed")
+        return json.loads(buf.getvalue())
+
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        refs = {p: write_image(Path(tmp) / f"{p}.png", sweep_photo(p, PHOTO_SIZE)) for p in (PHOTO, SECOND_PHOTO)}
+        for name in CAPTURES:
+            meta = str(out / f"{name}.sigmf-meta")
+            photos = PHOTOS.get(name, (PHOTO,))
+            if len(photos) == 1:
+                figures[name] = run(["replay", meta, "--reference", str(refs[photos[0]]),
+                                     "--out", str(Path(tmp) / f"{name}.png"), "--json"])
+                figures[name]["out"] = None
+                continue
+            result = run(["replay", meta, "--out", str(Path(tmp) / f"{name}-{{n}}.png"), "--json"])
+            from diffradio.images import read_image
+            for k, image in enumerate(result["images"], start=1):
+                got = read_image(image["out"])
+                image["psnr_db_vs"] = {p: psnr(sweep_photo(p, PHOTO_SIZE), got) for p in (PHOTO, SECOND_PHOTO)}
+                image["out"] = None
+            result["out"] = None
+            figures[name] = result
+    return {"commands": {"single image": "diffradio replay captures/NAME.sigmf-meta --reference REF.png --out X.png "
+                                         "--json (REF: PHOTO at PHOTO_SIZE in scripts/make_captures.py)",
+                         "two-streams": "diffradio replay captures/two-streams.sigmf-meta --out two-{n}.png --json; "
+                                        "PSNR of each image against both photos"},
+            "replay": figures}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="captures", help="output folder (default captures/)")
+    p.add_argument("--results", default=None, help="also replay every capture and write the figures (JSON) here")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -96,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in CAPTURES:
         path = make(out, name, codec)
         print(f"{path}  {path.with_suffix('.sigmf-data').stat().st_size / 1e3:.0f} kB")
+    if args.results:
+        Path(args.results).write_text(json.dumps(replay_figures(out), indent=1))
+        print(f"replay figures in {args.results}")
     return 0
 
 
