@@ -68,11 +68,11 @@ def tx(args, emit) -> int:
         link.transmit(radio, transmission, repeat=args.repeat is not None)
         if args.repeat is not None:
             radio.wait(args.repeat)
-    emit(dict(scheme=args.scheme, frames_sent=transmission.frames_sent, channel_uses=transmission.channel_uses,
-              samples=int(sum(b.size for b in transmission.bursts)), radio=args.radio,
-              stream_id=args.stream_id, nonce=transmitter.nonce, modulation=transmission.modulation,
-              code_rate=transmission.code_rate, **link.digital_report(transmission), **radio.stats.as_dict()),
-         args.json)
+    emit({**dict(scheme=args.scheme, frames_sent=transmission.frames_sent, channel_uses=transmission.channel_uses,
+                 samples=int(sum(b.size for b in transmission.bursts)), radio=args.radio,
+                 stream_id=args.stream_id, nonce=transmitter.nonce, modulation=transmission.modulation,
+                 code_rate=transmission.code_rate, **radio.stats.as_dict()),
+          **link.digital_report(transmission)}, args.json)
     return 0
 
 
