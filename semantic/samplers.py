@@ -20,7 +20,8 @@ variance of ``x_t / sqrt(abar_t)`` in latent units.
   generated from its received neighbours.  An item starts at the matched timestep when every
   value arrived, and at the last timestep T-1 (pure noise, everything generated, received values
   pulled in by the fusion) when any value is lost, since a lost region needs the whole reverse
-  process.  ``realism`` in [0, 1] blends the result between the posterior-mean estimate of the
+  process.  At the start, values no noisier than s2_t0 are topped up to it (as in CDDM), noisier
+  ones enter as their LMMSE estimate y/(1+v) plus s2_t0 noise.  ``realism`` in [0, 1] blends the result between the posterior-mean estimate of the
   first step (0: smooth, highest PSNR) and the posterior sample (1: sampled detail).
 
 Both return the decoded latent map and a per-value residual variance for the direct decoder's
@@ -114,6 +115,13 @@ def _starts(train_sched: DDPMScheduler, var: torch.Tensor, ok: torch.Tensor, qua
     return torch.tensor(starts)
 
 
+def _topped_up(y: torch.Tensor, var: torch.Tensor, ok: torch.Tensor, s2: float, eps: torch.Tensor):
+    """(quiet, topped): the arrived values no noisier than s2, and y with its noise topped up to
+    variance s2 (for those values an exact forward-process sample of x_t / sqrt(abar_t))."""
+    quiet = ok & (var <= s2)
+    return quiet, y + (s2 - torch.where(quiet, var, torch.zeros_like(var))).clamp_min(0).sqrt() * eps
+
+
 @torch.no_grad()
 def snr_matched(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, noise_var: torch.Tensor, *,
                 steps: int = 10, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,8 +143,7 @@ def snr_matched(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, 
         idx = (starts == t0).nonzero()[:, 0]
         s2 = float(noise_to_signal(train_sched)[t0])
         okb, yb, vb, eb = ok[idx], y0[idx], var[idx], eps[idx]
-        quiet = okb & (vb <= s2)
-        topped = yb + (s2 - torch.where(quiet, vb, torch.zeros_like(vb))).clamp_min(0).sqrt() * eb
+        quiet, topped = _topped_up(yb, vb, okb, s2, eb)
         start = torch.where(quiet, topped, torch.where(okb, yb, (1.0 + s2) ** 0.5 * eb))
         xt = train_sched.alphas_cumprod[t0].to(y).sqrt() * start
         out[idx], _ = _run(unet, train_sched, xt, _timesteps(t0, steps), generator)
@@ -171,9 +178,11 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
         idx = (starts == t0).nonzero()[:, 0]
         s2 = float(noise_to_signal(train_sched)[t0])
         okb, yb, vb, eb = ok[idx], y0[idx], var[idx], eps[idx]
+        quiet, topped = _topped_up(yb, vb, okb, s2, eb)
         w = torch.where(okb, 1.0 / (1.0 + vb), torch.zeros_like(vb))
-        # LMMSE estimate plus s2 noise where a value arrived; x_t0's N(0, 1 + s2) marginal where it did not
-        start = torch.where(okb, w * yb + s2 ** 0.5 * eb, (1.0 + s2) ** 0.5 * eb)
+        # values no noisier than s2: topped up to s2 (an exact sample of x_t0); noisier ones: their LMMSE
+        # estimate plus s2 noise; lost ones: x_t0's N(0, 1 + s2) marginal
+        start = torch.where(quiet, topped, torch.where(okb, w * yb + s2 ** 0.5 * eb, (1.0 + s2) ** 0.5 * eb))
         xt = train_sched.alphas_cumprod[t0].to(y).sqrt() * start
         fuse = LikelihoodFusion(train_sched, yb, vb, okb, fusion_scale)
         timesteps = _timesteps(t0, steps)
