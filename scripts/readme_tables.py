@@ -37,6 +37,20 @@ def _ci(row: dict, metric: str, digits: int) -> str:
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+def _grid(rows: list[dict], column: str, columns: list[str], headers: list[str], cell) -> str:
+    """Markdown table: one line per (channel, SNR) of ``rows``, one column per value of ``column``
+    (``columns``, titled ``headers``); ``cell(row)`` renders a row, empty where none."""
+    by_key = {(r["channel"], r["snr_db"], r[column]): r for r in rows}
+    points = sorted({(r["channel"], r["snr_db"]) for r in rows}, key=lambda p: (p[0], float(p[1])))
+    lines = ["| channel | SNR | n | " + " | ".join(headers) + " |", "|---|---|---|" + "---|" * len(columns)]
+    for channel, snr in points:
+        present = [by_key.get((channel, snr, c)) for c in columns]
+        n = next((r["n"] for r in present if r is not None), "")
+        lines.append(f"| {channel.upper()} | {float(snr):g} dB | {n} | "
+                     + " | ".join("" if r is None else cell(r) for r in present) + " |")
+    return "\n".join(lines)
+
+
 def _render_sweep(path: Path) -> str:
     """Per channel and SNR and decoder: PSNR mean [95 % interval] / MS-SSIM mean, the most used MCS, and
     how many images were lost (no frame detected, or a digital stream with a frame missing)."""
@@ -46,26 +60,14 @@ def _render_sweep(path: Path) -> str:
                 if any(r["decoder"] == d for r in rows)]
     names = {"digital": "digital, calibrated MCS", "digital-oracle": "digital, oracle MCS",
              "capacity": "AVIF at capacity"}
-    by_key = {(r["channel"], r["snr_db"], r["decoder"]): r for r in rows}
-    points = sorted({(r["channel"], r["snr_db"]) for r in rows}, key=lambda p: (p[0], float(p[1])))
-    lines = ["| channel | SNR | n | " + " | ".join(names.get(d, d) for d in decoders) + " |",
-             "|---|---|---|" + "---|" * len(decoders)]
-    for channel, snr in points:
-        cells, n = [], ""
-        for d in decoders:
-            r = by_key.get((channel, snr, d))
-            if r is None:
-                cells.append("")
-                continue
-            n = n or r["n"]
-            cell = f"{_ci(r, 'psnr_db', 2)} / {float(r['ms_ssim_mean']):.3f}"
-            lost = round(float(r["image_lost_mean"]) * int(r["n"]))
-            notes = ([r["mcs"]] if r["mcs"] else []) + ([f"{lost}/{r['n']} lost"] if lost else [])
-            if notes:
-                cell += f" ({', '.join(notes)})"
-            cells.append(cell)
-        lines.append(f"| {channel.upper()} | {float(snr):g} dB | {n} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+
+    def cell(r: dict) -> str:
+        text = f"{_ci(r, 'psnr_db', 2)} / {float(r['ms_ssim_mean']):.3f}"
+        lost = round(float(r["image_lost_mean"]) * int(r["n"]))
+        notes = ([r["mcs"]] if r["mcs"] else []) + ([f"{lost}/{r['n']} lost"] if lost else [])
+        return text + (f" ({', '.join(notes)})" if notes else "")
+
+    return _grid(rows, "decoder", decoders, [names.get(d, d) for d in decoders], cell)
 
 
 def _render_paired(path: Path) -> str:
@@ -74,23 +76,12 @@ def _render_paired(path: Path) -> str:
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     pairs = list(dict.fromkeys(r["b"] for r in rows))
-    by_key = {(r["channel"], r["snr_db"], r["b"]): r for r in rows}
-    points = sorted({(r["channel"], r["snr_db"]) for r in rows}, key=lambda p: (p[0], float(p[1])))
-    lines = ["| channel | SNR | n | " + " | ".join(f"diffusion − {b}" for b in pairs) + " |",
-             "|---|---|---|" + "---|" * len(pairs)]
-    for channel, snr in points:
-        cells, n = [], ""
-        for b in pairs:
-            r = by_key.get((channel, snr, b))
-            if r is None:
-                cells.append("")
-                continue
-            n = n or r["n"]
-            ps, ms = (tuple(float(r[f"{m}_diff_{s}"]) for s in ("mean", "ci_lo", "ci_hi"))
-                      for m in ("psnr_db", "ms_ssim"))
-            cells.append(f"{ps[0]:+.2f} [{ps[1]:+.2f}, {ps[2]:+.2f}] dB / {ms[0]:+.3f} [{ms[1]:+.3f}, {ms[2]:+.3f}]")
-        lines.append(f"| {channel.upper()} | {float(snr):g} dB | {n} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+
+    def cell(r: dict) -> str:
+        ps, ms = (tuple(float(r[f"{m}_diff_{s}"]) for s in ("mean", "ci_lo", "ci_hi")) for m in ("psnr_db", "ms_ssim"))
+        return f"{ps[0]:+.2f} [{ps[1]:+.2f}, {ps[2]:+.2f}] dB / {ms[0]:+.3f} [{ms[1]:+.3f}, {ms[2]:+.3f}]"
+
+    return _grid(rows, "b", pairs, [f"diffusion − {b}" for b in pairs], cell)
 
 
 def _render_mcs(path: Path) -> str:
@@ -138,7 +129,32 @@ def _render_digital_vs_jpeg(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _render_decoder(path: Path) -> str:
+    """Per latent-channel cell: PSNR (dB) / MS-SSIM of each decoder row, mean ± std over the noise
+    seeds (``semantic.bench`` results)."""
+    result = json.loads(path.read_text())
+    rows = [r for r in ("direct", "diffusion", "avif@capacity") if any(r in c for c in result["quality"].values())]
+    names = {"diffusion": f"diffusion (default, {result['steps']} steps)", "avif@capacity": "AVIF at capacity"}
+
+    def cell(m: dict) -> str:
+        p, s = m["psnr_db"], m["ms_ssim"]
+        if p["std"] is None:
+            return f"{p['mean']:.2f} / {s['mean']:.3f}"
+        return f"{p['mean']:.2f} ± {p['std']:.2f} / {s['mean']:.3f} ± {s['std']:.3f}"
+
+    lines = ["| latent channel | " + " | ".join(names.get(r, r) for r in rows) + " |", "|---|" + "---|" * len(rows)]
+    for name, per in result["quality"].items():
+        lines.append(f"| {name} | " + " | ".join(cell(per[r]) if r in per else "–" for r in rows) + " |")
+    t = result["s_per_tile"]
+    lines.append("")
+    lines.append(f"{result['n_photos']} photos, {result['seeds']} noise seeds per cell, {result['torch_threads']} torch "
+                 f"thread(s); decode time of the default decoder: {t['single_tile']:.3f} s for one 64×64 tile, "
+                 f"{t['768x512']:.3f} s per tile of a 768×512 image.")
+    return "\n".join(lines)
+
+
 TABLES = {
+    "decoder-heldout": (RESULTS / "decoder_bench_heldout.json", _render_decoder),
     "sweep": (RESULTS / "sweep_summary.csv", _render_sweep),
     "sweep-paired": (RESULTS / "sweep_paired.csv", _render_paired),
     "mcs": (ROOT / "phy" / "data" / "mcs_thresholds.json", _render_mcs),
