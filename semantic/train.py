@@ -95,6 +95,27 @@ def _msssim_loss(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return 1.0 - ms_ssim(x, ref, data_range=1.0, win_size=win)
 
 
+def validation_crops(photos: dict, crop: int, n: int) -> torch.Tensor:
+    """The fixed validation batch: ``n`` crops (float (n, 3, crop, crop) in [0, 1], no colour jitter)
+    drawn from ``photos`` with a fixed seed, the same on every machine and at every resume."""
+    return CropSampler(list(photos.values()), tile=crop, jitter=0.0).sample(n, torch.Generator().manual_seed(12345))
+
+
+@torch.no_grad()
+def validation_psnr(model, crops: torch.Tensor, snrs_db: tuple[float, ...] = (0.0, 10.0)) -> dict:
+    """Mean PSNR (dB) of a JSCC's direct reconstruction of ``crops`` through AWGN at each SNR (dB per
+    real latent value), with fixed noise: {'val_psnr_0db': ..., 'val_psnr_10db': ...}."""
+    g = torch.Generator().manual_seed(0)
+    c, h, w = model.latent_shape
+    rows, cols = crops.shape[2] // model.config.tile, crops.shape[3] // model.config.tile
+    res = {}
+    for snr in snrs_db:
+        var = torch.full((crops.shape[0], c, rows * h, cols * w), 10 ** (-snr / 10), device=crops.device)
+        mse = F.mse_loss(model(crops, var, generator=g), crops, reduction="none")
+        res[f"val_psnr_{snr:g}db"] = float((-10 * torch.log10(mse.mean((1, 2, 3)))).mean())
+    return res
+
+
 def _run_stage(name: str, cfg: TrainConfig, acc: Accelerator, model: torch.nn.Module,
                loss_fn, steps: int, time_s: float, validate=None) -> None:
     """Generic loop: AdamW, cosine LR, checkpoint/resume with accelerate, tqdm progress.
@@ -183,15 +204,13 @@ def train(config: TrainConfig | dict) -> Path:
            "hardware": f"{dev} x{acc.num_processes}, torch threads {torch.get_num_threads()}"}
     if acc.is_main_process:
         (out / "data_split.json").write_text(json.dumps({k: log[k] for k in ("train_photos", "val_photos")}, indent=1))
-    val_gen = torch.Generator().manual_seed(12345)
-
     if "jscc" in stages:
         sampler = CropSampler(list(train_set.values()), tile=cfg.crop)
         jscc = GdnJSCC(tile=cfg.tile, latent_channels=cfg.latent_channels, downsample=cfg.downsample,
                     hidden=cfg.hidden)
         block = jscc.latent_shape[1:]
         map_shape = (cfg.batch, cfg.latent_channels, cfg.crop // cfg.downsample, cfg.crop // cfg.downsample)
-        val_x = CropSampler(list(val_set.values()), tile=cfg.crop, jitter=0.0).sample(32, val_gen) if val_set else None
+        val_x = validation_crops(val_set, cfg.crop, 32) if val_set else None
 
         def jscc_loss(model, gen):
             x = sampler.sample(cfg.batch, gen).to(dev)
@@ -200,17 +219,11 @@ def train(config: TrainConfig | dict) -> Path:
             loss = F.mse_loss(rec, x)
             return loss + cfg.msssim_weight * _msssim_loss(rec, x) if cfg.msssim_weight > 0 else loss
 
-        @torch.no_grad()
         def jscc_val(model) -> dict:
             if val_x is None:
                 return {}
             model.eval()
-            g = torch.Generator().manual_seed(0)
-            res = {}
-            for snr in (0.0, 10.0):
-                var = torch.full((val_x.shape[0], *map_shape[1:]), 10 ** (-snr / 10))
-                mse = F.mse_loss(model(val_x.to(dev), var.to(dev), generator=g), val_x.to(dev), reduction="none")
-                res[f"val_psnr_{snr:g}db"] = float((-10 * torch.log10(mse.mean((1, 2, 3)))).mean())
+            res = validation_psnr(model, val_x.to(dev))
             model.train()
             return res
 
@@ -224,8 +237,7 @@ def train(config: TrainConfig | dict) -> Path:
         unet = make_prior(jscc.config.latent_channels, tuple(int(c) for c in cfg.prior_channels.split(",")))
         sched = make_scheduler()
         sampler = CropSampler(list(train_set.values()), tile=cfg.prior_crop)
-        val_z = jscc.encode(CropSampler(list(val_set.values()), tile=cfg.prior_crop, jitter=0.0)
-                            .sample(16, val_gen).to(dev)) if val_set else None
+        val_z = jscc.encode(validation_crops(val_set, cfg.prior_crop, 16).to(dev)) if val_set else None
 
         def prior_loss(model, gen):
             with torch.no_grad():

@@ -7,7 +7,7 @@ import torch
 
 from semantic import SemanticCodec
 from semantic.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, CropSampler, load_photo
-from semantic.jscc import JSCC, reliability, tilewise_normalize
+from semantic.jscc import JSCC, GdnJSCC, reliability, tilewise_normalize
 from semantic.latent_channel import noise_variance, transmit
 from semantic.metrics import ms_ssim, psnr, vif
 from semantic.samplers import matched_timestep, noise_to_signal
@@ -137,3 +137,31 @@ def test_decoder_bench_on_a_folder(tmp_path):
     assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "metrics.png").exists()
     assert capacity_bytes(np.full(16, 1.0)) == 1                     # 8 uses x 1 bit
     assert capacity_bytes(np.array([1.0, 1.0, np.inf, np.inf])) == 0  # lost uses carry nothing
+
+
+def _tiny_prior():
+    from semantic.prior import make_prior
+    return make_prior(64, (32, 32)), make_scheduler()
+
+
+def test_committed_training_checkpoint_resumes(tmp_path):
+    """The one committed checkpoint of the second-generation codec loads and trains on with this code."""
+    import shutil
+    from pathlib import Path
+
+    from PIL import Image
+
+    from semantic.train import main
+    src = Path(__file__).resolve().parent.parent / "checkpoints" / "codec-v2"
+    run = tmp_path / "run"
+    shutil.copytree(src, run)
+    step = json.loads((run / "checkpoints" / "jscc" / "progress.json").read_text())["step"]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("astronaut", "rocket"):
+        Image.fromarray(load_photo(name)).save(photos / f"{name}.png")
+    assert main(["--out-dir", str(run), "--stages", "jscc", "--photo-dir", str(photos), "--val-every", "0",
+                 "--batch", "1", "--jscc-steps", str(step + 1), "--threads", "1"]) == 0
+    assert json.loads((run / "checkpoints" / "jscc" / "progress.json").read_text())["step"] == step + 1
+    z = SemanticCodec(GdnJSCC.from_pretrained(run / "jscc"), *_tiny_prior()).encode(load_photo("coffee")[:64, :128])
+    assert z.shape == (2, 64, 4, 4)
