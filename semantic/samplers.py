@@ -25,7 +25,8 @@ variance of ``x_t / sqrt(abar_t)`` in latent units.
   first step (0: smooth, highest PSNR) and the posterior sample (1: sampled detail).
 
 Both return the decoded latent map and a per-value residual variance for the direct decoder's
-reliability input.
+reliability input (posterior: the fused variance at the start, so that the decoder still smooths
+what the few steps could not settle).
 """
 from __future__ import annotations
 
@@ -166,7 +167,8 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
             in between a linear blend of the two latents.
         start_quantile: which quantile of the finite noise variances sets the matched start.
     Returns:
-        (z, residual_var): the decoded latents and the fused variance at the final step.
+        (z, residual_var): the decoded latents and the fused variance at the start, v*r0/(v+r0) (r0
+        for a lost value), which the direct decoder takes as the values' remaining noise.
     """
     if not 0.0 <= realism <= 1.0:
         raise ValueError(f"realism={realism} must be in [0, 1]")
@@ -188,7 +190,7 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
         timesteps = _timesteps(t0, steps)
         z, first = _run(unet, train_sched, xt, timesteps, generator, fuse)
         out[idx] = first + realism * (z - first)
-        res[idx] = fuse.residual_var(timesteps[-1])
+        res[idx] = fuse.residual_var(t0)
     return out, res
 
 
