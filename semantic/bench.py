@@ -29,6 +29,8 @@ from tqdm.auto import tqdm
 from semantic.codec import SemanticCodec
 from semantic.latent_channel import CHANNELS, noise_variance, transmit
 from semantic.metrics import ms_ssim, psnr
+from semantic.source_codec import decode as decode_source
+from semantic.source_codec import fit
 
 SNRS_DB = (0.0, 5.0, 10.0, 15.0)
 #: The lost-tile cell: SNR (dB, AWGN) and the share of tiles lost.
@@ -108,11 +110,10 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], *, wei
                 y, var = received(latents[name], snr, channel, lost, 10_000 * ci + 100 * seed + pi)
                 decoded = {d: codec.decode(y, var, img.shape, method=d, steps=steps, seed=seed) for d in DECODERS}
                 if reference and seed == 0:
-                    from semantic.source_codec import fit
                     budget = capacity_bytes(var)
                     best = fit(img, budget, "avif")
                     acc.setdefault(REFERENCE, []).append(
-                        (best.psnr_db, ms_ssim(img, _decoded(best, img))) if best else (float("nan"), float("nan")))
+                        (best.psnr_db, ms_ssim(img, decode_source(best.data, img.shape[:2]))) if best else (float("nan"), float("nan")))
                 for d, rec in decoded.items():
                     acc.setdefault(d, []).append((psnr(img, rec), ms_ssim(img, rec)))
                 bar.update(1)
@@ -140,11 +141,6 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], *, wei
     (out / "results.json").write_text(json.dumps(result, indent=1))
     _plot(out / "metrics.png", result)
     return result
-
-
-def _decoded(fit_, img: np.ndarray) -> np.ndarray:
-    from semantic.source_codec import decode
-    return decode(fit_.data, img.shape[:2])
 
 
 def format_table(result: dict) -> str:

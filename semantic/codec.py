@@ -182,7 +182,8 @@ class SemanticCodec:
         if method == "diffusion":
             method = self.diffusion_method
         gen = torch.Generator().manual_seed(int(seed))
-        if self.prior_scope == "map" or method == "direct":
+        per_tile = self.prior_scope == "tile" and method != "direct"  # a per-tile prior samples tile by tile
+        if not per_tile:
             y, var = self._stitch(y, rows, cols), self._stitch(var, rows, cols)
         if method == "direct":
             z, zvar = y, var
@@ -192,7 +193,7 @@ class SemanticCodec:
                                          realism=self.realism if realism is None else float(realism))
         else:
             z, zvar = samplers.snr_matched(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen)
-        if self.prior_scope == "tile" and method != "direct":  # the sampler ran on the tiles: stitch them
+        if per_tile:
             z, zvar = self._stitch(z, rows, cols), self._stitch(zvar, rows, cols)
         img = self.jscc.decode(z, zvar)[0]
         img = (img.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
