@@ -21,8 +21,9 @@ class Transmitter:
 
     Every burst is scaled for a DAC with full scale 1.0 by one fixed gain: the mean power of an OFDM
     symbol with unit-power subcarriers is 10^(-backoff_db/10), i.e. the RMS sits ``backoff_db`` below
-    full scale, and the rare peaks of I or Q beyond ±1 are clipped (at the default 10 dB, I and Q
-    clip at 4.5 sigma: about 1e-5 of samples). A fixed gain, rather than a per-burst peak
+    full scale, and the rare samples with magnitude beyond 1 are clipped to magnitude 1, phase kept
+    (the radios' contract is |x| <= 1; at the default 10 dB, |x| is Rayleigh with 2 sigma^2 = 0.1,
+    so exp(-10) = 4.5e-5 of samples clip). A fixed gain, rather than a per-burst peak
     normalisation, gives every burst of a stream the same mean power whatever its content, so all
     frames see the link's SNR. The relative levels of preamble and payload are fixed, so the
     receiver's channel estimate covers the scaling.
@@ -119,5 +120,5 @@ class Transmitter:
         x = np.concatenate([preamble(p), symbols_to_time(p, grid)])
         # symbols_to_time is orthonormal: unit-power subcarriers give mean power n_used / n_fft
         x *= 10 ** (-self.backoff_db / 20) / np.sqrt((p.n_data + p.n_pilot) / p.n_fft)
-        x = np.clip(x.real, -1.0, 1.0) + 1j * np.clip(x.imag, -1.0, 1.0)
+        x /= np.maximum(np.abs(x), 1.0)
         return np.concatenate([x, np.zeros(p.idle_gap)]).astype(np.complex64)
