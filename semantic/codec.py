@@ -51,7 +51,8 @@ class SemanticCodec:
             split (the model card says how).
         prior_scope: ``'map'``: the prior runs on the stitched latent map of the whole image (a lost
             tile is generated from its neighbours); ``'tile'``: on each tile's latent on its own
-            (the first shipped model).
+            (the first shipped model); a tile of which nothing arrived is then decoded as by
+            ``method='direct'`` (a per-tile prior has nothing to draw it from).
     """
 
     def __init__(self, jscc: JSCC, prior: UNet2DModel, scheduler: DDPMScheduler,
@@ -182,19 +183,27 @@ class SemanticCodec:
         if method == "diffusion":
             method = self.diffusion_method
         gen = torch.Generator().manual_seed(int(seed))
-        per_tile = self.prior_scope == "tile" and method != "direct"  # a per-tile prior samples tile by tile
-        if not per_tile:
-            y, var = self._stitch(y, rows, cols), self._stitch(var, rows, cols)
+        realism = self.realism if realism is None else float(realism)
+
+        def sample(y: torch.Tensor, var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            if method == "posterior":
+                return samplers.posterior(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen,
+                                          fusion_scale=self.fusion_scale, realism=realism)
+            return samplers.snr_matched(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen)
+
         if method == "direct":
-            z, zvar = y, var
-        elif method == "posterior":
-            z, zvar = samplers.posterior(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen,
-                                         fusion_scale=self.fusion_scale,
-                                         realism=self.realism if realism is None else float(realism))
-        else:
-            z, zvar = samplers.snr_matched(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen)
-        if per_tile:
+            z, zvar = self._stitch(y, rows, cols), self._stitch(var, rows, cols)
+        elif self.prior_scope == "tile":
+            # A per-tile prior samples tile by tile and knows nothing of a tile of which nothing
+            # arrived: a random draw there would be content unrelated to the image, so such a tile
+            # keeps what the direct decoder makes of it (the mean), and only heard tiles are sampled.
+            heard = torch.isfinite(var).flatten(1).any(1)
+            z, zvar = y.clone(), var.clone()
+            if bool(heard.any()):
+                z[heard], zvar[heard] = sample(y[heard], var[heard])
             z, zvar = self._stitch(z, rows, cols), self._stitch(zvar, rows, cols)
+        else:
+            z, zvar = sample(self._stitch(y, rows, cols), self._stitch(var, rows, cols))
         img = self.jscc.decode(z, zvar)[0]
         img = (img.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
         return img[: image_shape[0], : image_shape[1]]
