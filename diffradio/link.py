@@ -73,6 +73,7 @@ class Reception:
         decode_s: wall time of the image decoder in seconds.
         samples: radio samples processed.
         extra: further JSON keys: 'stream_id', 'nonce' and, by scheme, 'values_missing' or
+            'source_bytes', 'source_codec', 'source_downscale', 'mcs' (as far as received) and
             'failure_image'.
     """
 
@@ -334,12 +335,15 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
         channel_uses = -(-desc.payload_len // 2)
         extra["values_missing"] = int(np.isinf(var).sum())
     else:
-        from semantic.source_codec import decode as decode_source
+        from semantic import source_codec
+
         data, used = gather_bytes(state)
+        extra["source_bytes"] = desc.payload_len
         image = None
         if data is not None:
             try:
-                image = decode_source(data, desc.image_shape)
+                image = source_codec.decode(data, desc.image_shape)
+                extra["source_codec"], extra["source_downscale"] = source_codec.sent_format(data)
             except ValueError:
                 image = None
         if image is None:
@@ -348,8 +352,9 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
         payload_headers = [f.header for f in frames if f.header.mode == "digital"]
         channel_uses = None
         if payload_headers:
-            hdr = payload_headers[0]
-            channel_uses = mcs_by_name(hdr.modulation, hdr.code_rate).channel_uses(desc.payload_len)
+            mcs = mcs_by_name(payload_headers[0].modulation, payload_headers[0].code_rate)
+            channel_uses = mcs.channel_uses(desc.payload_len)
+            extra["mcs"] = mcs.name
     return Reception(image=image, scheme=desc.scheme, frames=frames, frames_detected=len(frames),
                      frames_decoded=used, frames_expected=desc.n_data_frames, channel_uses=channel_uses,
                      decode_s=time.perf_counter() - t0, samples=run.samples, extra=extra)

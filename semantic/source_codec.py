@@ -172,13 +172,20 @@ def encode(image: np.ndarray, codec: str, quality: int, downscale: float) -> byt
     return bytes([header]) + _payload(_file(img, codec, quality), codec)
 
 
+def sent_format(data: bytes) -> tuple[str, float]:
+    """(codec, downscale) that sent bytes announce in their header byte; ValueError if it is not one."""
+    if not data or data[0] & 3 >= len(CODECS) or data[0] >> 2 >= len(SCALES):
+        raise ValueError("received source bytes do not start with a valid header byte")
+    return CODECS[data[0] & 3], SCALES[data[0] >> 2]
+
+
 def decode(data: bytes, image_shape: tuple[int, int]) -> np.ndarray:
     """Decode sent bytes to uint8 (H, W, 3) at ``image_shape`` = (H, W), upsampling a downscaled image.
 
     Raises ValueError when the bytes do not decode.
     """
     try:
-        codec, downscale = CODECS[data[0] & 3], SCALES[data[0] >> 2]
+        codec, downscale = sent_format(data)
         file = _unpayload(data[1:], codec, _scaled_size(image_shape, downscale))
         img = Image.open(io.BytesIO(file)).convert("RGB")
     except Exception as exc:  # Pillow raises several types for corrupt data

@@ -6,6 +6,7 @@ import pytest
 import sigmf
 
 from diffradio.cli import main
+from phy.mcs import CANDIDATES
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 # (capture, minimum PSNR of the decoded photo in dB, expected scheme)
@@ -49,6 +50,9 @@ def test_capture_replays_to_the_photo(tmp_path, capsys, reference, name, min_psn
     assert result["frames_lost"] == 0 and result["frames_decoded"] == result["frames_expected"]
     assert result["psnr_db"] > min_psnr, result["psnr_db"]
     assert out.exists()
+    if scheme == "digital":  # what was sent, read from the stream itself
+        assert result["source_codec"] == "avif" and result["source_bytes"] > 0
+        assert result["mcs"] in {m.name for m in CANDIDATES}
 
 
 def test_two_tx_runs_in_one_capture_replay_as_two_images(tmp_path, capsys):
