@@ -17,6 +17,11 @@ def run(args, emit) -> int:
             "bench": bench}[args.command](args, emit)
 
 
+RX_KEEP_FRAMES = 4096
+"""Frames an ``rx`` with ``{n}`` keeps for its diagnostics figure (the most recent ones): a long
+reception does not grow without bound."""
+
+
 def _progress(args) -> bool:
     return not getattr(args, "json", False) and sys.stderr.isatty()
 
@@ -104,28 +109,31 @@ def _log(line: str) -> None:
 
 
 def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, emit,
-                       extra: dict | None = None) -> int:
+                       extra: dict | None = None, written: list[dict] | None = None) -> int:
     """Decode the first image (or, with ``{n}`` in ``--out``, every image, numbered from 1 in arrival
     order) and report it with ``extra`` (e.g. the radio's event counts); every measurement is checked
-    before any file is written."""
+    before any file is written. ``written``: the JSON of the first images, already decoded and
+    written during reception (``ImageWriter``)."""
     numbered = _numbered(args.out)
+    written = written or []
     if run_.interrupted and not run_.assembler.images():
         raise KeyboardInterrupt
-    streams = link.images(run_, first_only=not numbered)[:getattr(args, "count", None)]
+    streams = (link.images(run_, first_only=not numbered) if not written else run_.assembler.images())
+    streams = streams[len(written):getattr(args, "count", None)]
     codec = _codec(args.model) if any(s.descriptor.scheme == "semantic" for s in streams) else None
     recs = [link.decode(run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed,
                         realism=args.realism, stream=s)
             for s in streams]
     if not numbered:
         return _finish(recs[0], run_, args, reference, params.sample_rate_hz, extra or {}, emit)
-    outs = [args.out.format(n=n) for n in range(1, len(recs) + 1)]
+    outs = [args.out.format(n=n) for n in range(len(written) + 1, len(written) + len(recs) + 1)]
     results = [link.measurements(rec, reference, out) for rec, out in zip(recs, outs)]
     for rec, out in zip(recs, outs):
         write_image(out, rec.image)
     if getattr(args, "plot", None):
         from diffradio.diagnostics import plot_diagnostics
         plot_diagnostics(args.plot, run_, params.sample_rate_hz)
-    emit(dict(images=results, frames_detected=run_.assembler.frames_detected, samples=run_.samples,
+    emit(dict(images=written + results, frames_detected=run_.assembler.frames_detected, samples=run_.samples,
               interrupted=run_.interrupted, out=args.out, **(extra or {})), args.json)
     return 0
 
@@ -145,19 +153,32 @@ def rx(args, emit) -> int:
     reference = read_image(args.reference) if args.reference else None
     params = OfdmParams(sample_rate_hz=args.rate)
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, rx_gain_db=args.rx_gain)
-    with open_radio(args.radio, config) as radio:
-        recorder = None
-        if args.record:
-            from sdr import SigMFRecorder
-            recorder = SigMFRecorder.from_radio(args.record, radio, hw=args.radio, description="diffradio rx --record")
-        try:
-            run_ = link.receive(radio, params, timeout_s=args.timeout, stop_when_complete=True,
-                                count=args.count if _numbered(args.out) else 1,
-                                recorder=recorder, progress=_progress(args), log=_log, warm=True)
-        finally:
-            if recorder is not None:
-                recorder.close()
-    return _decode_and_report(run_, args, reference, params, emit, radio.stats.as_dict())
+    writer = None
+    if _numbered(args.out):  # every image decoded and written as it completes, beside the receive loop
+        from diffradio.image_writer import ImageWriter
+        codec = _codec(args.model)  # loaded before the radio streams: a wrong --model fails at once
+        writer = ImageWriter(args.out, lambda run_, state: link.decode(
+            run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed, realism=args.realism,
+            stream=state), reference, _log)
+    try:
+        with open_radio(args.radio, config) as radio:
+            recorder = None
+            if args.record:
+                from sdr import SigMFRecorder
+                recorder = SigMFRecorder.from_radio(args.record, radio, hw=args.radio,
+                                                    description="diffradio rx --record")
+            try:
+                run_ = link.receive(radio, params, timeout_s=args.timeout, stop_when_complete=True,
+                                    count=args.count if writer else 1, recorder=recorder,
+                                    progress=_progress(args), log=_log, warm=True,
+                                    on_image=writer.submit if writer else None,
+                                    keep_frames=RX_KEEP_FRAMES if writer else None)
+            finally:
+                if recorder is not None:
+                    recorder.close()
+    finally:
+        written = writer.close() if writer else None  # the images completed so far, whatever happened
+    return _decode_and_report(run_, args, reference, params, emit, radio.stats.as_dict(), written)
 
 
 def replay(args, emit) -> int:

@@ -26,7 +26,7 @@ def plot_diagnostics(path: str | Path, run, sample_rate_hz: float) -> Path:
 
     frames = run.frames
     fig, ax = plt.subplots(2, 3, figsize=(15, 8.5))
-    fig.suptitle(f"{len(frames)} frames detected in {run.samples} samples "
+    fig.suptitle(f"{run.assembler.frames_detected} frames detected in {run.samples} samples "
                  f"({run.samples / sample_rate_hz * 1e3:.1f} ms at {sample_rate_hz / 1e6:g} MS/s)")
 
     a = ax[0][0]

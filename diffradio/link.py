@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -206,14 +207,15 @@ class RxRun:
 
     Attributes:
         assembler: frames filed by stream; ``assembler.images()`` lists the streams that give an image.
-        frames: every ReceivedFrame in arrival order.
+        frames: every ReceivedFrame in arrival order (the last ``keep_frames`` of them when
+            ``receive`` was given that limit; ``assembler.frames_detected`` counts them all).
         samples: radio samples processed.
         head: the first samples (complex64, at most ``keep`` of them), for the diagnostics spectrum.
         interrupted: reception ended by Ctrl-C (what was received is kept).
     """
 
     assembler: StreamAssembler
-    frames: list
+    frames: list | deque
     samples: int
     head: np.ndarray
     interrupted: bool = False
@@ -246,21 +248,26 @@ def image_line(number: int, state) -> str:
 
 def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None, chunk: int = 1 << 16,
             recorder=None, stop_when_complete: bool = True, count: int | None = 1, progress: bool = False,
-            keep: int = 1 << 18, log=None, warm: bool = False) -> RxRun:
+            keep: int = 1 << 18, log=None, warm: bool = False, on_image=None,
+            keep_frames: int | None = None) -> RxRun:
     """Stream samples from ``radio`` through the receiver until the radio ends, ``timeout_s`` passes
     (radio time: samples / sample rate), ``count`` images are complete (``stop_when_complete``; None:
     no limit), or Ctrl-C (``RxRun.interrupted``).
 
     ``recorder`` (an ``sdr.SigMFRecorder``) gets every chunk; ``log`` (a callable taking a str), if
     given, one line per frame and per complete image; ``warm``: compile the receiver (``warm_up``)
-    before the radio streams.
+    before the radio streams. ``on_image`` (a callable taking this ``RxRun``, the image's number,
+    from 1 in the order images complete, and its ``StreamState``), if given, gets each stream as it completes and
+    the stream is released (``StreamAssembler.release``: the callee owns it, later copies are only
+    counted); ``keep_frames`` bounds ``RxRun.frames`` to the most recent frames, so that a long
+    reception does not hold every frame.
     """
     from tqdm import tqdm
 
     if warm:
         warm_up(params)
     rx = Receiver(params)
-    run = RxRun(StreamAssembler(), [], 0, np.zeros(0, np.complex64))
+    run = RxRun(StreamAssembler(), deque(maxlen=keep_frames) if keep_frames else [], 0, np.zeros(0, np.complex64))
     head: list[np.ndarray] = []
     limit = None if timeout_s is None else int(timeout_s * params.sample_rate_hz)
     bar = tqdm(total=limit, unit="S", unit_scale=True, desc="receiving", disable=not progress, leave=False)
@@ -273,6 +280,9 @@ def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None,
                 log(frame_line(f))
                 if done is not None:
                     log(image_line(len(run.assembler.completed), done))
+            number = len(run.assembler.completed)
+            if done is not None and on_image is not None and (count is None or number <= count):
+                on_image(run, number, run.assembler.release(done.key))
 
     try:
         try:
@@ -301,10 +311,10 @@ def images(run: RxRun, first_only: bool = False) -> list:
     ``first_only``). Raises LinkError when there is none (no frame, or no stream descriptor)."""
     found = run.assembler.images()
     if not found:
-        if not run.frames:
+        if not run.assembler.frames_detected:
             raise LinkError(f"no frame found in {run.samples} samples; check the radio URI, frequency, gain and "
                             "sample rate (or try --radio sim:)")
-        raise LinkError(f"{len(run.frames)} frame(s) detected but no stream descriptor decoded; the signal is "
+        raise LinkError(f"{run.assembler.frames_detected} frame(s) detected but no stream descriptor decoded; the signal is "
                         "too weak or is not a diffradio stream")
     return found[:1] if first_only else found
 

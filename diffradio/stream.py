@@ -125,6 +125,7 @@ class StreamAssembler:
     Attributes:
         streams: StreamState by key, in order of their first frame.
         completed: keys of the streams that became complete, in the order they did (arrival order).
+        released: keys of streams handed out by :meth:`release`: their later frames are counted only.
         frames_detected: frames filed.
         descriptors_rejected: descriptor copies whose frame_count contradicts their header's.
     """
@@ -132,6 +133,7 @@ class StreamAssembler:
     def __init__(self) -> None:
         self.streams: dict[StreamKey, StreamState] = {}
         self.completed: list[StreamKey] = []
+        self.released: set[StreamKey] = set()
         self.frames_detected = 0
         self.descriptors_rejected = 0
 
@@ -146,6 +148,8 @@ class StreamAssembler:
         self.frames_detected += 1
         hdr = frame.header
         key = stream_key(hdr)
+        if key in self.released:
+            return None
         state = self.streams.get(key)
         if state is None:
             state = self.streams[key] = StreamState(key)
@@ -168,6 +172,13 @@ class StreamAssembler:
             self.completed.append(key)
             return state
         return None
+
+    def release(self, key: StreamKey) -> StreamState:
+        """Hand out the stream ``key`` for good: its state is no longer written to (it may go to
+        another thread), and its later frames (cyclic repeats) are counted but not kept, so a long
+        reception holds only the streams still being gathered."""
+        self.released.add(key)
+        return self.streams[key]
 
     def images(self) -> list[StreamState]:
         """Streams that give an image: the complete ones in the order they completed, then those

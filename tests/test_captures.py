@@ -100,3 +100,38 @@ def test_rx_rejects_bad_count_and_patterns_before_listening(tmp_path, capsys, ar
     assert main(["rx", "--radio", f"file:{CAPTURES / 'clean.sigmf-meta'}", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_rx_writes_each_image_as_it_completes_and_keeps_them_when_the_radio_fails(tmp_path, capsys, monkeypatch):
+    """``rx`` with ``{n}``: image 1 is on disk while the radio still streams the second stream, and
+    a radio error after that keeps it (one error line, exit 2)."""
+    import time
+
+    import numpy as np
+
+    from diffradio import commands
+    from sdr import RadioError, open_radio
+
+    samples = open_radio(f"file:{CAPTURES / 'two-streams.sigmf-meta'}").receive(1 << 20)
+    first_end = samples.size // 2 + 4096  # past the first stream's frames (half of the capture)
+    seen = {}
+
+    class Failing(type(open_radio("sim:"))):
+        def receive(self, n):
+            pos = self.__dict__.setdefault("pos", 0)
+            if pos >= first_end and "first" not in seen:  # wait (up to 60 s) for image 1 to be written
+                deadline = time.monotonic() + 60
+                while not (tmp_path / "rx-1.png").exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                seen["first"] = (tmp_path / "rx-1.png").exists()
+            if pos >= samples.size:
+                raise RadioError("device disconnected (test)")
+            self.pos = pos + min(n, 4096)
+            return samples[pos: self.pos].astype(np.complex64)
+
+    monkeypatch.setattr(commands, "open_radio", lambda uri, config: Failing())
+    code = main(["rx", "--radio", "sim:", "--steps", "2", "--decoder", "direct", "--out", str(tmp_path / "rx-{n}.png")])
+    err = capsys.readouterr().err
+    assert seen["first"]
+    assert code == 2 and "device disconnected" in err.strip().splitlines()[-1]
+    assert (tmp_path / "rx-1.png").exists() and (tmp_path / "rx-2.png").exists()

@@ -91,3 +91,16 @@ def test_rx_compiles_the_receiver_before_the_radio_streams():
     run = link.receive(radio, P, warm=True)
     after = {name for name, f in vars(kernels).items() if isinstance(f, CPUDispatcher) and f.signatures}
     assert run.assembler.completed and radio.compiled == after
+
+
+def test_a_handed_out_stream_keeps_no_later_copies():
+    """``on_image`` gets each stream once, as it completes; the repeats of a cyclic transmission
+    after that are counted, not kept (a long ``rx`` does not grow), and ``keep_frames`` bounds
+    ``RxRun.frames``."""
+    once = _stream(6, np.ones(96))
+    got = []
+    run = link.receive(Samples(np.concatenate([once] * 3)), P, chunk=4096, count=None, stop_when_complete=False,
+                       on_image=lambda run_, n, state: got.append((n, state, len(state.received))), keep_frames=2)
+    assert [(n, state.key) for n, state, _ in got] == [(1, (3, 6, 3))]
+    assert got[0][2] == 3 == len(got[0][1].received)          # nothing filed into it after it was handed out
+    assert run.assembler.frames_detected == 9 and len(run.frames) == 2
