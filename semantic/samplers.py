@@ -163,8 +163,9 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
             the received values around it).
         steps: solver steps (>= 1).
         fusion_scale: multiplies r_t (larger trusts y more; see :class:`LikelihoodFusion`).
-        realism: 0 = the fused posterior-mean estimate of the first step, 1 = the posterior sample,
-            in between a linear blend of the two latents.
+        realism: 0 = the fused posterior-mean estimate of the first step (one UNet evaluation:
+            the later steps are skipped), 1 = the posterior sample, in between a linear blend of
+            the two latents.
         start_quantile: which quantile of the finite noise variances sets the matched start.
     Returns:
         (z, residual_var): the decoded latents and the fused variance at the start, v*r0/(v+r0) (r0
@@ -188,6 +189,8 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
         xt = train_sched.alphas_cumprod[t0].to(y).sqrt() * start
         fuse = LikelihoodFusion(train_sched, yb, vb, okb, fusion_scale)
         timesteps = _timesteps(t0, steps)
+        if realism == 0.0:  # the result is the first step's fused estimate: the later steps would not count
+            timesteps = timesteps[:1]
         z, first = _run(unet, train_sched, xt, timesteps, generator, fuse)
         out[idx] = first + realism * (z - first)
         res[idx] = fuse.residual_var(t0)
