@@ -134,7 +134,9 @@ def _render_decoder(path: Path) -> str:
     seeds (``semantic.bench`` results)."""
     result = json.loads(path.read_text())
     rows = [r for r in ("direct", "diffusion", "avif@capacity") if any(r in c for c in result["quality"].values())]
-    names = {"diffusion": f"diffusion (default, {result['steps']} steps)", "avif@capacity": "AVIF at capacity"}
+    steps = "one step" if result["realism"] == 0 else f"{result['steps']} steps"
+    names = {"diffusion": f"diffusion (default: fusion {result['fusion_scale']:g}, realism {result['realism']:g}, "
+                          f"{steps})", "avif@capacity": "AVIF at capacity"}
 
     def cell(m: dict) -> str:
         p, s = m["psnr_db"], m["ms_ssim"]
