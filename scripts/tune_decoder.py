@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
               "validation_photos": list(val), "crop": args.crop, "seeds": args.seeds, "steps": args.steps,
               "model": args.model or "shipped default", "shipped_setting": {"fusion_scale": shipped[0],
                                                                           "realism": shipped[1]},
-              "rule": __doc__.split("Rule")[1].split("Usage")[0].strip(" (").replace("\n", " ").strip(),
+              "rule": " ".join(__doc__.split("Rule (issue 9's targets for the diffusion decoder): ")[1]
+                               .split("Usage")[0].split()),
               "chosen": chosen, "cpu_s": round(time.process_time() - t0, 1), "settings": table}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     for label, cells in table.items():
