@@ -347,7 +347,8 @@ def run_phy_bench(out_dir, quick: bool = False, params: OfdmParams = OfdmParams(
 
     det_snrs = np.arange(-4.0, 4.01, 1.0)
     det, hdr = detection_curve(params, det_snrs, n(100, 2000), rng)
-    res["detection"] = {"snr_db": det_snrs.tolist(), "detect_rate": det, "header_success": hdr}
+    res["detection"] = {"snr_db": det_snrs.tolist(), "detect_rate": det, "header_success": hdr,
+                        "trials": n(100, 2000)}
     res["detect_rate_0db"] = det[list(det_snrs).index(0.0)]
     res["header_success_0db"] = hdr[list(det_snrs).index(0.0)]
     steps.update()
@@ -365,8 +366,8 @@ def run_phy_bench(out_dir, quick: bool = False, params: OfdmParams = OfdmParams(
     res["ldpc"] = {}
     for mod, rate in ((("qpsk", 0.5),) if quick else (("qpsk", 0.5), ("16qam", 0.75))):
         base = {"qpsk": 1.0, "16qam": 10.0}[mod]
-        res["ldpc"][f"{mod}_r{rate:.2g}"] = fer_curves(params, mod, rate, np.arange(base - 1.5, base + 2.01, 0.5),
-                                                      n(20, 200), rng)
+        res["ldpc"][f"{mod}_r{rate:.2g}"] = {**fer_curves(params, mod, rate, np.arange(base - 1.5, base + 2.01, 0.5),
+                                                         n(20, 200), rng), "frames": n(20, 200)}
     res["ldpc_gap_db"] = {k: v["gap_db"] for k, v in res["ldpc"].items()}
     steps.update()
 
