@@ -558,39 +558,44 @@ def golay_decode(llr, parity, msgs, signs):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
-    """Soft Golay decisions of the frame header (``phy.header``) from its transmitted-bit LLRs
-    (float64 (n,), log P(1)/P(0)): the LLRs of each code bit summed over its copies (copy i is
-    transmitted bit perm[i] of code bit src[i], its whitening as the LLR sign ``sign[i]``), rounded
-    to float32 and decoded (``golay_decode``; parity, msgs, signs as there); the decided codewords
-    then rate-matched and whitened again (``white`` uint8 (n,)).
-    Returns (message bits uint8 (12 m,), their transmitted bits uint8 (n,))."""
+    """Soft Golay decisions of B rate-matched blocks (``phy.header``, ``phy.control``) from their
+    transmitted-bit LLRs (float64 (B, n), log P(1)/P(0)): per block, the LLRs of each code bit
+    summed over its copies (copy i is transmitted bit perm[i] of code bit src[i], its whitening as
+    the LLR sign ``sign[i]``), rounded to float32 and decoded (``golay_decode``; parity, msgs, signs
+    as there); the decided codewords then rate-matched and whitened again (``white`` uint8 (n,)).
+    Returns (message bits uint8 (B, 12 m), their transmitted bits uint8 (B, n))."""
     n_coded = 0
     for i in range(src.size):
         n_coded = max(n_coded, src[i] + 1)
-    combined = np.zeros(n_coded)
-    for i in range(src.size):
-        combined[src[i]] += llr[perm[i]] * sign[i]
-    message, words = golay_decode(combined.astype(np.float32).reshape(-1, 24), parity, msgs, signs)
-    coded = words.ravel()
-    sent = np.empty(src.size, np.uint8)
-    for i in range(src.size):
-        sent[perm[i]] = coded[src[i]] ^ white[perm[i]]
-    return message.ravel(), sent
+    n_blocks = llr.shape[0]
+    message = np.empty((n_blocks, n_coded // 2), np.uint8)
+    sent = np.empty((n_blocks, src.size), np.uint8)
+    combined = np.empty(n_coded)
+    for b in range(n_blocks):
+        combined[:] = 0.0
+        for i in range(src.size):
+            combined[src[i]] += llr[b, perm[i]] * sign[i]
+        msg, words = golay_decode(combined.astype(np.float32).reshape(-1, 24), parity, msgs, signs)
+        message[b] = msg.ravel()
+        coded = words.ravel()
+        for i in range(src.size):
+            sent[b, perm[i]] = coded[src[i]] ^ white[perm[i]]
+    return message, sent
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def descramble(axes, var, pos, gain, var_scale):
-    """Analog values and their noise variances from equalised symbols (``phy.analog.symbols_to_values``):
-    axes float64 (2 n_sym n_data,) the symbols' I and Q interleaved (complex128 (n_sym, n_data)
-    viewed as float64), var float64 (n_sym, n_data); value i is axes[pos[i]] (axis pos[i] % 2 of
-    symbol pos[i] // 2, row-major) times gain[i], its variance var of that symbol times var_scale
-    (no branch on the axis: the positions are random). Returns (values float32 (n,), noise_var
-    float32 (n,))."""
-    v = var.ravel()
-    n = pos.size
-    values = np.empty(n, np.float32)
-    noise = np.empty(n, np.float32)
-    for i in range(n):
-        values[i] = axes[pos[i]] * gain[i]
-        noise[i] = v[pos[i] >> 1] * var_scale
+    """Analog values and their noise variances from the equalised symbols of B frames
+    (``phy.analog.symbols_to_values``): axes float64 (B, 2 n_sym n_data) each frame's symbols' I
+    and Q interleaved (complex128 (n_sym, n_data) viewed as float64), var float64 (B, n_sym n_data);
+    value i of a frame is its axes[pos[i]] (axis pos[i] % 2 of symbol pos[i] // 2, row-major) times
+    gain[i], its variance var of that symbol times var_scale (no branch on the axis: the positions
+    are random). Returns (values float32 (B, n), noise_var float32 (B, n))."""
+    n_frames, n = axes.shape[0], pos.size
+    values = np.empty((n_frames, n), np.float32)
+    noise = np.empty((n_frames, n), np.float32)
+    for b in range(n_frames):
+        for i in range(n):
+            values[b, i] = axes[b, pos[i]] * gain[i]
+            noise[b, i] = var[b, pos[i] >> 1] * var_scale
     return values, noise
