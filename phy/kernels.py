@@ -136,12 +136,9 @@ def _angle(y, x):
     p = (((_ATAN_P[0] * z + _ATAN_P[1]) * z + _ATAN_P[2]) * z + _ATAN_P[3]) * z + _ATAN_P[4]
     q = ((((z + _ATAN_Q[0]) * z + _ATAN_Q[1]) * z + _ATAN_Q[2]) * z + _ATAN_Q[3]) * z + _ATAN_Q[4]
     r = v * (z * p / q) + v
-    if big:
-        r += 0.25 * math.pi + 0.5 * _MOREBITS
-    if ay > ax:
-        r = 0.5 * math.pi - r
-    if x < 0:
-        r = math.pi - r
+    r = r + (0.25 * math.pi + 0.5 * _MOREBITS) if big else r      # selects, not branches: a loop
+    r = 0.5 * math.pi - r if ay > ax else r                         # of angles vectorises
+    r = math.pi - r if x < 0 else r
     return -r if y < 0 else r
 
 
@@ -275,16 +272,25 @@ def _row_end(known, i):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _drift_fit(known, r, info, a, slope, u_all):
+def _drift_fit(known, r, info, a, slope, u_all, work):
     """Timing drift: what the common-phase line a + b t leaves across the subcarriers, fitted as
-    (c + d t) u (u = 2 pi k / n_fft) by weighted least squares (weights ``info``).
+    (c + d t) u (u = 2 pi k / n_fft) by weighted least squares (weights ``info``); ``work``
+    float64 (3, n_known) scratch (the entries' angles in a loop of their own, which vectorises).
     Returns (c, d, their covariance c00, c01, c11)."""
     t = known.t
-    m00 = m01 = m11 = v0 = v1 = 0.0
+    re, im, psis = work[0], work[1], work[2]
     for i in range(t.size):
         cp = _cis(-(a + slope * t[i]))
         for e in range(known.row_start[i], _row_end(known, i)):
-            psi = _wrap_angle(r[e] * cp)
+            q = r[e] * cp
+            re[e] = q.real
+            im[e] = q.imag
+    for e in range(psis.size):
+        psis[e] = _angle(im[e], re[e])
+    m00 = m01 = m11 = v0 = v1 = 0.0
+    for i in range(t.size):
+        for e in range(known.row_start[i], _row_end(known, i)):
+            psi = psis[e]
             ue = u_all[known.cols[e]]
             iu = info[e] * ue
             iut = iu * t[i]
@@ -404,6 +410,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     yk = np.empty(n_known, np.complex128)
     r = np.empty(n_known, np.complex128)
     info = np.empty(n_known)
+    work = np.empty((3, n_known))
     z = np.empty(n_rows, np.complex128)
     zs = np.empty(n_rows + 1, np.complex128)
     row_info = np.empty(n_rows + 1)
@@ -427,7 +434,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
                     phase[b, i] = a + slope * t[i]
                     phase_var[b, i] = 1.0 / max(tot, 1e-30)
                 break
-            c, d, c00, c01, c11 = _drift_fit(known, r, info, a, slope, u_all)
+            c, d, c00, c01, c11 = _drift_fit(known, r, info, a, slope, u_all, work)
             _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info, rot,
                           phase[b], delay[b], phase_var[b], delay_var[b], (c00, c01, c11))
             sro[b] = -d * 1e6
