@@ -230,11 +230,10 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
             mean[k] += v
     for k in range(n_used):
         mean[k] /= n
-    for k in range(n_used):
-        acc = 0j
-        for j in range(n_used):
-            acc += mean[j] * sm.proj[k, j]
-        h[k] = acc
+        h[k] = 0j
+    for j in range(n_used):                 # h[k] sums over j in order; the k of one j run together
+        for k in range(n_used):
+            h[k] += mean[j] * sm.proj[k, j]
     total = 0.0
     for k in range(n_used):
         s = 0.0
