@@ -183,8 +183,7 @@ class Receiver:
 
     def reset(self) -> None:
         """Forget buffered samples; the next sample is stream index 0."""
-        self._buf = np.zeros(0, dtype=np.complex64)
-        self._det = np.zeros(0, dtype=np.complex64)   # _buf through the detection front end, same indices
+        self._clear_samples()
         self._front = FrontEnd(STF_BLOCK)
         self._offset = 0          # stream index of _buf[0]
         self._scan = 0            # stream index of the next window to test
@@ -207,10 +206,27 @@ class Receiver:
         self._append(x)
         return self._run()
 
+    def _clear_samples(self) -> None:
+        """Empty the sample buffers: ``_buf`` (the samples as received) and ``_det`` (the same
+        through the detection front end, same indices) are views of the rows of ``_store``
+        (complex64 (2, capacity)) from column ``_head`` on."""
+        self._store = np.zeros((2, 0), dtype=np.complex64)
+        self._head = 0
+        self._buf, self._det = self._store[0], self._store[1]
+
     def _append(self, x: np.ndarray) -> None:
-        """Append complex64 samples to the buffer and, through the front end, to the detection buffer."""
-        self._det = np.concatenate([self._det, self._front(x, self._offset + self._buf.size)])
-        self._buf = np.concatenate([self._buf, x])
+        """Append complex64 samples to the buffer and, through the front end, to the detection
+        buffer, in place: the store is replaced (by one twice the samples kept, at least 2^18
+        columns) only when they do not fit after its head."""
+        n, m = self._buf.size, x.size
+        if self._head + n + m > self._store.shape[1]:
+            store = np.empty((2, max(2 * (n + m), 1 << 18)), dtype=np.complex64)
+            store[:, :n] = self._store[:, self._head: self._head + n]
+            self._store, self._head = store, 0
+        end = self._head + n
+        self._store[0, end: end + m] = x
+        self._front(x, self._offset + n, out=self._store[1, end: end + m])
+        self._buf, self._det = self._store[0, self._head: end + m], self._store[1, self._head: end + m]
 
     def flush(self) -> list[ReceivedFrame]:
         """Decode what is left (the stream ended); then the receiver starts a new stream position."""
@@ -222,8 +238,7 @@ class Receiver:
         self._bursts = []
         self._offset = end
         self._scan = self._next_trigger = self._busy_until = self._last_ltf = end
-        self._buf = np.zeros(0, dtype=np.complex64)
-        self._det = np.zeros(0, dtype=np.complex64)
+        self._clear_samples()
         self._front = FrontEnd(STF_BLOCK)
         self._real_end = None
         return frames
@@ -485,4 +500,5 @@ class Receiver:
         if keep_from > 0:
             self._buf = self._buf[keep_from:]
             self._det = self._det[keep_from:]
+            self._head += keep_from
             self._offset += keep_from
