@@ -457,10 +457,10 @@ def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
         step = steps[r]
         if not step == prev:
             for i in range(n_fft):
-                ramp[i] = _cis(step * i)
+                ramp[i] = np.exp(1j * (step * i))
             prev = step
         s = starts[r]
-        c = _cis(step * (s + time_offset))
+        c = np.exp(1j * (step * (s + time_offset)))
         d = dc[r]
         for i in range(n_fft):
             out[r, i] = (np.complex128(x[s + i]) - d) * (c * ramp[i])
