@@ -359,7 +359,8 @@ class Receiver:
         retry = [i for i, (h, _) in enumerate(decoded) if h is None]
         if retry:
             bits = np.stack([decoded[i][1] for i in retry])
-            for i, d in zip(retry, self._header_bits(self._header_dd_eq(y[retry], known_entries(p, n_hdr, n_hdr, bits)))):
+            eq = self._header_dd_eq(y[retry], known_entries(p, n_hdr, n_hdr, bits))
+            for i, d in zip(retry, self._header_bits(eq)):
                 decoded[i] = d
         for b, (header, bits) in zip(batch, decoded):
             if header is None or payload_symbols(header, p) > self.max_payload_symbols:

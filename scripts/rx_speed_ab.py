@@ -4,9 +4,9 @@ Each round runs one worker process per checkout in turn (A, B, A, B, ...), each 
 checkout's ``phy`` first on its path; a worker times ``Receiver`` (time.process_time, best of
 ``--repeats``) on the same captures (one fixed stream nonce): 100 analog frames of 48 payload
 symbols at 20 dB (the ``bench phy`` capture), the same with a DC offset and with a CW spur
-(317 kHz) at the noise power, and 400 000 samples of noise alone. Prints and writes (``--out``) one JSON object: each checkout's
-best over the rounds per capture (MS/s, CPU ms per frame, frames decoded, STF triggers), B's
-speed over A's, and each checkout's commit (None outside git).
+(317 kHz) at the noise power, and 400 000 samples of noise alone. Prints and writes (``--out``)
+one JSON object: each checkout's best over the rounds per capture (MS/s, CPU ms per frame, frames
+decoded, STF triggers), B's speed over A's, and each checkout's commit (None outside git).
 
 Example (the commit before the front-end work against this checkout)::
 

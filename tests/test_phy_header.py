@@ -7,8 +7,8 @@ import pytest
 
 from phy import Receiver, Transmitter
 from phy.control import COPIES, control_symbols, decode_control, encode_control
-from phy.header import (_FIELDS, _N_BITS, _transmitted_bits, Header, decode_header, decode_header_bits, decode_headers_bits,
-                        encode_header, header_decisions, n_header_symbols)
+from phy.header import (_FIELDS, _N_BITS, _transmitted_bits, Header, decode_header, decode_header_bits,
+                        decode_headers_bits, encode_header, header_decisions, n_header_symbols)
 from phy.params import OfdmParams
 
 P = OfdmParams()
