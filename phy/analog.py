@@ -61,17 +61,21 @@ def symbols_to_values(eq: np.ndarray, var: np.ndarray, n: int) -> tuple[np.ndarr
     """Inverse of ``values_to_symbols`` for equalised symbols.
 
     Args:
-        eq: complex128 (n_sym, n_data) unbiased equalised data symbols.
-        var: float (n_sym, n_data) complex error variance E|error|^2 of each symbol.
+        eq: complex128 (n_sym, n_data) unbiased equalised data symbols, or (B, n_sym, n_data): B
+            frames of ``n`` values each at once.
+        var: float (n_sym, n_data) complex error variance E|error|^2 of each symbol (or (B, n_sym, n_data)).
         n: number of values the frame carries.
     Returns:
         (values float32 (n,), noise_var float32 (n,)): estimates in the sender's order and the error
         variance of each (values' units: an axis carries half of a symbol's error variance, over
-        ANALOG_SCALE^2).
+        ANALOG_SCALE^2); (B, n) each for B frames.
     """
     from phy.kernels import descramble
 
     pos, gain = _descrambler(n)
-    return descramble(np.ascontiguousarray(eq, dtype=np.complex128).reshape(-1).view(np.float64),
-                      np.ascontiguousarray(var, dtype=np.float64),
-                      pos, gain, 0.5 / ANALOG_SCALE ** 2)
+    frames = np.ndim(eq) - 2
+    b = np.shape(eq)[0] if frames else 1
+    values, noise_var = descramble(np.ascontiguousarray(eq, dtype=np.complex128).reshape(b, -1).view(np.float64),
+                                   np.ascontiguousarray(var, dtype=np.float64).reshape(b, -1),
+                                   pos, gain, 0.5 / ANALOG_SCALE ** 2)
+    return (values, noise_var) if frames else (values[0], noise_var[0])

@@ -107,10 +107,12 @@ def transmitted_bits(message: np.ndarray, plan: RateMatch) -> np.ndarray:
 
 
 def soft_decisions(llr: np.ndarray, plan: RateMatch) -> tuple[np.ndarray, np.ndarray]:
-    """Soft ML decisions from transmitted-bit LLRs (float (n,), log P(1)/P(0)): the copies of each
-    code bit combined, each codeword decoded (``phy.kernels.header_golay``). Returns (message bits
-    uint8 (12 m,), the transmitted bits of the decided codewords uint8 (n,))."""
+    """Soft ML decisions from transmitted-bit LLRs (float (n,), or (B, n) for B blocks at once;
+    log P(1)/P(0)): the copies of each code bit combined, each codeword decoded
+    (``phy.kernels.header_golay``). Returns (message bits uint8 (12 m,), the transmitted bits of the
+    decided codewords uint8 (n,)), each with the leading B axis for 2-D LLRs."""
     from phy.kernels import header_golay
 
-    return header_golay(np.asarray(llr, dtype=np.float64), plan.src, plan.perm, plan.sign, plan.white,
-                        *decoder_tables())
+    llr = np.asarray(llr, dtype=np.float64)
+    message, sent = header_golay(np.atleast_2d(llr), plan.src, plan.perm, plan.sign, plan.white, *decoder_tables())
+    return (message, sent) if llr.ndim == 2 else (message[0], sent[0])

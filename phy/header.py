@@ -122,7 +122,8 @@ def encode_header(header: Header, params: OfdmParams) -> np.ndarray:
 
 def _golay_decisions(llr: np.ndarray, params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
     """Soft ML Golay decisions from transmitted-bit LLRs: (message bits uint8 (96,), their
-    transmitted bits uint8 (n_header_symbols * n_data,)), in one compiled pass."""
+    transmitted bits uint8 (n_header_symbols * n_data,)), in one compiled pass (with a leading B
+    axis for B headers' LLRs (B, n))."""
     return golay.soft_decisions(llr, _rate_match(params))
 
 
@@ -170,8 +171,15 @@ def decode_header_bits(llr: np.ndarray, params: OfdmParams) -> tuple[Header | No
     """``decode_header`` and the header's transmitted bits in one Golay decoding: (Header or None,
     uint8 (n_header_symbols * n_data,)). The bits are ``encode_header(header)`` for a decoded header
     and ``header_decisions(llr)`` otherwise (known symbols for the channel fit either way)."""
+    return decode_headers_bits(np.asarray(llr)[None], params)[0]
+
+
+def decode_headers_bits(llr: np.ndarray, params: OfdmParams) -> list[tuple[Header | None, np.ndarray]]:
+    """``decode_header_bits`` of B headers at once (LLRs (B, n_header_symbols * n_data), one
+    compiled Golay pass for all of them): one (Header or None, transmitted bits) per header."""
     decisions, sent = _golay_decisions(llr, params)
-    header, canonical = _parse(decisions)
-    if header is not None and not canonical:
-        return header, encode_header(header, params)
-    return header, sent
+    out = []
+    for message, bits in zip(decisions, sent):
+        header, canonical = _parse(message)
+        out.append((header, encode_header(header, params) if header is not None and not canonical else bits))
+    return out

@@ -136,12 +136,9 @@ def _angle(y, x):
     p = (((_ATAN_P[0] * z + _ATAN_P[1]) * z + _ATAN_P[2]) * z + _ATAN_P[3]) * z + _ATAN_P[4]
     q = ((((z + _ATAN_Q[0]) * z + _ATAN_Q[1]) * z + _ATAN_Q[2]) * z + _ATAN_Q[3]) * z + _ATAN_Q[4]
     r = v * (z * p / q) + v
-    if big:
-        r += 0.25 * math.pi + 0.5 * _MOREBITS
-    if ay > ax:
-        r = 0.5 * math.pi - r
-    if x < 0:
-        r = math.pi - r
+    r = r + (0.25 * math.pi + 0.5 * _MOREBITS) if big else r      # selects, not branches: a loop
+    r = 0.5 * math.pi - r if ay > ax else r                         # of angles vectorises
+    r = math.pi - r if x < 0 else r
     return -r if y < 0 else r
 
 
@@ -151,12 +148,20 @@ def _wrap_angle(z):
     return _angle(z.imag, z.real)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _cis(theta):
+    """exp(1j * theta) for real theta, as (cos theta, sin theta): the value numba's complex exp
+    gives for a purely imaginary argument (exp(0) = 1 times cos and sin, bit for bit) without its
+    real exponential and special-value branches (~40 % of its cost)."""
+    return complex(math.cos(theta), math.sin(theta))
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _rotation(phase, delay, ks, n_fft, out):
     """out[i] = exp(-1j (phase + 2 pi ks[i] delay / n_fft)) for ascending integer subcarriers ks
     (n_used,), by a recurrence over k (two complex exponentials per call instead of one per entry)."""
-    step = np.exp(-1j * (_TWO_PI * delay / n_fft))
-    cur = np.exp(-1j * (phase + _TWO_PI * ks[0] * delay / n_fft))
+    step = _cis(-(_TWO_PI * delay / n_fft))
+    cur = _cis(-(phase + _TWO_PI * ks[0] * delay / n_fft))
     k = ks[0]
     for i in range(ks.size):
         while k < ks[i]:
@@ -225,11 +230,10 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
             mean[k] += v
     for k in range(n_used):
         mean[k] /= n
-    for k in range(n_used):
-        acc = 0j
-        for j in range(n_used):
-            acc += mean[j] * sm.proj[k, j]
-        h[k] = acc
+        h[k] = 0j
+    for j in range(n_used):                 # h[k] sums over j in order; the k of one j run together
+        for k in range(n_used):
+            h[k] += mean[j] * sm.proj[k, j]
     total = 0.0
     for k in range(n_used):
         s = 0.0
@@ -267,16 +271,25 @@ def _row_end(known, i):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _drift_fit(known, r, info, a, slope, u_all):
+def _drift_fit(known, r, info, a, slope, u_all, work):
     """Timing drift: what the common-phase line a + b t leaves across the subcarriers, fitted as
-    (c + d t) u (u = 2 pi k / n_fft) by weighted least squares (weights ``info``).
+    (c + d t) u (u = 2 pi k / n_fft) by weighted least squares (weights ``info``); ``work``
+    float64 (3, n_known) scratch (the entries' angles in a loop of their own, which vectorises).
     Returns (c, d, their covariance c00, c01, c11)."""
     t = known.t
+    re, im, psis = work[0], work[1], work[2]
+    for i in range(t.size):
+        cp = _cis(-(a + slope * t[i]))
+        for e in range(known.row_start[i], _row_end(known, i)):
+            q = r[e] * cp
+            re[e] = q.real
+            im[e] = q.imag
+    for e in range(psis.size):
+        psis[e] = _angle(im[e], re[e])
     m00 = m01 = m11 = v0 = v1 = 0.0
     for i in range(t.size):
-        cp = np.exp(-1j * (a + slope * t[i]))
         for e in range(known.row_start[i], _row_end(known, i)):
-            psi = _wrap_angle(r[e] * cp)
+            psi = psis[e]
             ue = u_all[known.cols[e]]
             iu = info[e] * ue
             iut = iu * t[i]
@@ -312,13 +325,13 @@ def _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info,
             if dense:
                 acc += r[e] * rot[known.cols[e]]
             else:
-                acc += r[e] * np.exp(-1j * ((c + d * t[i]) * u_all[known.cols[e]]))
+                acc += r[e] * _cis(-((c + d * t[i]) * u_all[known.cols[e]]))
             inf += info[e]
         z[i] = acc
         row_info[i + 1] = row_info[i] + inf
     a, slope = _line_fit(z, t)
     for i in range(n_rows):
-        zs[i + 1] = zs[i] + z[i] * np.exp(-1j * (a + slope * t[i]))
+        zs[i + 1] = zs[i] + z[i] * _cis(-(a + slope * t[i]))
     c00, c01, c11 = cov
     for i in range(n_rows):
         lo, hi = max(i - half_window, 0), min(i + half_window + 1, n_rows)
@@ -396,6 +409,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     yk = np.empty(n_known, np.complex128)
     r = np.empty(n_known, np.complex128)
     info = np.empty(n_known)
+    work = np.empty((3, n_known))
     z = np.empty(n_rows, np.complex128)
     zs = np.empty(n_rows + 1, np.complex128)
     row_info = np.empty(n_rows + 1)
@@ -419,7 +433,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
                     phase[b, i] = a + slope * t[i]
                     phase_var[b, i] = 1.0 / max(tot, 1e-30)
                 break
-            c, d, c00, c01, c11 = _drift_fit(known, r, info, a, slope, u_all)
+            c, d, c00, c01, c11 = _drift_fit(known, r, info, a, slope, u_all, work)
             _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info, rot,
                           phase[b], delay[b], phase_var[b], delay_var[b], (c00, c01, c11))
             sro[b] = -d * 1e6
@@ -469,7 +483,7 @@ def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     rr = np.empty(m)
     ri = np.empty(m)
     for i in range(m):
-        v = seg[i] * np.exp(1j * (step * i))
+        v = seg[i] * _cis(step * i)
         rr[i] = v.real
         ri[i] = v.imag
     sr, si = sym.real.copy(), sym.imag.copy()
@@ -550,39 +564,44 @@ def golay_decode(llr, parity, msgs, signs):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
-    """Soft Golay decisions of the frame header (``phy.header``) from its transmitted-bit LLRs
-    (float64 (n,), log P(1)/P(0)): the LLRs of each code bit summed over its copies (copy i is
-    transmitted bit perm[i] of code bit src[i], its whitening as the LLR sign ``sign[i]``), rounded
-    to float32 and decoded (``golay_decode``; parity, msgs, signs as there); the decided codewords
-    then rate-matched and whitened again (``white`` uint8 (n,)).
-    Returns (message bits uint8 (12 m,), their transmitted bits uint8 (n,))."""
+    """Soft Golay decisions of B rate-matched blocks (``phy.header``, ``phy.control``) from their
+    transmitted-bit LLRs (float64 (B, n), log P(1)/P(0)): per block, the LLRs of each code bit
+    summed over its copies (copy i is transmitted bit perm[i] of code bit src[i], its whitening as
+    the LLR sign ``sign[i]``), rounded to float32 and decoded (``golay_decode``; parity, msgs, signs
+    as there); the decided codewords then rate-matched and whitened again (``white`` uint8 (n,)).
+    Returns (message bits uint8 (B, 12 m), their transmitted bits uint8 (B, n))."""
     n_coded = 0
     for i in range(src.size):
         n_coded = max(n_coded, src[i] + 1)
-    combined = np.zeros(n_coded)
-    for i in range(src.size):
-        combined[src[i]] += llr[perm[i]] * sign[i]
-    message, words = golay_decode(combined.astype(np.float32).reshape(-1, 24), parity, msgs, signs)
-    coded = words.ravel()
-    sent = np.empty(src.size, np.uint8)
-    for i in range(src.size):
-        sent[perm[i]] = coded[src[i]] ^ white[perm[i]]
-    return message.ravel(), sent
+    n_blocks = llr.shape[0]
+    message = np.empty((n_blocks, n_coded // 2), np.uint8)
+    sent = np.empty((n_blocks, src.size), np.uint8)
+    combined = np.empty(n_coded)
+    for b in range(n_blocks):
+        combined[:] = 0.0
+        for i in range(src.size):
+            combined[src[i]] += llr[b, perm[i]] * sign[i]
+        msg, words = golay_decode(combined.astype(np.float32).reshape(-1, 24), parity, msgs, signs)
+        message[b] = msg.ravel()
+        coded = words.ravel()
+        for i in range(src.size):
+            sent[b, perm[i]] = coded[src[i]] ^ white[perm[i]]
+    return message, sent
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def descramble(axes, var, pos, gain, var_scale):
-    """Analog values and their noise variances from equalised symbols (``phy.analog.symbols_to_values``):
-    axes float64 (2 n_sym n_data,) the symbols' I and Q interleaved (complex128 (n_sym, n_data)
-    viewed as float64), var float64 (n_sym, n_data); value i is axes[pos[i]] (axis pos[i] % 2 of
-    symbol pos[i] // 2, row-major) times gain[i], its variance var of that symbol times var_scale
-    (no branch on the axis: the positions are random). Returns (values float32 (n,), noise_var
-    float32 (n,))."""
-    v = var.ravel()
-    n = pos.size
-    values = np.empty(n, np.float32)
-    noise = np.empty(n, np.float32)
-    for i in range(n):
-        values[i] = axes[pos[i]] * gain[i]
-        noise[i] = v[pos[i] >> 1] * var_scale
+    """Analog values and their noise variances from the equalised symbols of B frames
+    (``phy.analog.symbols_to_values``): axes float64 (B, 2 n_sym n_data) each frame's symbols' I
+    and Q interleaved (complex128 (n_sym, n_data) viewed as float64), var float64 (B, n_sym n_data);
+    value i of a frame is its axes[pos[i]] (axis pos[i] % 2 of symbol pos[i] // 2, row-major) times
+    gain[i], its variance var of that symbol times var_scale (no branch on the axis: the positions
+    are random). Returns (values float32 (B, n), noise_var float32 (B, n))."""
+    n_frames, n = axes.shape[0], pos.size
+    values = np.empty((n_frames, n), np.float32)
+    noise = np.empty((n_frames, n), np.float32)
+    for b in range(n_frames):
+        for i in range(n):
+            values[b, i] = axes[b, pos[i]] * gain[i]
+            noise[b, i] = var[b, pos[i] >> 1] * var_scale
     return values, noise

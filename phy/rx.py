@@ -17,7 +17,7 @@ from phy.analog import symbols_to_values
 from phy.control import decode_control
 from phy.equalizer import Equalizer
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
-from phy.header import Header, decode_header_bits, n_header_symbols
+from phy.header import Header, decode_headers_bits, n_header_symbols
 from phy.known import known_entries
 from phy.ldpc import decode_payload
 from phy.modulation import demap_llr
@@ -36,7 +36,7 @@ class Stage(enum.Enum):
     PAYLOAD = "payload"    # the header is decoded: waiting for the payload's samples
 
 
-@dataclass
+@dataclass(slots=True)
 class _Burst:
     """One burst on its way through the receiver (all positions are stream indices, samples).
 
@@ -138,7 +138,8 @@ class Receiver:
     are returned once complete. ``flush()`` decodes what the buffer still holds (a burst at the very
     end of the stream). ``receive(samples)`` is process + flush. Each call runs the stages in
     order over every burst its samples reach: ``_detect`` -> ``_synchronise`` -> ``_decode_headers``
-    -> ``_demux`` -> ``_equalise`` -> ``_decode_payload`` (per frame, by mode).
+    -> ``_demux`` -> ``_equalise`` -> the analog values (``_analog_values``, in batches) or
+    ``_decode_payload`` (per digital or control frame).
 
     Args:
         params: OFDM numerology (must match the transmitter).
@@ -182,8 +183,7 @@ class Receiver:
 
     def reset(self) -> None:
         """Forget buffered samples; the next sample is stream index 0."""
-        self._buf = np.zeros(0, dtype=np.complex64)
-        self._det = np.zeros(0, dtype=np.complex64)   # _buf through the detection front end, same indices
+        self._clear_samples()
         self._front = FrontEnd(STF_BLOCK)
         self._offset = 0          # stream index of _buf[0]
         self._scan = 0            # stream index of the next window to test
@@ -206,10 +206,27 @@ class Receiver:
         self._append(x)
         return self._run()
 
+    def _clear_samples(self) -> None:
+        """Empty the sample buffers: ``_buf`` (the samples as received) and ``_det`` (the same
+        through the detection front end, same indices) are views of the rows of ``_store``
+        (complex64 (2, capacity)) from column ``_head`` on."""
+        self._store = np.zeros((2, 0), dtype=np.complex64)
+        self._head = 0
+        self._buf, self._det = self._store[0], self._store[1]
+
     def _append(self, x: np.ndarray) -> None:
-        """Append complex64 samples to the buffer and, through the front end, to the detection buffer."""
-        self._det = np.concatenate([self._det, self._front(x, self._offset + self._buf.size)])
-        self._buf = np.concatenate([self._buf, x])
+        """Append complex64 samples to the buffer and, through the front end, to the detection
+        buffer, in place: the store is replaced (by one twice the samples kept, at least 2^18
+        columns) only when they do not fit after its head."""
+        n, m = self._buf.size, x.size
+        if self._head + n + m > self._store.shape[1]:
+            store = np.empty((2, max(2 * (n + m), 1 << 18)), dtype=np.complex64)
+            store[:, :n] = self._store[:, self._head: self._head + n]
+            self._store, self._head = store, 0
+        end = self._head + n
+        self._store[0, end: end + m] = x
+        self._front(x, self._offset + n, out=self._store[1, end: end + m])
+        self._buf, self._det = self._store[0, self._head: end + m], self._store[1, self._head: end + m]
 
     def flush(self) -> list[ReceivedFrame]:
         """Decode what is left (the stream ended); then the receiver starts a new stream position."""
@@ -221,8 +238,7 @@ class Receiver:
         self._bursts = []
         self._offset = end
         self._scan = self._next_trigger = self._busy_until = self._last_ltf = end
-        self._buf = np.zeros(0, dtype=np.complex64)
-        self._det = np.zeros(0, dtype=np.complex64)
+        self._clear_samples()
         self._front = FrontEnd(STF_BLOCK)
         self._real_end = None
         return frames
@@ -339,14 +355,13 @@ class Receiver:
         starts = np.concatenate([b.window0(p) + offsets for b in batch])
         y = self._fft(starts, np.repeat([b.sync.cfo_hz for b in batch], offsets.size),
                       np.repeat([b.dc for b in batch], offsets.size)).reshape(len(batch), offsets.size, -1)
-        eq = self._header_eq(y, known_entries(p, n_hdr, n_hdr, None))
-        decoded = [self._header_bits(eq, i) for i in range(len(batch))]
+        decoded = self._header_bits(self._header_eq(y, known_entries(p, n_hdr, n_hdr, None)))
         retry = [i for i, (h, _) in enumerate(decoded) if h is None]
         if retry:
             bits = np.stack([decoded[i][1] for i in retry])
             eq = self._header_dd_eq(y[retry], known_entries(p, n_hdr, n_hdr, bits))
-            for j, i in enumerate(retry):
-                decoded[i] = self._header_bits(eq, j)
+            for i, d in zip(retry, self._header_bits(eq)):
+                decoded[i] = d
         for b, (header, bits) in zip(batch, decoded):
             if header is None or payload_symbols(header, p) > self.max_payload_symbols:
                 self.stats["header_failed"] += 1
@@ -372,10 +387,10 @@ class Receiver:
         return [dataclasses.replace(self._burst(self._offset + lo + d, a), retry=True)
                 for d, a in zip(hits.tolist(), acorr.tolist())]
 
-    def _header_bits(self, eq, i: int) -> tuple[Header | None, np.ndarray]:
-        """Golay + CRC of burst i of an equalised header batch: (Header or None, its transmitted bits)."""
-        return decode_header_bits(demap_llr(eq.equalized[i].reshape(-1), eq.error_var[i].reshape(-1), "bpsk"),
-                                  self.params)
+    def _header_bits(self, eq) -> list[tuple[Header | None, np.ndarray]]:
+        """Golay + CRC of each burst of an equalised header batch: (Header or None, its transmitted bits)."""
+        llr = demap_llr(eq.equalized.reshape(-1), eq.error_var.reshape(-1), "bpsk")
+        return decode_headers_bits(llr.reshape(eq.equalized.shape[0], -1), self.params)
 
     def _demux(self) -> list[_Burst]:
         """Payload demux: in stream order, the bursts whose payload samples are all there; a burst
@@ -402,7 +417,8 @@ class Receiver:
 
     def _equalise(self, bursts: list[_Burst]) -> list[ReceivedFrame]:
         """Channel estimation, tracking and equalisation of the payloads of ``bursts``, frames of
-        equal size together (their FFTs in one call), then each frame's payload decoded by mode.
+        equal size together (their FFTs in one call), then the analog frames' values (those of equal
+        length together) and each digital or control frame's payload decoded.
         Frames in the order of ``bursts``."""
         p = self.params
         n_hdr = self._hdr_syms
@@ -416,17 +432,24 @@ class Receiver:
         for i, n in enumerate(n_pay):
             groups.setdefault(n, []).append(i)
         for n, idx in groups.items():
-            y = np.stack([y_all[first[i]: first[i + 1]] for i in idx])
+            if len(idx) == len(bursts):                     # one size: the FFT rows as they are
+                y = y_all.reshape(len(bursts), n_rows[0], -1)
+            else:
+                y = np.stack([y_all[first[i]: first[i + 1]] for i in idx])
             known = known_entries(p, n_hdr + n, n_hdr, np.stack([bursts[i].header_bits for i in idx]))
             eq = self._payload_eq(y, known)
             est = eq.estimate
             snr_db = est.snr_db
             snr_sc_db = 10 * np.log10(np.maximum(est.snr_per_subcarrier, 1e-12))
+            analog = self._analog_values([bursts[i].header for i in idx], eq)
             for j, i in enumerate(idx):
                 b = bursts[i]
                 frame = ReceivedFrame(header=b.header, start_sample=b.start(p), cfo_hz=b.sync.cfo_hz,
                                       snr_db=float(snr_db[j]))
-                self._decode_payload(frame, eq.equalized[j], eq.error_var[j])
+                if j in analog:
+                    frame.values, frame.noise_var = analog[j]
+                else:
+                    self._decode_payload(frame, eq.equalized[j], eq.error_var[j])
                 frame.diagnostics = {
                     "subcarriers": used_subcarriers(p),
                     "channel": est.h[j], "noise_var": float(est.noise_var[j]),
@@ -438,14 +461,26 @@ class Receiver:
                 frames[i] = frame
         return frames
 
+    @staticmethod
+    def _analog_values(headers: list[Header], eq) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The values and noise variances of the analog frames of an equalised payload batch
+        (``phy.analog.symbols_to_values``), frames of equal value count in one call:
+        {index in the batch: (values, noise_var)}."""
+        by_length: dict[int, list[int]] = {}
+        for j, h in enumerate(headers):
+            if h.mode == "analog":
+                by_length.setdefault(h.length, []).append(j)
+        out = {}
+        for n, js in by_length.items():
+            rows = slice(js[0], js[-1] + 1) if js[-1] - js[0] == len(js) - 1 else js
+            values, noise_var = symbols_to_values(eq.equalized[rows], eq.error_var[rows], n)
+            out.update(zip(js, zip(values, noise_var)))
+        return out
+
     def _decode_payload(self, frame: ReceivedFrame, eq: np.ndarray, var: np.ndarray) -> None:
-        """Demapping and decoding, by the frame's mode: fill the frame's values and noise variances
-        (analog) or LLRs, bytes and CRC (digital) from its equalised data symbols and their error
-        variances (n_payload_symbols, n_data)."""
+        """Demapping and decoding of a digital or control frame: fill its LLRs, bytes and CRC from
+        its equalised data symbols and their error variances (n_payload_symbols, n_data)."""
         header = frame.header
-        if header.mode == "analog":
-            frame.values, frame.noise_var = symbols_to_values(eq, var, header.length)
-            return
         if header.mode == "control":
             frame.llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk").astype(np.float32)
             frame.payload, frame.crc_ok = decode_control(frame.llr, header.length)
@@ -466,4 +501,5 @@ class Receiver:
         if keep_from > 0:
             self._buf = self._buf[keep_from:]
             self._det = self._det[keep_from:]
+            self._head += keep_from
             self._offset += keep_from

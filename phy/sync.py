@@ -151,12 +151,13 @@ class FrontEnd:
         self._analysed = 0                       # blocks in it so far
         self._window = _hann(block)
 
-    def __call__(self, x: np.ndarray, stream_index: int) -> np.ndarray:
-        """Filter complex64 x (n,) whose first sample has ``stream_index``; complex64 (n,). One
-        compiled call per run of samples between analysed blocks (the notch changes only there)."""
+    def __call__(self, x: np.ndarray, stream_index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Filter complex64 x (n,) whose first sample has ``stream_index``; complex64 (n,), written
+        into ``out`` (complex64 (n,), contiguous) when given. One compiled call per run of samples
+        between analysed blocks (the notch changes only there)."""
         from phy.kernels import notch_filter
 
-        out = np.empty(x.size, np.complex64)
+        out = np.empty(x.size, np.complex64) if out is None else out
         pos, size = 0, self.block
         while pos < x.size:
             blk = (stream_index + pos) // size

@@ -2,11 +2,11 @@
 
 Each round runs one worker process per checkout in turn (A, B, A, B, ...), each with that
 checkout's ``phy`` first on its path; a worker times ``Receiver`` (time.process_time, best of
-``--repeats``) on the same captures: 100 analog frames of 48 payload symbols at 20 dB (the
-``bench phy`` capture), the same with a DC offset and with a CW spur (317 kHz) at the noise power,
-and 400 000 samples of noise alone. Prints and writes (``--out``) one JSON object: each checkout's
-best over the rounds per capture (MS/s, CPU ms per frame, frames decoded, STF triggers) and B's
-speed over A's.
+``--repeats``) on the same captures (one fixed stream nonce): 100 analog frames of 48 payload
+symbols at 20 dB (the ``bench phy`` capture), the same with a DC offset and with a CW spur
+(317 kHz) at the noise power, and 400 000 samples of noise alone. Prints and writes (``--out``)
+one JSON object: each checkout's best over the rounds per capture (MS/s, CPU ms per frame, frames
+decoded, STF triggers), B's speed over A's, and each checkout's commit (None outside git).
 
 Example (the commit before the front-end work against this checkout)::
 
@@ -34,7 +34,7 @@ def _captures():
     from phy.tx import Transmitter
 
     p = OfdmParams()
-    tx, rng = Transmitter(p), np.random.default_rng(0)
+    tx, rng = Transmitter(p, nonce=0), np.random.default_rng(0)     # one nonce: the same samples on both sides
     pieces = []
     for i in range(100):
         pieces += [np.zeros(int(rng.integers(200, 601)), np.complex64),
@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             for name, r in json.loads(res.stdout.strip().splitlines()[-1]).items():
                 if name not in best.setdefault(key, {}) or r["msps"] > best[key][name]["msps"]:
                     best[key][name] = r
-    result = {"a": str(args.a), "b": str(args.b), "rounds": args.rounds, "repeats": args.repeats,
+    commits = [subprocess.run(["git", "-C", str(d), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=False).stdout.strip() or None for d in (args.a, args.b)]
+    result = {"a": str(args.a), "b": str(args.b), "a_commit": commits[0], "b_commit": commits[1],
+              "rounds": args.rounds, "repeats": args.repeats,
               "best": best, "b_over_a_speed": {n: best["b"][n]["msps"] / best["a"][n]["msps"] for n in CASES}}
     text = json.dumps(result, indent=1)
     print(text)

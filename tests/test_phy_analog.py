@@ -42,6 +42,21 @@ def test_correlated_payload_round_trip_exact_in_sender_order(name):
     assert np.all(frames[0].noise_var < 1e-9)
 
 
+def test_frames_descrambled_together_are_those_descrambled_one_at_a_time():
+    """The receiver descrambles the analog frames of equal length in one call: each frame's values
+    and variances must be bit for bit those of the frame alone."""
+    rng = np.random.default_rng(4)
+    sym = rng.normal(size=(3, 9, 48)) + 1j * rng.normal(size=(3, 9, 48))
+    var = rng.uniform(0.1, 2.0, size=(3, 9, 48))
+    values, noise_var = symbols_to_values(sym, var, 777)
+    assert values.shape == noise_var.shape == (3, 777)
+    for b in range(3):
+        alone = symbols_to_values(sym[b], var[b], 777)
+        np.testing.assert_array_equal(values[b], alone[0])
+        np.testing.assert_array_equal(noise_var[b], alone[1])
+    assert not np.array_equal(values[0], values[1])
+
+
 def test_noise_variance_follows_each_value_back():
     """Each value's reported variance is the variance of the symbol that carried it."""
     n, n_sym, n_data = 777, 9, 48

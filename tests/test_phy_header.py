@@ -8,7 +8,7 @@ import pytest
 from phy import Receiver, Transmitter
 from phy.control import COPIES, control_symbols, decode_control, encode_control
 from phy.header import (_FIELDS, _N_BITS, _transmitted_bits, Header, decode_header, decode_header_bits,
-                        encode_header, header_decisions, n_header_symbols)
+                        decode_headers_bits, encode_header, header_decisions, n_header_symbols)
 from phy.params import OfdmParams
 
 P = OfdmParams()
@@ -67,6 +67,24 @@ def test_header_decisions_give_the_transmitted_bits_and_whiten_them():
     llr = 2.0 * bits - 1.0
     llr[np.random.default_rng(5).choice(bits.size, 40, replace=False)] *= -1
     np.testing.assert_array_equal(header_decisions(llr, P), bits)
+
+
+def test_headers_decoded_together_are_those_decoded_one_at_a_time():
+    """The receiver decodes a batch's headers in one call: each result must be that of its row
+    alone (a header with errors, a clean one, noise that fails the CRC)."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for h in (Header("analog", 4608, frame_index=7, nonce=9), Header("digital", 1000, "16qam", 3 / 4, 12, 40, 3)):
+        llr = 2.0 * encode_header(h, P) - 1.0
+        llr[rng.choice(llr.size, 40, replace=False)] *= -1
+        rows.append(llr * rng.uniform(0.5, 3.0, llr.size))
+    rows.append(rng.normal(size=rows[0].size) * 4)
+    together = decode_headers_bits(np.stack(rows), P)
+    assert [h for h, _ in together][:2] != [None, None] and together[2][0] is None
+    for llr, (header, bits) in zip(rows, together):
+        alone = decode_header_bits(llr, P)
+        assert header == alone[0]
+        np.testing.assert_array_equal(bits, alone[1])
 
 
 def test_decode_header_bits_are_the_encoded_header_or_the_decisions():

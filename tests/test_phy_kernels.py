@@ -1,7 +1,9 @@
 """The receiver's compiled kernels against direct NumPy evaluations of the same formulas."""
 import numpy as np
 
-from phy.kernels import _angle, ltf_peak, stf_scan
+from numba import njit
+
+from phy.kernels import _angle, _cis, ltf_peak, stf_scan
 from phy.params import OfdmParams
 from phy.preamble import ltf_symbol
 from phy.sync import stf_span
@@ -13,6 +15,21 @@ def test_angle_matches_atan2_in_every_octant():
     x = np.concatenate([rng.normal(size=60000), [1.0, -1.0, 0.0, 0.0, 2.0, 2.0]])
     got = np.array([_angle(a, b) for a, b in zip(y, x)])
     np.testing.assert_allclose(got, np.arctan2(y, x), rtol=0, atol=5e-16)
+
+
+@njit
+def _numba_exp_1j(theta):
+    return np.exp(1j * theta)
+
+
+def test_cis_is_numbas_complex_exp_bit_for_bit():
+    """The kernels compute exp(1j theta) as (cos, sin): the receiver's outputs stay those of
+    numba's complex exponential only while both give the same bits."""
+    rng = np.random.default_rng(2)
+    theta = np.concatenate([rng.normal(size=2000) * s for s in (1e-3, 1.0, 1e3)] + [[0.0, -0.0, np.pi, -1e6]])
+    for t in theta:
+        got, ref = _cis(t), _numba_exp_1j(t)
+        assert (got.real, got.imag) == (ref.real, ref.imag), t
 
 
 def test_stf_scan_matches_the_tone_blind_statistic_however_the_stream_is_cut():
