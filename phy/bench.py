@@ -177,7 +177,7 @@ def gnuradio(samples: int, params: OfdmParams) -> tuple[float | None, dict]:
 # ------------------------------------------------------------------------------------------ BER
 def ber_curve(params: OfdmParams, modulation: str, snrs, n_frames: int, rng) -> list[float]:
     """Uncoded BER (hard decisions of the real receiver's LLRs vs the transmitted coded bits)."""
-    tx = Transmitter(params)
+    tx = Transmitter(params, nonce=BENCH_NONCE)
     payload = bytes(rng.integers(0, 256, tx.max_digital_bytes(modulation, 0.5)).astype(np.uint8))
     burst = tx.digital_burst(payload, modulation=modulation, code_rate=0.5)
     sent = encode_payload(payload, modulation, 0.5, payload_bits(
@@ -200,7 +200,7 @@ def ber_curve(params: OfdmParams, modulation: str, snrs, n_frames: int, rng) -> 
 # ------------------------------------------------------------------------------------------ detection
 def detection_curve(params: OfdmParams, snrs, n_trials: int, rng) -> tuple[list[float], list[float]]:
     """(detection probability, header success probability) of short analog bursts in AWGN."""
-    tx = Transmitter(params)
+    tx = Transmitter(params, nonce=BENCH_NONCE)
     det, hdr = [], []
     for snr in snrs:
         d = h = 0
@@ -233,7 +233,7 @@ def false_alarms(params: OfdmParams, n_samples: int, rng) -> dict:
 # ------------------------------------------------------------------------------------------ impairments
 def analog_trial(params, rng, n_values=None, **cfg) -> tuple[bool, float, float, float]:
     """One analog frame through the channel: (decoded, MSE, mean reported variance, CFO estimate Hz)."""
-    tx = Transmitter(params)
+    tx = Transmitter(params, nonce=BENCH_NONCE)
     v = rng.normal(size=n_values or tx.max_analog_values())
     burst = tx.analog_burst(v)
     frames = Receiver(params).receive(_channel(_with_lead(burst, rng), _power(burst, params),
@@ -277,7 +277,7 @@ def mse_agreement(params, rng, channel: str, snrs, n_trials: int) -> dict:
 # ------------------------------------------------------------------------------------------ LDPC
 def fer_curves(params, modulation: str, code_rate: float, snrs, n_frames: int, rng) -> dict:
     """Frame error rate of the real receiver and of a genie-synchronised receiver, same waveforms."""
-    tx = Transmitter(params)
+    tx = Transmitter(params, nonce=BENCH_NONCE)
     n_bytes = tx.max_digital_bytes(modulation, code_rate)
     header = Header("digital", n_bytes, modulation, code_rate)
     n_bits = payload_bits(header, params)
