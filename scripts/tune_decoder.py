@@ -5,9 +5,11 @@ The validation photos are those ``diffradio train`` holds out of ``--photo-dir``
 ``--val-every``-th photo of the sorted folder, ``semantic.data.split_train_val``), never the photos
 the benchmark tables report (the package's held-out photos, Kodak). Each is cut to its central
 ``--crop`` (H W pixels), encoded by the codec, sent through the latent channel of
-``diffradio bench decoder`` (``semantic.bench.received``: AWGN at 0/5/10 dB and the lost-tile cell,
-a quarter of the tiles lost at 5 dB) with ``--seeds`` noise seeds, and decoded by the direct
-decoder and by the posterior decoder at every (fusion_scale, realism) of the grid.
+``diffradio bench decoder`` (``semantic.bench.received``: AWGN and per-symbol Rayleigh fading at
+0/5/10 dB — the fading cells give every value its own noise variance, as the receiver's equalised
+values have — and the lost-tile cell, a quarter of the tiles lost at 5 dB) with ``--seeds`` noise
+seeds, and decoded by the direct decoder and by the posterior decoder at every (fusion_scale,
+realism) of the grid.
 
 Rule (issue 9's targets for the diffusion decoder): among the settings that lose no more than
 0.2 dB PSNR to direct in any fully received cell and no more than 0.3 dB in the lost-tile cell,
@@ -38,8 +40,8 @@ from semantic.codec import SemanticCodec  # noqa: E402
 from semantic.data import photos_in_dirs, split_train_val  # noqa: E402
 from semantic.metrics import ms_ssim, psnr  # noqa: E402
 
-CELLS = [("awgn 0 dB", 0.0, 0.0), ("awgn 5 dB", 5.0, 0.0), ("awgn 10 dB", 10.0, 0.0),
-         (f"lost {LOST_SHARE:.0%} tiles, awgn {LOST_SNR_DB:g} dB", LOST_SNR_DB, LOST_SHARE)]
+CELLS = [(f"{ch} {snr:g} dB", ch, snr, 0.0) for ch in ("awgn", "rayleigh") for snr in (0.0, 5.0, 10.0)] + [
+    (f"lost {LOST_SHARE:.0%} tiles, awgn {LOST_SNR_DB:g} dB", "awgn", LOST_SNR_DB, LOST_SHARE)]
 MAX_PSNR_LOSS_DB = {"received": 0.2, "lost": 0.3}
 
 
@@ -73,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                                             args.realism)]
     # scores[setting][cell] = per-seed (mean PSNR, mean MS-SSIM) over the photos
     scores: dict[str, dict[str, list]] = {}
-    for (cell, snr, lost), seed in itertools.product(CELLS, range(args.seeds)):
-        rx = {name: received(z, snr, "awgn", lost, seed) for name, z in latents.items()}
+    for (cell, channel, snr, lost), seed in itertools.product(CELLS, range(args.seeds)):
+        rx = {name: received(z, snr, channel, lost, seed) for name, z in latents.items()}
         for method, fusion, realism in settings:
             label = "direct" if method == "direct" else f"fusion {fusion:g}, realism {realism:g}"
             if fusion is not None:
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def summary(label: str) -> dict:
         out = {}
-        for cell, _, lost in CELLS:
+        for cell, _, _, lost in CELLS:
             mine, ref = np.array(scores[label][cell]), np.array(scores["direct"][cell])
             d = mine - ref
             out[cell] = {"psnr_db": float(mine[:, 0].mean()), "ms_ssim": float(mine[:, 1].mean()),
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def allowed(label: str) -> bool:
         return all(table[label][cell]["psnr_gain_db"] >= -MAX_PSNR_LOSS_DB["lost" if lost else "received"]
-                   for cell, _, lost in CELLS)
+                   for cell, _, _, lost in CELLS)
 
     candidates = [label for label in table if label != "direct" and allowed(label)]
     first = CELLS[0][0]
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         floor = table[best][first]["ms_ssim_gain"] - table[best][first]["ms_ssim_gain_std"]
         equal = [k for k in candidates if table[k][first]["ms_ssim_gain"] >= floor]
         chosen = max(equal, key=lambda k: np.mean([table[k][cell]["psnr_gain_db"]
-                                                   for cell, _, lost in CELLS if not lost]))
+                                                   for cell, _, _, lost in CELLS if not lost]))
     result = {"how": "python scripts/tune_decoder.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "validation_photos": list(val), "crop": args.crop, "seeds": args.seeds, "steps": args.steps,
               "model": args.model or "shipped default", "shipped_setting": {"fusion_scale": shipped[0],
