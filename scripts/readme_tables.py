@@ -219,6 +219,7 @@ def _render_decoder(path: Path) -> str:
 
 TABLES = {
     "decoder-heldout": (RESULTS / "decoder_bench_heldout.json", _render_decoder),
+    "decoder-kodak": (RESULTS / "decoder_bench_kodak.json", _render_decoder),
     "sweep": (RESULTS / "sweep_summary.csv", _render_sweep),
     "sweep-paired": (RESULTS / "sweep_paired.csv", _render_paired),
     "mcs": (ROOT / "phy" / "data" / "mcs_thresholds.json", _render_mcs),
