@@ -24,6 +24,16 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def burst_samples(burst) -> np.ndarray:
+    """``burst`` as a flat array (n,) after the radios' contract check: |x| <= 1 (full scale);
+    RadioError (one line, with the fix) beyond it."""
+    x = np.asarray(burst).reshape(-1)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak > 1.0 + 1e-6:
+        raise RadioError(f"burst exceeds full scale (peak {peak:.3f} > 1.0); scale the transmitter's output down")
+    return x
+
+
 class SampleQueue:
     """Samples produced in blocks of any size, handed out ``n`` at a time (complex64)."""
 

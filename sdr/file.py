@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from .base import Radio, RadioConfig, RadioError
+from .base import Radio, RadioConfig, RadioError, burst_samples
 from .sigmf_io import SigMFReader, SigMFRecorder, sigmf_paths
 
 
@@ -71,10 +71,7 @@ class FileRadio(Radio):
         """
         if self._reader is not None:
             raise RadioError(f"file radio {self.meta_path} was opened for replay; open a new file radio to record")
-        burst = np.asarray(burst).reshape(-1)
-        if burst.size and np.max(np.abs(burst)) > 1.0 + 1e-6:
-            raise RadioError(f"burst exceeds full scale (peak {np.max(np.abs(burst)):.3f} > 1.0); "
-                             f"scale the transmitter's output down")
+        burst = burst_samples(burst)
         if self._recorder is None:
             self._recorder = SigMFRecorder(
                 self.meta_path, self.config.sample_rate_hz, self.config.center_freq_hz,

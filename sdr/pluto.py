@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .base import DeviceSettings, Radio, RadioConfig, RadioError, RadioStats, SampleQueue, one_line
+from .base import DeviceSettings, Radio, RadioConfig, RadioError, RadioStats, SampleQueue, burst_samples, one_line
 from .uri import parse_params
 
 TX_SCALE = 2.0**14
@@ -206,10 +206,7 @@ class PlutoRadio(Radio):
         the queued buffers to play out and gets a new, larger buffer. A repeated burst replaces
         anything streaming with a cyclic buffer of exactly the burst.
         """
-        x = np.asarray(burst).reshape(-1)
-        peak = float(np.max(np.abs(x))) if x.size else 0.0
-        if peak > 1.0 + 1e-6:
-            raise RadioError(f"burst exceeds full scale (peak {peak:.3f} > 1.0); scale the transmitter's output down")
+        x = burst_samples(burst)
         iq = np.round(x.real * TX_SCALE) + 1j * np.round(x.imag * TX_SCALE)  # pyadi-iio truncates to int16
         if repeat:
             self._stop_tx()

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .base import DeviceSettings, Radio, RadioConfig, RadioError, RadioStats, one_line
+from .base import DeviceSettings, Radio, RadioConfig, RadioError, RadioStats, burst_samples, one_line
 
 _APT_HINT = ("sudo apt-get install python3-soapysdr soapysdr-module-uhd (then scripts/install-system-deps.sh "
              "links it into the virtual environment)")
@@ -222,10 +222,7 @@ class SoapyRadio(Radio):
         back to back from a background thread until ``close()`` or the next ``transmit``; an error in
         that thread (the driver refusing samples, a stream error) stops it and is raised by the next
         call to ``wait``, ``transmit``, ``receive`` or ``close``."""
-        x = np.ascontiguousarray(np.asarray(burst).reshape(-1), dtype=np.complex64)
-        peak = float(np.max(np.abs(x))) if x.size else 0.0
-        if peak > 1.0 + 1e-6:
-            raise RadioError(f"burst exceeds full scale (peak {peak:.3f} > 1.0); scale the transmitter's output down")
+        x = np.ascontiguousarray(burst_samples(burst), dtype=np.complex64)
         self._stop_repeat()
         if self._tx_stream is None:
             self._tx_stream = self._stream(self._soapy.SOAPY_SDR_TX)
