@@ -16,22 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from diffradio import link
 from diffradio.images import read_image
 from diffradio.sweep import sweep_photo
 from semantic import SemanticCodec, source_codec
-from semantic.data import HELDOUT_PHOTOS
-
-
-def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """The central size×size pixels of ``image`` (uint8 (H, W, 3), both sides ≥ size)."""
-    h, w = image.shape[:2]
-    if min(h, w) < size:
-        raise ValueError(f"image is {w}x{h}, smaller than the {size}-pixel crop")
-    top, left = (h - size) // 2, (w - size) // 2
-    return np.ascontiguousarray(image[top:top + size, left:left + size])
+from semantic.data import HELDOUT_PHOTOS, centre_crop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for name in args.image:
         full = sweep_photo(name, args.crop) if name in HELDOUT_PHOTOS else read_image(name)
-        image = centre_crop(full, args.crop)
+        image = centre_crop(full, args.crop, args.crop)
         uri = link.sim_uri(args.snr, args.channel, 0.0, 0.0, args.seed)
         transmission, _, rec = link.loopback(image, codec, uri, decoder="digital", snr_hint_db=args.snr,
                                              channel=args.channel)

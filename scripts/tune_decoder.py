@@ -37,18 +37,12 @@ import torch  # noqa: E402
 
 from semantic.bench import LOST_SHARE, LOST_SNR_DB, received  # noqa: E402
 from semantic.codec import SemanticCodec  # noqa: E402
-from semantic.data import photos_in_dirs, split_train_val  # noqa: E402
+from semantic.data import centre_crop, photos_in_dirs, split_train_val  # noqa: E402
 from semantic.metrics import ms_ssim, psnr  # noqa: E402
 
 CELLS = [(f"{ch} {snr:g} dB", ch, snr, 0.0) for ch in ("awgn", "rayleigh") for snr in (0.0, 5.0, 10.0)] + [
     (f"lost {LOST_SHARE:.0%} tiles, awgn {LOST_SNR_DB:g} dB", "awgn", LOST_SNR_DB, LOST_SHARE)]
 MAX_PSNR_LOSS_DB = {"received": 0.2, "lost": 0.3}
-
-
-def centre_crop(img: np.ndarray, h: int, w: int) -> np.ndarray:
-    """The central (h, w) of uint8 (H, W, 3) ``img``."""
-    top, left = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
-    return img[top: top + h, left: left + w]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,16 @@ def load_photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[..., :3]).astype(np.uint8)
 
 
+def centre_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The central ``height`` x ``width`` pixels of uint8 (H, W, 3) ``image`` (contiguous);
+    ValueError when the image is smaller."""
+    h, w = image.shape[:2]
+    if h < height or w < width:
+        raise ValueError(f"image is {w}x{h}, smaller than the {width}x{height} crop")
+    top, left = (h - height) // 2, (w - width) // 2
+    return np.ascontiguousarray(image[top:top + height, left:left + width])
+
+
 def train_photos() -> list[np.ndarray]:
     """All training photos, uint8 (H, W, 3) each."""
     return [load_photo(n) for n in TRAIN_PHOTOS]
