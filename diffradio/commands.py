@@ -118,8 +118,7 @@ def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, em
     written = written or []
     if run_.interrupted and not run_.assembler.images():
         raise KeyboardInterrupt
-    streams = (link.images(run_, first_only=not numbered) if not written else run_.assembler.images())
-    streams = streams[len(written):getattr(args, "count", None)]
+    streams = link.images(run_, first_only=not numbered)[len(written):getattr(args, "count", None)]
     codec = _codec(args.model) if any(s.descriptor.scheme == "semantic" for s in streams) else None
     recs = [link.decode(run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed,
                         realism=args.realism, stream=s)

@@ -278,10 +278,12 @@ def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None,
             run.frames.append(f)
             if log is not None:
                 log(frame_line(f))
-                if done is not None:
-                    log(image_line(len(run.assembler.completed), done))
+            if done is None:
+                continue
             number = len(run.assembler.completed)
-            if done is not None and on_image is not None and (count is None or number <= count):
+            if log is not None:
+                log(image_line(number, done))
+            if on_image is not None and (count is None or number <= count):
                 on_image(run, number, run.assembler.release(done.key))
 
     try:

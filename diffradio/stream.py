@@ -114,10 +114,6 @@ class StreamState:
         return self.descriptor is not None and all(
             i in self.frames for i in range(1, self.descriptor.n_data_frames + 1))
 
-    @property
-    def n_data_frames_received(self) -> int:
-        return len([i for i in self.frames if i > 0 and self.descriptor and i <= self.descriptor.n_data_frames])
-
 
 class StreamAssembler:
     """Collects received frames (``phy.ReceivedFrame``) by stream (:func:`stream_key`) and frame index.
