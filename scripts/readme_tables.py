@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import re
 import sys
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -88,25 +87,28 @@ def _render_paired(path: Path) -> str:
 
 def _power_of_ten(x: float) -> str:
     """2e7 -> '2·10^7'."""
-    e = int(np.floor(np.log10(x)))
+    e = math.floor(math.log10(x))
     m = x / 10 ** e
     return f"10^{e}" if round(m, 3) == 1 else f"{m:.3g}·10^{e}"
+
+
+def _modulation(name: str) -> str:
+    """'qpsk' -> 'QPSK', '16qam' -> '16-QAM'."""
+    return name.replace("qam", "-QAM") if "qam" in name else name.upper()
 
 
 def _render_phy(path: Path) -> str:
     """The PHY benchmark (``diffradio bench phy``): each figure beside its target."""
     r = json.loads(path.read_text())
     det = dict(zip(r["detection"]["snr_db"], r["detection"]["detect_rate"]))
-    trials = f" ({r['detection']['trials']} trials)" if "trials" in r["detection"] else ""
-    ber = ", ".join(f"{m.upper() if m != '16qam' and m != '64qam' else m.replace('qam', '-QAM')} {g:.2f}"
-                    for m, g in r["ber_gap_db"].items())
+    trials = f" ({r['detection']['trials']} trials)"
+    ber = ", ".join(f"{_modulation(m)} {g:.2f}" for m, g in r["ber_gap_db"].items())
     ldpc = []
     for name, v in r["ldpc"].items():
         mod, rate = name.split("_r")
-        label = f"{mod.upper() if mod == 'qpsk' else mod.replace('qam', '-QAM')} r{rate}"
-        frames = f", {v['frames']} frames" if "frames" in v else ""
-        ldpc.append(f"{label}: {v['gap_db']:.2f} dB ({v['snr_at_fer_1e-2_real']:.1f} vs "
-                    f"{v['snr_at_fer_1e-2_genie']:.2f} dB; {v['snr_db'][1] - v['snr_db'][0]:g} dB grid{frames})")
+        ldpc.append(f"{_modulation(mod)} r{rate}: {v['gap_db']:.2f} dB ({v['snr_at_fer_1e-2_real']:.1f} vs "
+                    f"{v['snr_at_fer_1e-2_genie']:.2f} dB; {v['snr_db'][1] - v['snr_db'][0]:g} dB grid, "
+                    f"{v['frames']} frames)")
     mse = "; ".join(f"{ch.upper()} {'/'.join(k for k in v)} dB: {'/'.join(f'{x:.3f}' for x in v.values())}"
                     for ch, v in r["analog_mse_over_var"].items())
     g = r["gnuradio"]
