@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,pluto,cluster]'
 	bash scripts/install-system-deps.sh --gnuradio $(VENV)
+	# compile the receiver's numba kernels into their on-disk cache, so that the first replay or rx starts in seconds
+	$(BIN)/python -c 'from diffradio.link import warm_up; from phy.params import OfdmParams; warm_up(OfdmParams())'
 	touch $(STAMP)
 
 ## make demo: loopback of a held-out photo through the simulated radio with the shipped model
