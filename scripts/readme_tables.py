@@ -219,6 +219,22 @@ def _render_decoder(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _render_cold_start(path: Path) -> str:
+    """Cold ``replay`` of each shipped capture in a fresh process (scripts/cold_start.py), then the
+    heavy imports alone."""
+    doc = json.loads(path.read_text())
+    lines = ["| capture | length | wall s, numba cache warm | CPU s, warm | CPU s, numba cache cold |",
+             "|---|---|---|---|---|"]
+    for name, r in doc["replay"].items():
+        warm, cold = r["numba_cache_warm"], r["numba_cache_cold"]
+        lines.append(f"| `{name}` | {r['duration_ms']:g} ms | {warm['wall_s']:.1f} | {warm['cpu_s']:.1f} | "
+                     f"{cold['cpu_s']:.1f} |")
+    imports = ", ".join(f"{k} {v['cpu_s']:.1f}" for k, v in doc["imports"].items())
+    lines += ["", f"Median of {doc['repeats']} runs, load average {doc['loadavg_start'][0]:.1f} at the start; "
+              f"imports alone in a fresh process (CPU s): {imports}."]
+    return "\n".join(lines)
+
+
 TABLES = {
     "decoder-heldout": (RESULTS / "decoder_bench_heldout.json", _render_decoder),
     "decoder-kodak": (RESULTS / "decoder_bench_kodak.json", _render_decoder),
@@ -228,6 +244,7 @@ TABLES = {
     "phy": (RESULTS / "phy_bench.json", _render_phy),
     "broadcast": (RESULTS / "broadcast.json", _render_broadcast),
     "digital-vs-jpeg": (RESULTS / "digital_vs_jpeg.json", _render_digital_vs_jpeg),
+    "cold-start": (RESULTS / "cold_start.json", _render_cold_start),
 }
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S)
 
