@@ -221,11 +221,13 @@ def _read_rows(csv_path: Path) -> list[dict]:
 
 
 def sweep_photo(name: str, size: int) -> np.ndarray:
-    """Held-out photo ``name`` resized so that its short side is ``size`` pixels, uint8 (H, W, 3)."""
+    """Photo ``name`` resized so that its short side is ``size`` pixels, uint8 (H, W, 3): a packaged
+    photo (``semantic.data.load_photo``) or, when ``name`` is an existing file, that image."""
     from PIL import Image
 
+    from diffradio.images import read_image
     from semantic.data import load_photo
-    img = Image.fromarray(load_photo(name))
+    img = Image.fromarray(read_image(name) if Path(name).is_file() else load_photo(name))
     scale = size / min(img.size)
     return np.asarray(img.resize((round(img.size[0] * scale), round(img.size[1] * scale)),
                                  Image.Resampling.LANCZOS))

@@ -61,6 +61,19 @@ def vif(ref: np.ndarray, img: np.ndarray) -> float:
     return float(visual_information_fidelity(i, r))
 
 
+def colour_fidelity(ref: np.ndarray, img: np.ndarray) -> dict[str, float]:
+    """Colour of ``img`` against ``ref`` (uint8 (H, W, 3) each) in CIELAB (scikit-image):
+    'delta_e' = mean CIEDE2000 colour difference (about 2.3 is a just-noticeable difference),
+    'chroma_ratio' = mean chroma sqrt(a*^2 + b*^2) of img / that of ref (1 = as saturated,
+    below 1 = washed out, e.g. green turned grey)."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    lab_ref, lab_img = rgb2lab(np.asarray(ref)), rgb2lab(np.asarray(img))
+    chroma = [float(np.hypot(lab[..., 1], lab[..., 2]).mean()) for lab in (lab_ref, lab_img)]
+    return {"delta_e": float(deltaE_ciede2000(lab_ref, lab_img).mean()),
+            "chroma_ratio": chroma[1] / max(chroma[0], 1e-6)}
+
+
 def all_metrics(ref: np.ndarray, img: np.ndarray) -> dict[str, float | None]:
     """{'psnr_db', 'ms_ssim', 'vif'} for one image pair; 'vif' is None (JSON null) for images under
     ``VIF_MIN_SIDE`` pixels a side, where VIF is not defined."""
