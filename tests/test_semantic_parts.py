@@ -9,7 +9,7 @@ from semantic import SemanticCodec
 from semantic.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, CropSampler, load_photo
 from semantic.jscc import JSCC, GdnJSCC, reliability, tilewise_normalize
 from semantic.latent_channel import noise_variance, transmit
-from semantic.metrics import ms_ssim, psnr, vif
+from semantic.metrics import colour_fidelity, ms_ssim, psnr, vif
 from semantic.samplers import matched_timestep, noise_to_signal
 from semantic.prior import make_scheduler
 
@@ -74,6 +74,17 @@ def test_metrics():
     assert 0 < ms_ssim(a[:8, :8], noisy[:8, :8]) < 1       # tiny images still work
     with pytest.raises(ValueError, match="equal shape"):
         psnr(a, a[:10])
+
+
+def test_colour_fidelity_sees_a_green_turned_grey():
+    green = np.zeros((16, 16, 3), np.uint8)
+    green[..., 1] = 180
+    grey = np.full_like(green, 105)                      # about the same lightness, no colour
+    assert colour_fidelity(green, green) == {"delta_e": 0.0, "chroma_ratio": 1.0}
+    lost = colour_fidelity(green, grey)
+    assert lost["chroma_ratio"] < 0.01 and lost["delta_e"] > 20
+    a = load_photo("coffee")[:64, :64]
+    assert colour_fidelity(a, (a * 0.97).astype(np.uint8))["chroma_ratio"] == pytest.approx(0.97, abs=0.03)
 
 
 def test_data_lists_are_disjoint_and_load():

@@ -1,0 +1,23 @@
+"""scripts/classic_images.py: classic photos through the whole link, with colour, per photo."""
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import classic_images  # noqa: E402
+
+
+def test_classic_images_measures_each_photo_and_flags_training_photos(tmp_path):
+    out, fig = tmp_path / "classic.json", tmp_path / "classic.png"
+    assert classic_images.main(["--photo", "coffee", "astronaut", "--size", "64", "--seeds", "2", "--snr", "15",
+                                "--out", str(out), "--figure", str(fig)]) == 0
+    doc = json.loads(out.read_text())
+    by_name = {p["photo"]: p for p in doc["photos"]}
+    assert not by_name["coffee"]["in_training"] and by_name["astronaut"]["in_training"]  # shipped model's lists
+    for p in doc["photos"]:
+        assert len(p["runs"]) == 2 and p["runs"][0]["frames_lost"] == 0
+        assert 15 < p["psnr_db"]["mean"] < 40 and 0.5 < p["chroma_ratio"]["mean"] < 1.5
+        assert p["psnr_db"]["min"] <= p["psnr_db"]["mean"]
+    assert doc["outside_training_min_psnr_db"] == by_name["coffee"]["psnr_db"]["mean"]
+    assert fig.stat().st_size > 1000
