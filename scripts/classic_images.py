@@ -79,14 +79,15 @@ def main(argv: list[str] | None = None) -> int:
             photos.append({"photo": name, "in_training": name in trained_on or Path(name).name in {Path(t).name for t in trained_on}, "runs": runs,
                            **{k: _stats([r[k] for r in runs]) for k in ("psnr_db", "ms_ssim", "delta_e", "chroma_ratio")}})
     outside = [ph for ph in photos if not ph["in_training"]]
-    result = {"model": args.model, "size": args.size, "snr_db": args.snr, "channel": args.channel,
+    result = {"command": "python scripts/classic_images.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "model": args.model, "size": args.size, "snr_db": args.snr, "channel": args.channel,
               "seeds": args.seeds, "decoder": codec.diffusion_method, "photos": photos,
               "outside_training_min_psnr_db": min((ph["psnr_db"]["mean"] for ph in outside), default=None)}
     with atomic_target(args.out) as tmp:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
     if args.figure:
         _figure(shown, photos, Path(args.figure))
-    print(json.dumps({ph["photo"]: round(ph["psnr_db"]["mean"], 2) for ph in photos}))
+    print(json.dumps({Path(ph["photo"]).name: round(ph["psnr_db"]["mean"], 2) for ph in photos}))
     return 0
 
 
@@ -98,7 +99,7 @@ def _figure(shown: list, photos: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(2, len(shown), figsize=(2.6 * len(shown), 5.6), squeeze=False)
     for col, ((name, sent, got), ph) in enumerate(zip(shown, photos)):
         axes[0, col].imshow(sent)
-        axes[0, col].set_title(name + (" (trained on)" if ph["in_training"] else ""), fontsize=9)
+        axes[0, col].set_title(Path(name).name + (" (trained on)" if ph["in_training"] else ""), fontsize=9)
         axes[1, col].imshow(got)
         axes[1, col].set_title(f"{ph['psnr_db']['mean']:.1f} dB, chroma x{ph['chroma_ratio']['mean']:.2f}", fontsize=9)
     for ax in axes.flat:

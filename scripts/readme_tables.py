@@ -235,6 +235,33 @@ def _render_cold_start(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _render_classic(path: Path) -> str:
+    """Classic photos through the whole link (scripts/classic_images.py), one row per photo."""
+    doc = json.loads(path.read_text())
+    lines = ["| photo | in the model's training list | PSNR dB (min) | MS-SSIM | CIEDE2000 | chroma ratio |",
+             "|---|---|---|---|---|---|"]
+    for ph in doc["photos"]:
+        lines.append(f"| {Path(ph['photo']).name} | {'yes' if ph['in_training'] else 'no'} | "
+                     f"{ph['psnr_db']['mean']:.2f} ± {ph['psnr_db']['std']:.2f} ({ph['psnr_db']['min']:.2f}) | "
+                     f"{ph['ms_ssim']['mean']:.3f} | {ph['delta_e']['mean']:.1f} | {ph['chroma_ratio']['mean']:.2f} |")
+    lines += ["", f"{doc['size']}×{doc['size']} crops, {doc['channel'].upper()} {doc['snr_db']:g} dB, "
+              f"{doc['seeds']} seeds each, model `{doc['model']}`."]
+    return "\n".join(lines)
+
+
+def _render_classic_summary(path: Path) -> str:
+    """The same measurement on many photos, summarised: mean, worst, and which fall under 22 dB."""
+    doc = json.loads(path.read_text())
+    psnrs = {Path(ph["photo"]).stem: ph["psnr_db"]["mean"] for ph in doc["photos"]}
+    chroma = {Path(ph["photo"]).stem: ph["chroma_ratio"]["mean"] for ph in doc["photos"]}
+    worst, pale = min(psnrs, key=psnrs.get), min(chroma, key=chroma.get)
+    under = ", ".join(f"{k} {v:.1f}" for k, v in psnrs.items() if v < 22.0) or "none"
+    return (f"{len(psnrs)} photos, {doc['size']}×{doc['size']} crops, {doc['channel'].upper()} {doc['snr_db']:g} dB, "
+            f"{doc['seeds']} seeds each, model `{doc['model']}`: PSNR mean {sum(psnrs.values()) / len(psnrs):.2f} dB, "
+            f"worst {worst} {psnrs[worst]:.2f} dB; under 22 dB: {under}. Chroma ratio mean "
+            f"{sum(chroma.values()) / len(chroma):.2f}, lowest {pale} {chroma[pale]:.2f}.")
+
+
 TABLES = {
     "decoder-heldout": (RESULTS / "decoder_bench_heldout.json", _render_decoder),
     "decoder-kodak": (RESULTS / "decoder_bench_kodak.json", _render_decoder),
@@ -245,6 +272,8 @@ TABLES = {
     "broadcast": (RESULTS / "broadcast.json", _render_broadcast),
     "digital-vs-jpeg": (RESULTS / "digital_vs_jpeg.json", _render_digital_vs_jpeg),
     "cold-start": (RESULTS / "cold_start.json", _render_cold_start),
+    "classic": (RESULTS / "classic_images.json", _render_classic),
+    "classic-kodak": (RESULTS / "classic_kodak.json", _render_classic_summary),
 }
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S)
 

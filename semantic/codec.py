@@ -98,11 +98,14 @@ class SemanticCodec:
             raise CodecLoadError(f"cannot load semantic codec from {str(src)!r} "
                                  f"({type(e).__name__}: {reason}); {fix}") from e
 
-    def save_pretrained(self, path: str | Path) -> None:
-        """Write the codec directory (safetensors weights + configs)."""
+    def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32) -> None:
+        """Write the codec directory (safetensors weights + configs); ``dtype`` of the stored weights
+        (``torch.float16`` halves the files; ``from_pretrained`` loads them as float32 either way)."""
+        import copy
+
         path = Path(path)
-        self.jscc.save_pretrained(path / JSCC_DIR)
-        self.prior.save_pretrained(path / PRIOR_DIR)
+        for model, sub in ((self.jscc, JSCC_DIR), (self.prior, PRIOR_DIR)):
+            (copy.deepcopy(model).to(dtype) if dtype != torch.float32 else model).save_pretrained(path / sub)
         self.scheduler.save_pretrained(path / SCHEDULER_DIR)
         (path / CONFIG_NAME).write_text(json.dumps({"diffusion_method": self.diffusion_method,
                                                       "fusion_scale": self.fusion_scale,

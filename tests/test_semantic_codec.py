@@ -171,3 +171,30 @@ def test_realism_knob(codec, photo):
     assert not np.array_equal(smooth, detail)
     with pytest.raises(ValueError, match="realism"):
         codec.decode(y, var, photo.shape, method="posterior", realism=1.5)
+
+
+def test_ship_model_writes_float16_weights_with_the_tuned_setting(codec, photo, tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    from safetensors import safe_open
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import ship_model
+
+    codec.save_pretrained(tmp_path / "trained")
+    tuning = tmp_path / "tuning.json"
+    tuning.write_text(json.dumps({"model": str(tmp_path / "trained"), "chosen": "fusion 30, realism 0.5"}))
+    (tmp_path / "shipped").mkdir()
+    (tmp_path / "shipped" / "MODEL_CARD.md").write_text("card")
+    assert ship_model.main([str(tmp_path / "trained"), "--tuning", str(tuning), "--to", str(tmp_path / "shipped")]) == 0
+    with safe_open(tmp_path / "shipped" / "jscc" / "diffusion_pytorch_model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    shipped = SemanticCodec.from_pretrained(tmp_path / "shipped")
+    assert (shipped.fusion_scale, shipped.realism) == (30.0, 0.5)
+    assert (tmp_path / "shipped" / "MODEL_CARD.md").read_text() == "card"
+    z = codec.encode(photo)
+    assert np.abs(shipped.encode(photo) - z).max() < 0.02 * np.abs(z).max()    # float16 rounding only
+    tuning.write_text(json.dumps({"model": "elsewhere", "chosen": "fusion 3, realism 0"}))
+    with pytest.raises(SystemExit, match="tune this model first"):
+        ship_model.main([str(tmp_path / "trained"), "--tuning", str(tuning), "--to", str(tmp_path / "shipped")])
