@@ -165,7 +165,11 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
         fusion_scale: multiplies r_t (larger trusts y more; see :class:`LikelihoodFusion`).
         realism: 0 = the fused posterior-mean estimate of the first step (one UNet evaluation:
             the later steps are skipped), 1 = the posterior sample, in between a linear blend of
-            the two latents.
+            the two latents. At 0 the start is matched to the received values even where some are
+            lost, and a lost value is returned as lost (residual variance inf): one step from a
+            low noise level cannot generate it, the JSCC decoder fills it from the latents around
+            it (as the direct decoder does); above 0 a map with lost values starts from pure noise
+            at T-1 and the prior generates them from the received values around them.
         start_quantile: which quantile of the finite noise variances sets the matched start.
     Returns:
         (z, residual_var): the decoded latents and the fused variance at the start, v*r0/(v+r0) (r0
@@ -174,7 +178,7 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
     if not 0.0 <= realism <= 1.0:
         raise ValueError(f"realism={realism} must be in [0, 1]")
     ok, y0, var = _prepare(y, noise_var)
-    starts = _starts(train_sched, var, ok, start_quantile, lost_from_noise=True)
+    starts = _starts(train_sched, var, ok, start_quantile, lost_from_noise=realism > 0.0)
     eps = torch.randn(y.shape, generator=generator).to(y)
     out, res = torch.empty_like(y), torch.empty_like(y)
     for t0 in torch.unique(starts).tolist():
@@ -184,8 +188,10 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
         quiet, topped = _topped_up(yb, vb, okb, s2, eb)
         w = torch.where(okb, 1.0 / (1.0 + vb), torch.zeros_like(vb))
         # values no noisier than s2: topped up to s2 (an exact sample of x_t0); noisier ones: their LMMSE
-        # estimate plus s2 noise; lost ones: x_t0's N(0, 1 + s2) marginal
-        start = torch.where(quiet, topped, torch.where(okb, w * yb + s2 ** 0.5 * eb, (1.0 + s2) ** 0.5 * eb))
+        # estimate plus s2 noise; lost ones: x_t0's N(0, 1 + s2) marginal (its mean, 0, for the one-step
+        # estimate, which does not generate them)
+        lost = (1.0 + s2) ** 0.5 * eb if realism > 0.0 else torch.zeros_like(eb)
+        start = torch.where(quiet, topped, torch.where(okb, w * yb + s2 ** 0.5 * eb, lost))
         xt = train_sched.alphas_cumprod[t0].to(y).sqrt() * start
         fuse = LikelihoodFusion(train_sched, yb, vb, okb, fusion_scale)
         timesteps = _timesteps(t0, steps)
@@ -193,7 +199,7 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
             timesteps = timesteps[:1]
         z, first = _run(unet, train_sched, xt, timesteps, generator, fuse)
         out[idx] = first + realism * (z - first)
-        res[idx] = fuse.residual_var(t0)
+        res[idx] = fuse.residual_var(t0) if realism > 0.0 else torch.where(okb, fuse.residual_var(t0), vb)
     return out, res
 
 

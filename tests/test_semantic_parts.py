@@ -10,7 +10,7 @@ from semantic.data import HELDOUT_PHOTOS, TRAIN_PHOTOS, CropSampler, load_photo
 from semantic.jscc import JSCC, GdnJSCC, reliability, tilewise_normalize
 from semantic.latent_channel import noise_variance, transmit
 from semantic.metrics import colour_fidelity, ms_ssim, psnr, vif
-from semantic.samplers import matched_timestep, noise_to_signal
+from semantic.samplers import matched_timestep, noise_to_signal, posterior
 from semantic.prior import make_scheduler
 
 torch.set_num_threads(1)
@@ -176,3 +176,20 @@ def test_committed_training_checkpoint_resumes(tmp_path):
     assert json.loads((run / "checkpoints" / "jscc" / "progress.json").read_text())["step"] == step + 1
     z = SemanticCodec(GdnJSCC.from_pretrained(run / "jscc"), *_tiny_prior()).encode(load_photo("coffee")[:64, :128])
     assert z.shape == (2, 64, 4, 4)
+
+
+def test_posterior_mean_hands_lost_values_to_the_decoder_and_the_sampler_generates_them():
+    """realism 0 (one step from the matched start) returns a lost value as lost (inf residual
+    variance: the JSCC decoder fills it from its neighbours); realism 1 starts from pure noise and
+    the prior generates it (finite residual variance)."""
+    unet, sched = _tiny_prior()
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(1, 64, 8, 8, generator=g)
+    var = torch.full_like(z, 0.3)
+    var[..., :4, :4] = float("inf")                          # one 4x4 tile of the map lost
+    y = z + var.clamp(max=1).sqrt() * torch.randn(z.shape, generator=g)
+    mean, res0 = posterior(unet, sched, y, var, steps=3, realism=0.0, generator=torch.Generator().manual_seed(1))
+    assert torch.isinf(res0[..., :4, :4]).all() and torch.isfinite(res0[..., 4:, :]).all()
+    assert torch.isfinite(mean).all()
+    sample, res1 = posterior(unet, sched, y, var, steps=3, realism=1.0, generator=torch.Generator().manual_seed(1))
+    assert torch.isfinite(res1).all() and torch.isfinite(sample).all()
