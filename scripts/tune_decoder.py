@@ -88,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         for cell, _, _, lost in CELLS:
             mine, ref = np.array(scores[label][cell]), np.array(scores["direct"][cell])
             d = mine - ref
+            std = d.std(axis=0, ddof=1) if len(d) > 1 else np.zeros(2)   # one seed: no spread to count
             out[cell] = {"psnr_db": float(mine[:, 0].mean()), "ms_ssim": float(mine[:, 1].mean()),
-                         "psnr_gain_db": float(d[:, 0].mean()), "psnr_gain_std": float(d[:, 0].std(ddof=1)),
-                         "ms_ssim_gain": float(d[:, 1].mean()), "ms_ssim_gain_std": float(d[:, 1].std(ddof=1))}
+                         "psnr_gain_db": float(d[:, 0].mean()), "psnr_gain_std": float(std[0]),
+                         "ms_ssim_gain": float(d[:, 1].mean()), "ms_ssim_gain_std": float(std[1])}
         return out
 
     table = {label: summary(label) for label in scores}
