@@ -142,7 +142,8 @@ class Equalizer:
         x = known.x if known.x.ndim == 2 else known.x[None]
         xf = known.x_full if known.x_full.ndim == 3 else known.x_full[None]
         out = track_equalize(np.ascontiguousarray(y, dtype=np.complex128),
-                             KnownArrays(known.rows, known.cols, known.row_start, x, xf, known.n_full, known.t),
+                             KnownArrays(known.rows, known.cols, np.append(known.row_start, known.rows.size), x, xf,
+                                         known.n_full, known.t),
                              Smoother(used_subcarriers(p), p.n_fft, proj, diag, rank),
                              self.passes, PHASE_WINDOW, self.first, data_pos)
         phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var = out

@@ -171,6 +171,30 @@ def _rotation(phase, delay, ks, n_fft, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _rotations(phase, delay, ks, n_fft, out):
+    """``_rotation`` of several rows: out[r] (complex128 (n, n_used)) for phase[r], delay[r] ((n,)),
+    with the same products in the same order per row, the rows' recurrences side by side (they
+    vectorise; one row's is a chain of dependent multiplications)."""
+    n = phase.size
+    cr, ci = np.empty(n), np.empty(n)
+    sr, si = np.empty(n), np.empty(n)
+    for r in range(n):
+        step = _cis(-(_TWO_PI * delay[r] / n_fft))
+        cur = _cis(-(phase[r] + _TWO_PI * ks[0] * delay[r] / n_fft))
+        sr[r], si[r], cr[r], ci[r] = step.real, step.imag, cur.real, cur.imag
+    k = ks[0]
+    for i in range(ks.size):
+        while k < ks[i]:
+            for r in range(n):              # cur *= step, as numba multiplies complex numbers
+                a, b = cr[r], ci[r]
+                cr[r] = a * sr[r] - b * si[r]
+                ci[r] = a * si[r] + b * sr[r]
+            k += 1
+        for r in range(n):
+            out[r, i] = complex(cr[r], ci[r])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _line_fit(z, t):
     """Weighted straight-line fit of the unwrapped phases of z (complex (n,)) over t (n,), weights
     |z|: (a, b) with phase ≈ a + b t (``phy.equalizer`` model)."""
@@ -197,7 +221,7 @@ def _line_fit(z, t):
 KnownArrays = namedtuple("KnownArrays", "rows cols row_start x xf n_full t")
 KnownArrays.__doc__ = """A batch's known entries (``phy.known.KnownEntries``) as the kernels read them:
 rows, cols int64 (n_known,) (symbol, used subcarrier) of each entry, by symbol; row_start int64
-(n_rows,) first entry of each symbol (each has at least one); x float64 (B or 1, n_known) their
+(n_rows + 1,) first entry of each symbol (each has at least one), then n_known; x float64 (B or 1, n_known) their
 values; xf float64 (B or 1, n_full, n_used) the values of the first n_full (fully known) symbols;
 t float64 (n_rows,) window starts, samples."""
 
@@ -215,12 +239,13 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
     n n_used - rank degrees of freedom; h_err = sigma^2 diag / n. Writes h, h_err, nv_sc (residual
     variance per subcarrier) (n_used,); returns sigma^2."""
     n_used = y.shape[1]
+    ks, proj, diag = sm.ks, sm.proj, sm.diag              # the tuple's fields read once, not per entry
     yx = np.empty((n, n_used), np.complex128)
     mean = np.zeros(n_used, np.complex128)
     rot = np.empty(n_used, np.complex128)
     for r in range(n):
         if phase is not None:
-            _rotation(phase[r], delay[r], sm.ks, sm.n_fft, rot)
+            _rotation(phase[r], delay[r], ks, sm.n_fft, rot)
         for k in range(n_used):
             v = y[r, k]
             if phase is not None:
@@ -233,7 +258,7 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
         h[k] = 0j
     for j in range(n_used):                 # h[k] sums over j in order; the k of one j run together
         for k in range(n_used):
-            h[k] += mean[j] * sm.proj[k, j]
+            h[k] += mean[j] * proj[k, j]
     total = 0.0
     for k in range(n_used):
         s = 0.0
@@ -244,7 +269,7 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
         total += s
     var = total / max(n * n_used - sm.rank, 1)
     for k in range(n_used):
-        h_err[k] = var * sm.diag[k] / n
+        h_err[k] = var * diag[k] / n
     return max(var, 1e-30)
 
 
@@ -252,22 +277,16 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
 def _symbol_sums(known, yk, hb, nv, r, info, z):
     """Per known entry e: r[e] = Y X* conj(H) (the entry's rotation against the channel) and its
     phase information info[e] = 2 |H|^2 / sigma^2; per symbol i: z[i] = sum of r over its entries."""
-    n_rows = z.size
-    for e in range(known.rows.size):
-        hc = hb[known.cols[e]]
+    bounds, cols = known.row_start, known.cols
+    for e in range(cols.size):
+        hc = hb[cols[e]]
         r[e] = yk[e] * np.conj(hc)
         info[e] = 2 * (hc.real * hc.real + hc.imag * hc.imag) / nv
-    for i in range(n_rows):
+    for i in range(z.size):
         acc = 0j
-        for e in range(known.row_start[i], _row_end(known, i)):
+        for e in range(bounds[i], bounds[i + 1]):
             acc += r[e]
         z[i] = acc
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _row_end(known, i):
-    """One past the last known entry of symbol i."""
-    return known.row_start[i + 1] if i + 1 < known.row_start.size else known.rows.size
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -276,11 +295,11 @@ def _drift_fit(known, r, info, a, slope, u_all, work):
     (c + d t) u (u = 2 pi k / n_fft) by weighted least squares (weights ``info``); ``work``
     float64 (3, n_known) scratch (the entries' angles in a loop of their own, which vectorises).
     Returns (c, d, their covariance c00, c01, c11)."""
-    t = known.t
+    t, bounds, cols = known.t, known.row_start, known.cols
     re, im, psis = work[0], work[1], work[2]
     for i in range(t.size):
         cp = _cis(-(a + slope * t[i]))
-        for e in range(known.row_start[i], _row_end(known, i)):
+        for e in range(bounds[i], bounds[i + 1]):
             q = r[e] * cp
             re[e] = q.real
             im[e] = q.imag
@@ -288,9 +307,9 @@ def _drift_fit(known, r, info, a, slope, u_all, work):
         psis[e] = _angle(im[e], re[e])
     m00 = m01 = m11 = v0 = v1 = 0.0
     for i in range(t.size):
-        for e in range(known.row_start[i], _row_end(known, i)):
+        for e in range(bounds[i], bounds[i + 1]):
             psi = psis[e]
-            ue = u_all[known.cols[e]]
+            ue = u_all[cols[e]]
             iu = info[e] * ue
             iut = iu * t[i]
             m00 += iu * ue
@@ -310,22 +329,22 @@ def _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info,
     """With the drift c + d t removed, the common phase per symbol: a straight line over t plus a
     moving average over 2 half_window + 1 symbols of what it leaves (phase noise). Writes phase,
     delay and their error variances (n_rows,) (cov: the drift's covariance c00, c01, c11)."""
-    t = known.t
-    n_rows, n_used = t.size, sm.ks.size
+    t, bounds, cols, ks = known.t, known.row_start, known.cols, sm.ks
+    n_rows, n_used = t.size, ks.size
     zs[0] = 0j
     row_info[0] = 0.0
     for i in range(n_rows):
-        lo_e, hi_e = known.row_start[i], _row_end(known, i)
+        lo_e, hi_e = bounds[i], bounds[i + 1]
         dense = 4 * (hi_e - lo_e) > n_used        # else per-entry exponentials are cheaper
         if dense:
-            _rotation(0.0, c + d * t[i], sm.ks, sm.n_fft, rot)
+            _rotation(0.0, c + d * t[i], ks, sm.n_fft, rot)
         acc = 0j
         inf = 0.0
         for e in range(lo_e, hi_e):
             if dense:
-                acc += r[e] * rot[known.cols[e]]
+                acc += r[e] * rot[cols[e]]
             else:
-                acc += r[e] * _cis(-((c + d * t[i]) * u_all[known.cols[e]]))
+                acc += r[e] * _cis(-((c + d * t[i]) * u_all[cols[e]]))
             inf += info[e]
         z[i] = acc
         row_info[i + 1] = row_info[i] + inf
@@ -346,7 +365,8 @@ def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u
               raw, eq, var):
     """Unbiased (zero-forcing) equalisation of rows first.. of one frame on the data subcarriers,
     each symbol's error variance counting the noise, the channel error and the phase and delay
-    errors. Writes raw, eq, var (n_rows - first, n_data)."""
+    errors. Writes raw, eq, var (n_rows - first, n_data); ``rot`` complex128 (n_rows - first,
+    n_used) scratch."""
     n_data = data_pos.size
     g = np.empty(n_data, np.complex128)
     base = np.empty(n_data)
@@ -355,14 +375,14 @@ def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u
         hsq = max(hc.real * hc.real + hc.imag * hc.imag, 1e-30)
         g[j] = np.conj(hc) / hsq
         base[j] = (nv + h_err[data_pos[j]]) / hsq
+    _rotations(phase[first:], delay[first:], sm.ks, sm.n_fft, rot)
     for i in range(raw.shape[0]):
         row = first + i
-        _rotation(phase[row], delay[row], sm.ks, sm.n_fft, rot)
         for j in range(n_data):
             k = data_pos[j]
             v = yb[row, k]
             raw[i, j] = v
-            eq[i, j] = v * rot[k] * g[j]
+            eq[i, j] = v * rot[i, k] * g[j]
             var[i, j] = base[j] + phase_var[row] + delay_var[row] * u_all[k] * u_all[k]
 
 
@@ -388,7 +408,8 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
          raw, eq complex128 (B, n_rows - first, n_data); var float64 (B, n_rows - first, n_data)).
     """
     n_b, n_rows, n_used = y.shape
-    n_known = known.rows.size
+    rows, cols, x, xf = known.rows, known.cols, known.x, known.xf
+    n_known = rows.size
     phase = np.zeros((n_b, n_rows))
     delay = np.zeros((n_b, n_rows))
     phase_var = np.zeros((n_b, n_rows))
@@ -414,14 +435,15 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     zs = np.empty(n_rows + 1, np.complex128)
     row_info = np.empty(n_rows + 1)
     rot = np.empty(n_used, np.complex128)
+    rots = np.empty((n_eq, n_used), np.complex128)
     t = known.t
     for b in range(n_b):
-        xb = min(b, known.x.shape[0] - 1)
-        fb = min(b, known.xf.shape[0] - 1)
+        xb = min(b, x.shape[0] - 1)
+        fb = min(b, xf.shape[0] - 1)
         yb = y[b]
         for e in range(n_known):
-            yk[e] = yb[known.rows[e], known.cols[e]] * known.x[xb, e]
-        nv[b] = _estimate(yb, known.xf, fb, 2, None, None, sm, h[b], h_err[b], nv_sc[b])
+            yk[e] = yb[rows[e], cols[e]] * x[xb, e]
+        nv[b] = _estimate(yb, xf, fb, 2, None, None, sm, h[b], h_err[b], nv_sc[b])
         for it in range(max(passes, 1)):
             _symbol_sums(known, yk, h[b], nv[b], r, info, z)
             a, slope = _line_fit(z, t)
@@ -437,9 +459,9 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
             _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info, rot,
                           phase[b], delay[b], phase_var[b], delay_var[b], (c00, c01, c11))
             sro[b] = -d * 1e6
-            nv[b] = _estimate(yb, known.xf, fb, known.n_full, phase[b], delay[b], sm, h[b], h_err[b], nv_sc[b])
+            nv[b] = _estimate(yb, xf, fb, known.n_full, phase[b], delay[b], sm, h[b], h_err[b], nv_sc[b])
         _equalise(yb, first, h[b], h_err[b], nv[b], phase[b], delay[b], phase_var[b], delay_var[b], sm, u_all,
-                  data_pos, rot, raw[b], eq[b], var[b])
+                  data_pos, rots, raw[b], eq[b], var[b])
     return phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var
 
 
