@@ -49,17 +49,18 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
     ce = np.empty(m)
     k = 0
     seg = first - (first + offset) % block
-    while seg < n:
+    while seg < n:                  # indices from 0 into views (no negative-index fix-ups per read)
         stop = min(n, seg + block)
         a_r = a_i = b_r = b_i = e = 0.0
         cpr[0] = cpi[0] = chr_[0] = chi[0] = ce[0] = 0.0
         n_p = stop - seg + w - 1
+        x0, xl, xh = x[seg:], x[seg + lag:], x[seg + half:]
         for t in range(n_p):
-            v = np.complex128(x[seg + t])
+            v = np.complex128(x0[t])
             e += v.real * v.real + v.imag * v.imag
             ce[t + 1] = e
-            pl = np.complex128(x[seg + t + lag]) * np.conj(v)
-            ph = np.complex128(x[seg + t + half]) * np.conj(v)
+            pl = np.complex128(xl[t]) * np.conj(v)
+            ph = np.complex128(xh[t]) * np.conj(v)
             a_r += pl.real
             a_i += pl.imag
             b_r += ph.real
@@ -69,17 +70,21 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
             chr_[t + 1] = b_r
             chi[t + 1] = b_i
         for t in range(n_p, n_p + lag):
-            v = np.complex128(x[seg + t])
+            v = np.complex128(x0[t])
             e += v.real * v.real + v.imag * v.imag
             ce[t + 1] = e
-        for j in range(max(seg, first, after), stop):
-            t = j - seg
-            pr = cpr[t + w] - cpr[t]
-            pi = cpi[t + w] - cpi[t]
-            qr = chr_[t + w] - chr_[t]
-            qi = chi[t + w] - chi[t]
-            if pr * pr + pi * pi - (qr * qr + qi * qi) \
-                    > threshold * ((ce[t + w] - ce[t]) * (ce[t + w + lag] - ce[t + lag])):
+        j0 = max(seg, first, after)
+        t0 = j0 - seg
+        pr0, pi0, qr0, qi0, e0 = cpr[t0:], cpi[t0:], chr_[t0:], chi[t0:], ce[t0:]
+        prw, piw, qrw, qiw, ew = cpr[t0 + w:], cpi[t0 + w:], chr_[t0 + w:], chi[t0 + w:], ce[t0 + w:]
+        el, ewl = ce[t0 + lag:], ce[t0 + w + lag:]
+        for u in range(stop - j0):
+            pr = prw[u] - pr0[u]
+            pi = piw[u] - pi0[u]
+            qr = qrw[u] - qr0[u]
+            qi = qiw[u] - qi0[u]
+            if pr * pr + pi * pi - (qr * qr + qi * qi) > threshold * ((ew[u] - e0[u]) * (ewl[u] - el[u])):
+                j = j0 + u
                 if j < after:
                     continue
                 hits[k] = j
