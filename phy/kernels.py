@@ -101,12 +101,15 @@ def notch_filter(x, out, state, c, rho):
     a DC blocker u[i] = x[i] - x[i-1] + rho u[i-1], then a notch at the angle of ``c`` (complex,
     |c| = 1; 0: none) v[i] = u[i] - c u[i-1] + rho c v[i-1] (``phy.sync.FrontEnd``). ``state``
     complex128 (3,) holds (x, u, v) of the sample before x[0] and is updated, so consecutive calls
-    filter a stream exactly as one call would."""
+    filter a stream exactly as one call would. rho u is two real products (numba multiplies a real
+    by a complex number as a complex product with a zero imaginary part: the same values for finite
+    samples, but for the sign of a zero, through a longer chain of dependent operations)."""
     xp, up, vp = state[0], state[1], state[2]
     if c == 0:
         for i in range(x.size):
             xi = np.complex128(x[i])
-            up = xi - xp + rho * up
+            d = xi - xp
+            up = complex(d.real + rho * up.real, d.imag + rho * up.imag)
             out[i] = up
             xp = xi
         state[0], state[1], state[2] = xp, up, up
@@ -114,7 +117,8 @@ def notch_filter(x, out, state, c, rho):
     cr = rho * c
     for i in range(x.size):
         xi = np.complex128(x[i])
-        u = xi - xp + rho * up
+        d = xi - xp
+        u = complex(d.real + rho * up.real, d.imag + rho * up.imag)
         v = u - c * up + cr * vp
         out[i] = v
         xp, up, vp = xi, u, v
