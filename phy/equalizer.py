@@ -36,14 +36,15 @@ PHASE_WINDOW = 8
 
 @lru_cache(maxsize=8)
 def smoother(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, int]:
-    """(projection onto delay-limited channels, complex (n_used, n_used); its diagonal, float (n_used,);
-    its rank)."""
+    """(the transpose of the projection P onto delay-limited channels, complex (n_used, n_used),
+    C-contiguous: row j holds P[:, j], so that the fit P @ m runs along rows; P's diagonal, float
+    (n_used,); its rank)."""
     k = used_subcarriers(params)
     pre = params.n_cp // 4
     taps = np.arange(-pre, params.n_cp + pre)
     f = np.exp(-2j * np.pi * np.outer(k, taps) / params.n_fft)
     proj = f @ np.linalg.pinv(f)
-    return proj, np.real(np.diag(proj)).copy(), taps.size
+    return np.ascontiguousarray(proj.T), np.real(np.diag(proj)).copy(), taps.size
 
 
 @dataclass
@@ -137,14 +138,14 @@ class Equalizer:
         from phy.kernels import KnownArrays, Smoother, track_equalize
 
         p = self.params
-        proj, diag, rank = smoother(p)
+        proj_t, diag, rank = smoother(p)
         _, data_pos, _ = layout(p)
         x = known.x if known.x.ndim == 2 else known.x[None]
         xf = known.x_full if known.x_full.ndim == 3 else known.x_full[None]
         out = track_equalize(np.ascontiguousarray(y, dtype=np.complex128),
                              KnownArrays(known.rows, known.cols, np.append(known.row_start, known.rows.size), x, xf,
                                          known.n_full, known.t),
-                             Smoother(used_subcarriers(p), p.n_fft, proj, diag, rank),
+                             Smoother(used_subcarriers(p), p.n_fft, proj_t, diag, rank),
                              self.passes, PHASE_WINDOW, self.first, data_pos)
         phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var = out
         return Equalized(PhaseTrack(phase, delay, phase_var, delay_var, sro), ChannelEstimate(h, h_err, nv, nv_sc),

@@ -234,21 +234,21 @@ rows, cols int64 (n_known,) (symbol, used subcarrier) of each entry, by symbol; 
 values; xf float64 (B or 1, n_full, n_used) the values of the first n_full (fully known) symbols;
 t float64 (n_rows,) window starts, samples."""
 
-Smoother = namedtuple("Smoother", "ks n_fft proj diag rank")
+Smoother = namedtuple("Smoother", "ks n_fft proj_t diag rank")
 Smoother.__doc__ = """The delay-limited channel fit (``phy.equalizer.smoother``): ks int64 (n_used,)
-used subcarriers (ascending), n_fft, proj complex128 (n_used, n_used), its diagonal diag float64
-(n_used,), its rank."""
+used subcarriers (ascending), n_fft, proj_t complex128 (n_used, n_used) the projection's transpose,
+its diagonal diag float64 (n_used,), its rank."""
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
     """Channel fit of one frame to its first n (fully known, unit-modulus) symbols after undoing the
-    phase model (``phase``/``delay`` (n_rows,), or None for no rotation): h = proj @ mean over the
+    phase model (``phase``/``delay`` (n_rows,), or None for no rotation): h = P @ mean over the
     symbols of Y X* (the delay-limited least-squares fit); sigma^2 pooled over the residuals with
     n n_used - rank degrees of freedom; h_err = sigma^2 diag / n. Writes h, h_err, nv_sc (residual
     variance per subcarrier) (n_used,); returns sigma^2."""
     n_used = y.shape[1]
-    ks, proj, diag = sm.ks, sm.proj, sm.diag              # the tuple's fields read once, not per entry
+    ks, proj_t, diag = sm.ks, sm.proj_t, sm.diag          # the tuple's fields read once, not per entry
     yx = np.empty((n, n_used), np.complex128)
     mean = np.zeros(n_used, np.complex128)
     rot = np.empty(n_used, np.complex128)
@@ -266,8 +266,8 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
         mean[k] /= n
         h[k] = 0j
     for j in range(n_used):                 # h[k] sums over j in order; the k of one j run together
-        for k in range(n_used):
-            h[k] += mean[j] * proj[k, j]
+        for k in range(n_used):             # (along a row of proj_t: they vectorise)
+            h[k] += mean[j] * proj_t[j, k]
     total = 0.0
     for k in range(n_used):
         s = 0.0
