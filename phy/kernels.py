@@ -374,8 +374,8 @@ def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u
               raw, eq, var):
     """Unbiased (zero-forcing) equalisation of rows first.. of one frame on the data subcarriers,
     each symbol's error variance counting the noise, the channel error and the phase and delay
-    errors. Writes raw, eq, var (n_rows - first, n_data); ``rot`` complex128 (n_rows - first,
-    n_used) scratch."""
+    errors. Writes raw, eq, var (n_rows - first, n_data); ``data_pos`` uint64 (n_data,); ``rot``
+    complex128 (n_rows - first, n_used) scratch."""
     n_data = data_pos.size
     g = np.empty(n_data, np.complex128)
     base = np.empty(n_data)
@@ -387,12 +387,14 @@ def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u
     _rotations(phase[first:], delay[first:], sm.ks, sm.n_fft, rot)
     for i in range(raw.shape[0]):
         row = first + i
+        y_row, rot_row, raw_row, eq_row, var_row = yb[row], rot[i], raw[i], eq[i], var[i]
+        pv, dv = phase_var[row], delay_var[row]
         for j in range(n_data):
-            k = data_pos[j]
-            v = yb[row, k]
-            raw[i, j] = v
-            eq[i, j] = v * rot[i, k] * g[j]
-            var[i, j] = base[j] + phase_var[row] + delay_var[row] * u_all[k] * u_all[k]
+            k = data_pos[j]                 # unsigned: no negative-index fix-up per read
+            v = y_row[k]
+            raw_row[j] = v
+            eq_row[j] = v * rot_row[k] * g[j]
+            var_row[j] = base[j] + pv + dv * u_all[k] * u_all[k]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -433,6 +435,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     raw = np.empty((n_b, n_eq, n_data), np.complex128)
     eq = np.empty((n_b, n_eq, n_data), np.complex128)
     var = np.empty((n_b, n_eq, n_data))
+    data_pos = data_pos.astype(np.uint64)
     u_all = np.empty(n_used)
     for k in range(n_used):
         u_all[k] = _TWO_PI * sm.ks[k] / sm.n_fft
