@@ -496,8 +496,9 @@ def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
         s = starts[r]
         c = np.exp(1j * (step * (s + time_offset)))
         d = dc[r]
+        xs, row = x[s: s + n_fft], out[r]          # views: no negative-index fix-up per sample
         for i in range(n_fft):
-            out[r, i] = (np.complex128(x[s + i]) - d) * (c * ramp[i])
+            row[i] = (np.complex128(xs[i]) - d) * (c * ramp[i])
     return out
 
 
