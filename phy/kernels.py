@@ -47,6 +47,7 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
     chr_ = np.empty(m)
     chi = np.empty(m)
     ce = np.empty(m)
+    passed = np.empty(block, np.bool_)
     k = 0
     seg = first - (first + offset) % block
     while seg < n:                  # indices from 0 into views (no negative-index fix-ups per read)
@@ -78,17 +79,17 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
         pr0, pi0, qr0, qi0, e0 = cpr[t0:], cpi[t0:], chr_[t0:], chi[t0:], ce[t0:]
         prw, piw, qrw, qiw, ew = cpr[t0 + w:], cpi[t0 + w:], chr_[t0 + w:], chi[t0 + w:], ce[t0 + w:]
         el, ewl = ce[t0 + lag:], ce[t0 + w + lag:]
-        for u in range(stop - j0):
+        for u in range(stop - j0):          # every window's test (vectorises), then the hits
             pr = prw[u] - pr0[u]
             pi = piw[u] - pi0[u]
             qr = qrw[u] - qr0[u]
             qi = qiw[u] - qi0[u]
-            if pr * pr + pi * pi - (qr * qr + qi * qi) > threshold * ((ew[u] - e0[u]) * (ewl[u] - el[u])):
-                j = j0 + u
-                if j < after:
-                    continue
+            passed[u] = pr * pr + pi * pi - (qr * qr + qi * qi) > threshold * ((ew[u] - e0[u]) * (ewl[u] - el[u]))
+        for u in range(stop - j0):
+            j = j0 + u
+            if passed[u] and j >= after:
                 hits[k] = j
-                vals[k] = complex(pr, pi)
+                vals[k] = complex(prw[u] - pr0[u], piw[u] - pi0[u])
                 k += 1
                 after = j + gap
         seg = stop
