@@ -630,14 +630,15 @@ def descramble(axes, var, pos, gain, var_scale):
     """Analog values and their noise variances from the equalised symbols of B frames
     (``phy.analog.symbols_to_values``): axes float64 (B, 2 n_sym n_data) each frame's symbols' I
     and Q interleaved (complex128 (n_sym, n_data) viewed as float64), var float64 (B, n_sym n_data);
-    value i of a frame is its axes[pos[i]] (axis pos[i] % 2 of symbol pos[i] // 2, row-major) times
-    gain[i], its variance var of that symbol times var_scale (no branch on the axis: the positions
-    are random). Returns (values float32 (B, n), noise_var float32 (B, n))."""
+    value i of a frame is its axes[pos[i]] (pos uint64 (n,): axis pos[i] % 2 of symbol pos[i] // 2,
+    row-major) times gain[i], its variance var of that symbol times var_scale (no branch on the axis:
+    the positions are random). Returns (values float32 (B, n), noise_var float32 (B, n))."""
     n_frames, n = axes.shape[0], pos.size
     values = np.empty((n_frames, n), np.float32)
     noise = np.empty((n_frames, n), np.float32)
     for b in range(n_frames):
+        ax, vb, vals, nv = axes[b], var[b], values[b], noise[b]
         for i in range(n):
-            values[b, i] = axes[b, pos[i]] * gain[i]
-            noise[b, i] = var[b, pos[i] >> 1] * var_scale
+            vals[i] = ax[pos[i]] * gain[i]
+            nv[i] = vb[pos[i] >> np.uint64(1)] * var_scale
     return values, noise
