@@ -22,7 +22,7 @@ estimate alternate. The arithmetic runs in one compiled pass per batch (``phy.ke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -83,9 +83,10 @@ class ChannelEstimate:
     noise_var: np.ndarray
     noise_var_per_subcarrier: np.ndarray
 
-    @property
+    @cached_property
     def snr_per_subcarrier(self) -> np.ndarray:
-        """Bias-corrected |H|^2 / sigma^2 per used subcarrier, linear, (B, n_used)."""
+        """Bias-corrected |H|^2 / sigma^2 per used subcarrier, linear, (B, n_used) (computed once:
+        the receiver reads it and ``snr_db``)."""
         return np.maximum(np.abs(self.h) ** 2 - self.h_err_var, 0) / self.noise_var[:, None]
 
     @property
