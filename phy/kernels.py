@@ -504,11 +504,12 @@ def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
+def ltf_peak(seg, dc, step, sym, energy_tpl, first_path_fraction, early, back_off):
     """LTF timing and fine CFO for one CFO hypothesis (``phy.sync.ltf_search``).
 
-    seg (complex128 (m,)) is derotated by exp(1j * step * t) (``step``: rad/sample) and correlated
-    with the two-symbol LTF (both symbols ``sym``, complex128 (n,), total energy ``energy_tpl``):
+    seg (complex (m,)) less the DC offset ``dc`` (in complex128) is derotated by exp(1j * step * t)
+    (``step``: rad/sample) and correlated with the two-symbol LTF (both symbols ``sym``, complex128
+    (n,), total energy ``energy_tpl``):
     lam[k] = |sum_i rot[k+i] conj(tpl[i])|^2 / (energy_tpl * sum_i |rot[k+i]|^2) (0 without energy).
     The timing is the earliest k within ``early`` samples before the peak with lam[k] reaching
     ``first_path_fraction`` of the peak; the fine CFO phase (rad per n samples) is the angle of the
@@ -519,7 +520,7 @@ def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     rr = np.empty(m)
     ri = np.empty(m)
     for i in range(m):
-        v = seg[i] * _cis(step * i)
+        v = (np.complex128(seg[i]) - dc) * _cis(step * i)
         rr[i] = v.real
         ri[i] = v.imag
     sr, si = sym.real.copy(), sym.imag.copy()
