@@ -252,14 +252,14 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
     ks, proj_t, diag = sm.ks, sm.proj_t, sm.diag          # the tuple's fields read once, not per entry
     yx = np.empty((n, n_used), np.complex128)
     mean = np.zeros(n_used, np.complex128)
-    rot = np.empty(n_used, np.complex128)
+    rot = np.empty((n, n_used), np.complex128)
+    if phase is not None:
+        _rotations(phase[:n], delay[:n], ks, sm.n_fft, rot)
     for r in range(n):
-        if phase is not None:
-            _rotation(phase[r], delay[r], ks, sm.n_fft, rot)
         for k in range(n_used):
             v = y[r, k]
             if phase is not None:
-                v = v * rot[k]
+                v = v * rot[r, k]
             v = v * xf[xb, r, k]
             yx[r, k] = v
             mean[k] += v
