@@ -167,24 +167,11 @@ def _cis(theta):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rotation(phase, delay, ks, n_fft, out):
-    """out[i] = exp(-1j (phase + 2 pi ks[i] delay / n_fft)) for ascending integer subcarriers ks
-    (n_used,), by a recurrence over k (two complex exponentials per call instead of one per entry)."""
-    step = _cis(-(_TWO_PI * delay / n_fft))
-    cur = _cis(-(phase + _TWO_PI * ks[0] * delay / n_fft))
-    k = ks[0]
-    for i in range(ks.size):
-        while k < ks[i]:
-            cur *= step
-            k += 1
-        out[i] = cur
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def _rotations(phase, delay, ks, n_fft, out):
-    """``_rotation`` of several rows: out[r] (complex128 (n, n_used)) for phase[r], delay[r] ((n,)),
-    with the same products in the same order per row, the rows' recurrences side by side (they
-    vectorise; one row's is a chain of dependent multiplications)."""
+    """out[r, i] = exp(-1j (phase[r] + 2 pi ks[i] delay[r] / n_fft)) for rows r (phase, delay (n,);
+    out complex128 (n, n_used)) and ascending integer subcarriers ks (n_used,), by a recurrence over
+    k per row (two complex exponentials per row instead of one per entry), the rows' recurrences
+    side by side (they vectorise; one row's is a chain of dependent multiplications)."""
     n = phase.size
     cr, ci = np.empty(n), np.empty(n)
     sr, si = np.empty(n), np.empty(n)
@@ -338,26 +325,34 @@ def _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info,
                   phase, delay, phase_var, delay_var, cov):
     """With the drift c + d t removed, the common phase per symbol: a straight line over t plus a
     moving average over 2 half_window + 1 symbols of what it leaves (phase noise). Writes phase,
-    delay and their error variances (n_rows,) (cov: the drift's covariance c00, c01, c11)."""
+    delay and their error variances (n_rows,) (cov: the drift's covariance c00, c01, c11); ``rot``
+    complex128 (n_rows, n_used) scratch."""
     t, bounds, cols, ks = known.t, known.row_start, known.cols, sm.ks
     n_rows, n_used = t.size, ks.size
+    dense = np.empty(n_rows, np.int64)            # the rows with many entries: one rotation each
+    n_dense = 0                                   # (else per-entry exponentials are cheaper)
+    for i in range(n_rows):
+        if 4 * (bounds[i + 1] - bounds[i]) > n_used:
+            dense[n_dense] = i
+            n_dense += 1
+    _rotations(np.zeros(n_dense), c + d * t[dense[:n_dense]], ks, sm.n_fft, rot)
     zs[0] = 0j
     row_info[0] = 0.0
+    j = 0
     for i in range(n_rows):
         lo_e, hi_e = bounds[i], bounds[i + 1]
-        dense = 4 * (hi_e - lo_e) > n_used        # else per-entry exponentials are cheaper
-        if dense:
-            _rotation(0.0, c + d * t[i], ks, sm.n_fft, rot)
+        is_dense = j < n_dense and dense[j] == i
         acc = 0j
         inf = 0.0
         for e in range(lo_e, hi_e):
-            if dense:
-                acc += r[e] * rot[cols[e]]
+            if is_dense:
+                acc += r[e] * rot[j, cols[e]]
             else:
                 acc += r[e] * _cis(-((c + d * t[i]) * u_all[cols[e]]))
             inf += info[e]
         z[i] = acc
         row_info[i + 1] = row_info[i] + inf
+        j += is_dense
     a, slope = _line_fit(z, t)
     for i in range(n_rows):
         zs[i + 1] = zs[i] + z[i] * _cis(-(a + slope * t[i]))
@@ -447,8 +442,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     z = np.empty(n_rows, np.complex128)
     zs = np.empty(n_rows + 1, np.complex128)
     row_info = np.empty(n_rows + 1)
-    rot = np.empty(n_used, np.complex128)
-    rots = np.empty((n_eq, n_used), np.complex128)
+    rot = np.empty((n_rows, n_used), np.complex128)
     t = known.t
     for b in range(n_b):
         xb = min(b, x.shape[0] - 1)
@@ -474,7 +468,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
             sro[b] = -d * 1e6
             nv[b] = _estimate(yb, xf, fb, known.n_full, phase[b], delay[b], sm, h[b], h_err[b], nv_sc[b])
         _equalise(yb, first, h[b], h_err[b], nv[b], phase[b], delay[b], phase_var[b], delay_var[b], sm, u_all,
-                  data_pos, rots, raw[b], eq[b], var[b])
+                  data_pos, rot[:n_eq], raw[b], eq[b], var[b])
     return phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var
 
 
