@@ -42,7 +42,7 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
     hits = np.empty(n - first, np.int64)
     vals = np.empty(n - first, np.complex128)
     m = block + w + lag
-    cpr = np.empty(m)        # prefix sums of the segment's terms, from its first window on
+    cpr = np.empty(m)        # prefix sums of the segment's terms (the terms first), from its first window on
     cpi = np.empty(m)
     chr_ = np.empty(m)
     chi = np.empty(m)
@@ -56,23 +56,22 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
         cpr[0] = cpi[0] = chr_[0] = chi[0] = ce[0] = 0.0
         n_p = stop - seg + w - 1
         x0, xl, xh = x[seg:], x[seg + lag:], x[seg + half:]
-        for t in range(n_p):
+        for t in range(n_p):                # the terms (vectorises), then their running sums
             v = np.complex128(x0[t])
-            e += v.real * v.real + v.imag * v.imag
-            ce[t + 1] = e
             pl = np.complex128(xl[t]) * np.conj(v)
             ph = np.complex128(xh[t]) * np.conj(v)
-            a_r += pl.real
-            a_i += pl.imag
-            b_r += ph.real
-            b_i += ph.imag
-            cpr[t + 1] = a_r
-            cpi[t + 1] = a_i
-            chr_[t + 1] = b_r
-            chi[t + 1] = b_i
-        for t in range(n_p, n_p + lag):
+            cpr[t + 1], cpi[t + 1], chr_[t + 1], chi[t + 1] = pl.real, pl.imag, ph.real, ph.imag
+        for t in range(n_p + lag):
             v = np.complex128(x0[t])
-            e += v.real * v.real + v.imag * v.imag
+            ce[t + 1] = v.real * v.real + v.imag * v.imag
+        for t in range(n_p):
+            a_r += cpr[t + 1]
+            a_i += cpi[t + 1]
+            b_r += chr_[t + 1]
+            b_i += chi[t + 1]
+            cpr[t + 1], cpi[t + 1], chr_[t + 1], chi[t + 1] = a_r, a_i, b_r, b_i
+        for t in range(n_p + lag):
+            e += ce[t + 1]
             ce[t + 1] = e
         j0 = max(seg, first, after)
         t0 = j0 - seg
