@@ -194,11 +194,14 @@ def _rotations(phase, delay, ks, n_fft, out):
 def _line_fit(z, t):
     """Weighted straight-line fit of the unwrapped phases of z (complex (n,)) over t (n,), weights
     |z|: (a, b) with phase ≈ a + b t (``phy.equalizer`` model)."""
+    angles = np.empty(z.size)
+    for i in range(z.size):                     # in a loop of their own: it vectorises
+        angles[i] = _wrap_angle(z[i])
     s0 = s1 = s2 = y0 = y1 = 0.0
     prev = 0.0
     turns = 0.0
     for i in range(z.size):
-        ph = _wrap_angle(z[i])
+        ph = angles[i]
         if i > 0:
             turns += np.rint((ph - prev) / _TWO_PI)
         prev = ph
