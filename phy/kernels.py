@@ -83,7 +83,8 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
             pi = piw[u] - pi0[u]
             qr = qrw[u] - qr0[u]
             qi = qiw[u] - qi0[u]
-            passed[u] = pr * pr + pi * pi - (qr * qr + qi * qi) > threshold * ((ew[u] - e0[u]) * (ewl[u] - el[u]))
+            passed[u] = pr * pr + pi * pi - (qr * qr + qi * qi) \
+                > threshold * ((ew[u] - e0[u]) * (ewl[u] - el[u]))
         for u in range(stop - j0):
             j = j0 + u
             if passed[u] and j >= after:
@@ -220,9 +221,9 @@ def _line_fit(z, t):
 KnownArrays = namedtuple("KnownArrays", "rows cols row_start x xf n_full t")
 KnownArrays.__doc__ = """A batch's known entries (``phy.known.KnownEntries``) as the kernels read them:
 rows, cols int64 (n_known,) (symbol, used subcarrier) of each entry, by symbol; row_start int64
-(n_rows + 1,) first entry of each symbol (each has at least one), then n_known; x float64 (B or 1, n_known) their
-values; xf float64 (B or 1, n_full, n_used) the values of the first n_full (fully known) symbols;
-t float64 (n_rows,) window starts, samples."""
+(n_rows + 1,) first entry of each symbol (each has at least one), then n_known; x float64 (B or 1,
+n_known) their values; xf float64 (B or 1, n_full, n_used) the values of the first n_full (fully
+known) symbols; t float64 (n_rows,) window starts, samples."""
 
 Smoother = namedtuple("Smoother", "ks n_fft proj_t diag rank")
 Smoother.__doc__ = """The delay-limited channel fit (``phy.equalizer.smoother``): ks int64 (n_used,)
