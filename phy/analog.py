@@ -40,10 +40,10 @@ def scrambler(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=64)
 def _descrambler(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scrambled position of each value int64 (n,) (axis pos % 2 of data symbol pos // 2), its
-    sign over ANALOG_SCALE float64 (n,))."""
+    """(scrambled position of each value uint64 (n,) (axis pos % 2 of data symbol pos // 2; unsigned:
+    the compiled gather needs no negative-index fix-up), its sign over ANALOG_SCALE float64 (n,))."""
     perm, signs = scrambler(n)
-    pos = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.uint64)
     pos[perm] = np.arange(n)
     return pos, signs[pos] / ANALOG_SCALE
 

@@ -22,7 +22,7 @@ estimate alternate. The arithmetic runs in one compiled pass per batch (``phy.ke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -36,14 +36,15 @@ PHASE_WINDOW = 8
 
 @lru_cache(maxsize=8)
 def smoother(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, int]:
-    """(projection onto delay-limited channels, complex (n_used, n_used); its diagonal, float (n_used,);
-    its rank)."""
+    """(the transpose of the projection P onto delay-limited channels, complex (n_used, n_used),
+    C-contiguous: row j holds P[:, j], so that the fit P @ m runs along rows; P's diagonal, float
+    (n_used,); its rank)."""
     k = used_subcarriers(params)
     pre = params.n_cp // 4
     taps = np.arange(-pre, params.n_cp + pre)
     f = np.exp(-2j * np.pi * np.outer(k, taps) / params.n_fft)
     proj = f @ np.linalg.pinv(f)
-    return proj, np.real(np.diag(proj)).copy(), taps.size
+    return np.ascontiguousarray(proj.T), np.real(np.diag(proj)).copy(), taps.size
 
 
 @dataclass
@@ -82,9 +83,10 @@ class ChannelEstimate:
     noise_var: np.ndarray
     noise_var_per_subcarrier: np.ndarray
 
-    @property
+    @cached_property
     def snr_per_subcarrier(self) -> np.ndarray:
-        """Bias-corrected |H|^2 / sigma^2 per used subcarrier, linear, (B, n_used)."""
+        """Bias-corrected |H|^2 / sigma^2 per used subcarrier, linear, (B, n_used) (computed once:
+        the receiver reads it and ``snr_db``)."""
         return np.maximum(np.abs(self.h) ** 2 - self.h_err_var, 0) / self.noise_var[:, None]
 
     @property
@@ -137,13 +139,14 @@ class Equalizer:
         from phy.kernels import KnownArrays, Smoother, track_equalize
 
         p = self.params
-        proj, diag, rank = smoother(p)
+        proj_t, diag, rank = smoother(p)
         _, data_pos, _ = layout(p)
         x = known.x if known.x.ndim == 2 else known.x[None]
         xf = known.x_full if known.x_full.ndim == 3 else known.x_full[None]
         out = track_equalize(np.ascontiguousarray(y, dtype=np.complex128),
-                             KnownArrays(known.rows, known.cols, known.row_start, x, xf, known.n_full, known.t),
-                             Smoother(used_subcarriers(p), p.n_fft, proj, diag, rank),
+                             KnownArrays(known.rows, known.cols, np.append(known.row_start, known.rows.size), x, xf,
+                                         known.n_full, known.t),
+                             Smoother(used_subcarriers(p), p.n_fft, proj_t, diag, rank),
                              self.passes, PHASE_WINDOW, self.first, data_pos)
         phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var = out
         return Equalized(PhaseTrack(phase, delay, phase_var, delay_var, sro), ChannelEstimate(h, h_err, nv, nv_sc),

@@ -42,48 +42,54 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
     hits = np.empty(n - first, np.int64)
     vals = np.empty(n - first, np.complex128)
     m = block + w + lag
-    cpr = np.empty(m)        # prefix sums of the segment's terms, from its first window on
+    cpr = np.empty(m)        # prefix sums of the segment's terms (the terms first), from its first window on
     cpi = np.empty(m)
     chr_ = np.empty(m)
     chi = np.empty(m)
     ce = np.empty(m)
+    passed = np.empty(block, np.bool_)
     k = 0
     seg = first - (first + offset) % block
-    while seg < n:
+    while seg < n:                  # indices from 0 into views (no negative-index fix-ups per read)
         stop = min(n, seg + block)
         a_r = a_i = b_r = b_i = e = 0.0
         cpr[0] = cpi[0] = chr_[0] = chi[0] = ce[0] = 0.0
         n_p = stop - seg + w - 1
+        x0, xl, xh = x[seg:], x[seg + lag:], x[seg + half:]
+        for t in range(n_p):                # the terms (vectorises), then their running sums
+            v = np.complex128(x0[t])
+            pl = np.complex128(xl[t]) * np.conj(v)
+            ph = np.complex128(xh[t]) * np.conj(v)
+            cpr[t + 1], cpi[t + 1], chr_[t + 1], chi[t + 1] = pl.real, pl.imag, ph.real, ph.imag
+        for t in range(n_p + lag):
+            v = np.complex128(x0[t])
+            ce[t + 1] = v.real * v.real + v.imag * v.imag
         for t in range(n_p):
-            v = np.complex128(x[seg + t])
-            e += v.real * v.real + v.imag * v.imag
+            a_r += cpr[t + 1]
+            a_i += cpi[t + 1]
+            b_r += chr_[t + 1]
+            b_i += chi[t + 1]
+            cpr[t + 1], cpi[t + 1], chr_[t + 1], chi[t + 1] = a_r, a_i, b_r, b_i
+        for t in range(n_p + lag):
+            e += ce[t + 1]
             ce[t + 1] = e
-            pl = np.complex128(x[seg + t + lag]) * np.conj(v)
-            ph = np.complex128(x[seg + t + half]) * np.conj(v)
-            a_r += pl.real
-            a_i += pl.imag
-            b_r += ph.real
-            b_i += ph.imag
-            cpr[t + 1] = a_r
-            cpi[t + 1] = a_i
-            chr_[t + 1] = b_r
-            chi[t + 1] = b_i
-        for t in range(n_p, n_p + lag):
-            v = np.complex128(x[seg + t])
-            e += v.real * v.real + v.imag * v.imag
-            ce[t + 1] = e
-        for j in range(max(seg, first, after), stop):
-            t = j - seg
-            pr = cpr[t + w] - cpr[t]
-            pi = cpi[t + w] - cpi[t]
-            qr = chr_[t + w] - chr_[t]
-            qi = chi[t + w] - chi[t]
-            if pr * pr + pi * pi - (qr * qr + qi * qi) \
-                    > threshold * ((ce[t + w] - ce[t]) * (ce[t + w + lag] - ce[t + lag])):
-                if j < after:
-                    continue
+        j0 = max(seg, first, after)
+        t0 = j0 - seg
+        pr0, pi0, qr0, qi0, e0 = cpr[t0:], cpi[t0:], chr_[t0:], chi[t0:], ce[t0:]
+        prw, piw, qrw, qiw, ew = cpr[t0 + w:], cpi[t0 + w:], chr_[t0 + w:], chi[t0 + w:], ce[t0 + w:]
+        el, ewl = ce[t0 + lag:], ce[t0 + w + lag:]
+        for u in range(stop - j0):          # every window's test (vectorises), then the hits
+            pr = prw[u] - pr0[u]
+            pi = piw[u] - pi0[u]
+            qr = qrw[u] - qr0[u]
+            qi = qiw[u] - qi0[u]
+            passed[u] = pr * pr + pi * pi - (qr * qr + qi * qi) \
+                > threshold * ((ew[u] - e0[u]) * (ewl[u] - el[u]))
+        for u in range(stop - j0):
+            j = j0 + u
+            if passed[u] and j >= after:
                 hits[k] = j
-                vals[k] = complex(pr, pi)
+                vals[k] = complex(prw[u] - pr0[u], piw[u] - pi0[u])
                 k += 1
                 after = j + gap
         seg = stop
@@ -96,12 +102,15 @@ def notch_filter(x, out, state, c, rho):
     a DC blocker u[i] = x[i] - x[i-1] + rho u[i-1], then a notch at the angle of ``c`` (complex,
     |c| = 1; 0: none) v[i] = u[i] - c u[i-1] + rho c v[i-1] (``phy.sync.FrontEnd``). ``state``
     complex128 (3,) holds (x, u, v) of the sample before x[0] and is updated, so consecutive calls
-    filter a stream exactly as one call would."""
+    filter a stream exactly as one call would. rho u is two real products (numba multiplies a real
+    by a complex number as a complex product with a zero imaginary part: the same values for finite
+    samples, but for the sign of a zero, through a longer chain of dependent operations)."""
     xp, up, vp = state[0], state[1], state[2]
     if c == 0:
         for i in range(x.size):
             xi = np.complex128(x[i])
-            up = xi - xp + rho * up
+            d = xi - xp
+            up = complex(d.real + rho * up.real, d.imag + rho * up.imag)
             out[i] = up
             xp = xi
         state[0], state[1], state[2] = xp, up, up
@@ -109,7 +118,8 @@ def notch_filter(x, out, state, c, rho):
     cr = rho * c
     for i in range(x.size):
         xi = np.complex128(x[i])
-        u = xi - xp + rho * up
+        d = xi - xp
+        u = complex(d.real + rho * up.real, d.imag + rho * up.imag)
         v = u - c * up + cr * vp
         out[i] = v
         xp, up, vp = xi, u, v
@@ -157,28 +167,42 @@ def _cis(theta):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rotation(phase, delay, ks, n_fft, out):
-    """out[i] = exp(-1j (phase + 2 pi ks[i] delay / n_fft)) for ascending integer subcarriers ks
-    (n_used,), by a recurrence over k (two complex exponentials per call instead of one per entry)."""
-    step = _cis(-(_TWO_PI * delay / n_fft))
-    cur = _cis(-(phase + _TWO_PI * ks[0] * delay / n_fft))
+def _rotations(phase, delay, ks, n_fft, out):
+    """out[r, i] = exp(-1j (phase[r] + 2 pi ks[i] delay[r] / n_fft)) for rows r (phase, delay (n,);
+    out complex128 (n, n_used)) and ascending integer subcarriers ks (n_used,), by a recurrence over
+    k per row (two complex exponentials per row instead of one per entry), the rows' recurrences
+    side by side (they vectorise; one row's is a chain of dependent multiplications)."""
+    n = phase.size
+    cr, ci = np.empty(n), np.empty(n)
+    sr, si = np.empty(n), np.empty(n)
+    for r in range(n):
+        step = _cis(-(_TWO_PI * delay[r] / n_fft))
+        cur = _cis(-(phase[r] + _TWO_PI * ks[0] * delay[r] / n_fft))
+        sr[r], si[r], cr[r], ci[r] = step.real, step.imag, cur.real, cur.imag
     k = ks[0]
     for i in range(ks.size):
         while k < ks[i]:
-            cur *= step
+            for r in range(n):              # cur *= step, as numba multiplies complex numbers
+                a, b = cr[r], ci[r]
+                cr[r] = a * sr[r] - b * si[r]
+                ci[r] = a * si[r] + b * sr[r]
             k += 1
-        out[i] = cur
+        for r in range(n):
+            out[r, i] = complex(cr[r], ci[r])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _line_fit(z, t):
     """Weighted straight-line fit of the unwrapped phases of z (complex (n,)) over t (n,), weights
     |z|: (a, b) with phase ≈ a + b t (``phy.equalizer`` model)."""
+    angles = np.empty(z.size)
+    for i in range(z.size):                     # in a loop of their own: it vectorises
+        angles[i] = _wrap_angle(z[i])
     s0 = s1 = s2 = y0 = y1 = 0.0
     prev = 0.0
     turns = 0.0
     for i in range(z.size):
-        ph = _wrap_angle(z[i])
+        ph = angles[i]
         if i > 0:
             turns += np.rint((ph - prev) / _TWO_PI)
         prev = ph
@@ -197,34 +221,35 @@ def _line_fit(z, t):
 KnownArrays = namedtuple("KnownArrays", "rows cols row_start x xf n_full t")
 KnownArrays.__doc__ = """A batch's known entries (``phy.known.KnownEntries``) as the kernels read them:
 rows, cols int64 (n_known,) (symbol, used subcarrier) of each entry, by symbol; row_start int64
-(n_rows,) first entry of each symbol (each has at least one); x float64 (B or 1, n_known) their
-values; xf float64 (B or 1, n_full, n_used) the values of the first n_full (fully known) symbols;
-t float64 (n_rows,) window starts, samples."""
+(n_rows + 1,) first entry of each symbol (each has at least one), then n_known; x float64 (B or 1,
+n_known) their values; xf float64 (B or 1, n_full, n_used) the values of the first n_full (fully
+known) symbols; t float64 (n_rows,) window starts, samples."""
 
-Smoother = namedtuple("Smoother", "ks n_fft proj diag rank")
+Smoother = namedtuple("Smoother", "ks n_fft proj_t diag rank")
 Smoother.__doc__ = """The delay-limited channel fit (``phy.equalizer.smoother``): ks int64 (n_used,)
-used subcarriers (ascending), n_fft, proj complex128 (n_used, n_used), its diagonal diag float64
-(n_used,), its rank."""
+used subcarriers (ascending), n_fft, proj_t complex128 (n_used, n_used) the projection's transpose,
+its diagonal diag float64 (n_used,), its rank."""
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
     """Channel fit of one frame to its first n (fully known, unit-modulus) symbols after undoing the
-    phase model (``phase``/``delay`` (n_rows,), or None for no rotation): h = proj @ mean over the
+    phase model (``phase``/``delay`` (n_rows,), or None for no rotation): h = P @ mean over the
     symbols of Y X* (the delay-limited least-squares fit); sigma^2 pooled over the residuals with
     n n_used - rank degrees of freedom; h_err = sigma^2 diag / n. Writes h, h_err, nv_sc (residual
     variance per subcarrier) (n_used,); returns sigma^2."""
     n_used = y.shape[1]
+    ks, proj_t, diag = sm.ks, sm.proj_t, sm.diag          # the tuple's fields read once, not per entry
     yx = np.empty((n, n_used), np.complex128)
     mean = np.zeros(n_used, np.complex128)
-    rot = np.empty(n_used, np.complex128)
+    rot = np.empty((n, n_used), np.complex128)
+    if phase is not None:
+        _rotations(phase[:n], delay[:n], ks, sm.n_fft, rot)
     for r in range(n):
-        if phase is not None:
-            _rotation(phase[r], delay[r], sm.ks, sm.n_fft, rot)
         for k in range(n_used):
             v = y[r, k]
             if phase is not None:
-                v = v * rot[k]
+                v = v * rot[r, k]
             v = v * xf[xb, r, k]
             yx[r, k] = v
             mean[k] += v
@@ -232,8 +257,8 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
         mean[k] /= n
         h[k] = 0j
     for j in range(n_used):                 # h[k] sums over j in order; the k of one j run together
-        for k in range(n_used):
-            h[k] += mean[j] * sm.proj[k, j]
+        for k in range(n_used):             # (along a row of proj_t: they vectorise)
+            h[k] += mean[j] * proj_t[j, k]
     total = 0.0
     for k in range(n_used):
         s = 0.0
@@ -244,7 +269,7 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
         total += s
     var = total / max(n * n_used - sm.rank, 1)
     for k in range(n_used):
-        h_err[k] = var * sm.diag[k] / n
+        h_err[k] = var * diag[k] / n
     return max(var, 1e-30)
 
 
@@ -252,22 +277,16 @@ def _estimate(y, xf, xb, n, phase, delay, sm, h, h_err, nv_sc):
 def _symbol_sums(known, yk, hb, nv, r, info, z):
     """Per known entry e: r[e] = Y X* conj(H) (the entry's rotation against the channel) and its
     phase information info[e] = 2 |H|^2 / sigma^2; per symbol i: z[i] = sum of r over its entries."""
-    n_rows = z.size
-    for e in range(known.rows.size):
-        hc = hb[known.cols[e]]
+    bounds, cols = known.row_start, known.cols
+    for e in range(cols.size):
+        hc = hb[cols[e]]
         r[e] = yk[e] * np.conj(hc)
         info[e] = 2 * (hc.real * hc.real + hc.imag * hc.imag) / nv
-    for i in range(n_rows):
+    for i in range(z.size):
         acc = 0j
-        for e in range(known.row_start[i], _row_end(known, i)):
+        for e in range(bounds[i], bounds[i + 1]):
             acc += r[e]
         z[i] = acc
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _row_end(known, i):
-    """One past the last known entry of symbol i."""
-    return known.row_start[i + 1] if i + 1 < known.row_start.size else known.rows.size
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -276,11 +295,11 @@ def _drift_fit(known, r, info, a, slope, u_all, work):
     (c + d t) u (u = 2 pi k / n_fft) by weighted least squares (weights ``info``); ``work``
     float64 (3, n_known) scratch (the entries' angles in a loop of their own, which vectorises).
     Returns (c, d, their covariance c00, c01, c11)."""
-    t = known.t
+    t, bounds, cols = known.t, known.row_start, known.cols
     re, im, psis = work[0], work[1], work[2]
     for i in range(t.size):
         cp = _cis(-(a + slope * t[i]))
-        for e in range(known.row_start[i], _row_end(known, i)):
+        for e in range(bounds[i], bounds[i + 1]):
             q = r[e] * cp
             re[e] = q.real
             im[e] = q.imag
@@ -288,9 +307,9 @@ def _drift_fit(known, r, info, a, slope, u_all, work):
         psis[e] = _angle(im[e], re[e])
     m00 = m01 = m11 = v0 = v1 = 0.0
     for i in range(t.size):
-        for e in range(known.row_start[i], _row_end(known, i)):
+        for e in range(bounds[i], bounds[i + 1]):
             psi = psis[e]
-            ue = u_all[known.cols[e]]
+            ue = u_all[cols[e]]
             iu = info[e] * ue
             iut = iu * t[i]
             m00 += iu * ue
@@ -309,26 +328,34 @@ def _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info,
                   phase, delay, phase_var, delay_var, cov):
     """With the drift c + d t removed, the common phase per symbol: a straight line over t plus a
     moving average over 2 half_window + 1 symbols of what it leaves (phase noise). Writes phase,
-    delay and their error variances (n_rows,) (cov: the drift's covariance c00, c01, c11)."""
-    t = known.t
-    n_rows, n_used = t.size, sm.ks.size
+    delay and their error variances (n_rows,) (cov: the drift's covariance c00, c01, c11); ``rot``
+    complex128 (n_rows, n_used) scratch."""
+    t, bounds, cols, ks = known.t, known.row_start, known.cols, sm.ks
+    n_rows, n_used = t.size, ks.size
+    dense = np.empty(n_rows, np.int64)            # the rows with many entries: one rotation each
+    n_dense = 0                                   # (else per-entry exponentials are cheaper)
+    for i in range(n_rows):
+        if 4 * (bounds[i + 1] - bounds[i]) > n_used:
+            dense[n_dense] = i
+            n_dense += 1
+    _rotations(np.zeros(n_dense), c + d * t[dense[:n_dense]], ks, sm.n_fft, rot)
     zs[0] = 0j
     row_info[0] = 0.0
+    j = 0
     for i in range(n_rows):
-        lo_e, hi_e = known.row_start[i], _row_end(known, i)
-        dense = 4 * (hi_e - lo_e) > n_used        # else per-entry exponentials are cheaper
-        if dense:
-            _rotation(0.0, c + d * t[i], sm.ks, sm.n_fft, rot)
+        lo_e, hi_e = bounds[i], bounds[i + 1]
+        is_dense = j < n_dense and dense[j] == i
         acc = 0j
         inf = 0.0
         for e in range(lo_e, hi_e):
-            if dense:
-                acc += r[e] * rot[known.cols[e]]
+            if is_dense:
+                acc += r[e] * rot[j, cols[e]]
             else:
-                acc += r[e] * _cis(-((c + d * t[i]) * u_all[known.cols[e]]))
+                acc += r[e] * _cis(-((c + d * t[i]) * u_all[cols[e]]))
             inf += info[e]
         z[i] = acc
         row_info[i + 1] = row_info[i] + inf
+        j += is_dense
     a, slope = _line_fit(z, t)
     for i in range(n_rows):
         zs[i + 1] = zs[i] + z[i] * _cis(-(a + slope * t[i]))
@@ -346,7 +373,8 @@ def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u
               raw, eq, var):
     """Unbiased (zero-forcing) equalisation of rows first.. of one frame on the data subcarriers,
     each symbol's error variance counting the noise, the channel error and the phase and delay
-    errors. Writes raw, eq, var (n_rows - first, n_data)."""
+    errors. Writes raw, eq, var (n_rows - first, n_data); ``data_pos`` uint64 (n_data,); ``rot``
+    complex128 (n_rows - first, n_used) scratch."""
     n_data = data_pos.size
     g = np.empty(n_data, np.complex128)
     base = np.empty(n_data)
@@ -355,15 +383,17 @@ def _equalise(yb, first, h, h_err, nv, phase, delay, phase_var, delay_var, sm, u
         hsq = max(hc.real * hc.real + hc.imag * hc.imag, 1e-30)
         g[j] = np.conj(hc) / hsq
         base[j] = (nv + h_err[data_pos[j]]) / hsq
+    _rotations(phase[first:], delay[first:], sm.ks, sm.n_fft, rot)
     for i in range(raw.shape[0]):
         row = first + i
-        _rotation(phase[row], delay[row], sm.ks, sm.n_fft, rot)
+        y_row, rot_row, raw_row, eq_row, var_row = yb[row], rot[i], raw[i], eq[i], var[i]
+        pv, dv = phase_var[row], delay_var[row]
         for j in range(n_data):
-            k = data_pos[j]
-            v = yb[row, k]
-            raw[i, j] = v
-            eq[i, j] = v * rot[k] * g[j]
-            var[i, j] = base[j] + phase_var[row] + delay_var[row] * u_all[k] * u_all[k]
+            k = data_pos[j]                 # unsigned: no negative-index fix-up per read
+            v = y_row[k]
+            raw_row[j] = v
+            eq_row[j] = v * rot_row[k] * g[j]
+            var_row[j] = base[j] + pv + dv * u_all[k] * u_all[k]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -388,7 +418,8 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
          raw, eq complex128 (B, n_rows - first, n_data); var float64 (B, n_rows - first, n_data)).
     """
     n_b, n_rows, n_used = y.shape
-    n_known = known.rows.size
+    rows, cols, x, xf = known.rows, known.cols, known.x, known.xf
+    n_known = rows.size
     phase = np.zeros((n_b, n_rows))
     delay = np.zeros((n_b, n_rows))
     phase_var = np.zeros((n_b, n_rows))
@@ -403,6 +434,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     raw = np.empty((n_b, n_eq, n_data), np.complex128)
     eq = np.empty((n_b, n_eq, n_data), np.complex128)
     var = np.empty((n_b, n_eq, n_data))
+    data_pos = data_pos.astype(np.uint64)
     u_all = np.empty(n_used)
     for k in range(n_used):
         u_all[k] = _TWO_PI * sm.ks[k] / sm.n_fft
@@ -413,15 +445,15 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     z = np.empty(n_rows, np.complex128)
     zs = np.empty(n_rows + 1, np.complex128)
     row_info = np.empty(n_rows + 1)
-    rot = np.empty(n_used, np.complex128)
+    rot = np.empty((n_rows, n_used), np.complex128)
     t = known.t
     for b in range(n_b):
-        xb = min(b, known.x.shape[0] - 1)
-        fb = min(b, known.xf.shape[0] - 1)
+        xb = min(b, x.shape[0] - 1)
+        fb = min(b, xf.shape[0] - 1)
         yb = y[b]
         for e in range(n_known):
-            yk[e] = yb[known.rows[e], known.cols[e]] * known.x[xb, e]
-        nv[b] = _estimate(yb, known.xf, fb, 2, None, None, sm, h[b], h_err[b], nv_sc[b])
+            yk[e] = yb[rows[e], cols[e]] * x[xb, e]
+        nv[b] = _estimate(yb, xf, fb, 2, None, None, sm, h[b], h_err[b], nv_sc[b])
         for it in range(max(passes, 1)):
             _symbol_sums(known, yk, h[b], nv[b], r, info, z)
             a, slope = _line_fit(z, t)
@@ -437,9 +469,9 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
             _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info, rot,
                           phase[b], delay[b], phase_var[b], delay_var[b], (c00, c01, c11))
             sro[b] = -d * 1e6
-            nv[b] = _estimate(yb, known.xf, fb, known.n_full, phase[b], delay[b], sm, h[b], h_err[b], nv_sc[b])
+            nv[b] = _estimate(yb, xf, fb, known.n_full, phase[b], delay[b], sm, h[b], h_err[b], nv_sc[b])
         _equalise(yb, first, h[b], h_err[b], nv[b], phase[b], delay[b], phase_var[b], delay_var[b], sm, u_all,
-                  data_pos, rot, raw[b], eq[b], var[b])
+                  data_pos, rot[:n_eq], raw[b], eq[b], var[b])
     return phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var
 
 
@@ -462,17 +494,19 @@ def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
         s = starts[r]
         c = np.exp(1j * (step * (s + time_offset)))
         d = dc[r]
+        xs, row = x[s: s + n_fft], out[r]          # views: no negative-index fix-up per sample
         for i in range(n_fft):
-            out[r, i] = (np.complex128(x[s + i]) - d) * (c * ramp[i])
+            row[i] = (np.complex128(xs[i]) - d) * (c * ramp[i])
     return out
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
+def ltf_peak(seg, dc, step, sym, energy_tpl, first_path_fraction, early, back_off):
     """LTF timing and fine CFO for one CFO hypothesis (``phy.sync.ltf_search``).
 
-    seg (complex128 (m,)) is derotated by exp(1j * step * t) (``step``: rad/sample) and correlated
-    with the two-symbol LTF (both symbols ``sym``, complex128 (n,), total energy ``energy_tpl``):
+    seg (complex (m,)) less the DC offset ``dc`` (in complex128) is derotated by exp(1j * step * t)
+    (``step``: rad/sample) and correlated with the two-symbol LTF (both symbols ``sym``, complex128
+    (n,), total energy ``energy_tpl``):
     lam[k] = |sum_i rot[k+i] conj(tpl[i])|^2 / (energy_tpl * sum_i |rot[k+i]|^2) (0 without energy).
     The timing is the earliest k within ``early`` samples before the peak with lam[k] reaching
     ``first_path_fraction`` of the peak; the fine CFO phase (rad per n samples) is the angle of the
@@ -483,7 +517,7 @@ def ltf_peak(seg, step, sym, energy_tpl, first_path_fraction, early, back_off):
     rr = np.empty(m)
     ri = np.empty(m)
     for i in range(m):
-        v = seg[i] * _cis(step * i)
+        v = (np.complex128(seg[i]) - dc) * _cis(step * i)
         rr[i] = v.real
         ri[i] = v.imag
     sr, si = sym.real.copy(), sym.imag.copy()
@@ -594,14 +628,15 @@ def descramble(axes, var, pos, gain, var_scale):
     """Analog values and their noise variances from the equalised symbols of B frames
     (``phy.analog.symbols_to_values``): axes float64 (B, 2 n_sym n_data) each frame's symbols' I
     and Q interleaved (complex128 (n_sym, n_data) viewed as float64), var float64 (B, n_sym n_data);
-    value i of a frame is its axes[pos[i]] (axis pos[i] % 2 of symbol pos[i] // 2, row-major) times
-    gain[i], its variance var of that symbol times var_scale (no branch on the axis: the positions
-    are random). Returns (values float32 (B, n), noise_var float32 (B, n))."""
+    value i of a frame is its axes[pos[i]] (pos uint64 (n,): axis pos[i] % 2 of symbol pos[i] // 2,
+    row-major) times gain[i], its variance var of that symbol times var_scale (no branch on the axis:
+    the positions are random). Returns (values float32 (B, n), noise_var float32 (B, n))."""
     n_frames, n = axes.shape[0], pos.size
     values = np.empty((n_frames, n), np.float32)
     noise = np.empty((n_frames, n), np.float32)
     for b in range(n_frames):
+        ax, vb, vals, nv = axes[b], var[b], values[b], noise[b]
         for i in range(n):
-            values[b, i] = axes[b, pos[i]] * gain[i]
-            noise[b, i] = var[b, pos[i] >> 1] * var_scale
+            vals[i] = ax[pos[i]] * gain[i]
+            nv[i] = vb[pos[i] >> np.uint64(1)] * var_scale
     return values, noise

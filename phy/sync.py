@@ -291,12 +291,12 @@ def ltf_search(x: np.ndarray, lo: int, hi: int, cfo_candidates_hz: list[float], 
 
     n = params.n_fft
     sym, e_tpl = _ltf_template(params)
-    seg = x[lo: hi + 2 * n].astype(np.complex128) - dc
+    seg = x[lo: hi + 2 * n]
     if seg.size < 2 * n + 1:
         return None
     best = None
     for f in cfo_candidates_hz:
-        peak, k, fine, n_pos, at = ltf_peak(seg, -2 * np.pi * f / params.sample_rate_hz, sym, e_tpl,
+        peak, k, fine, n_pos, at = ltf_peak(seg, dc, -2 * np.pi * f / params.sample_rate_hz, sym, e_tpl,
                                             first_path_fraction, params.n_cp // 2, params.n_cp // 4)
         if best is None or peak > best[0]:
             best = (peak, k, fine, f, at)

@@ -74,7 +74,7 @@ def test_ltf_peak_matches_numpy_correlation():
     seg = 0.3 * (rng.normal(size=400) + 1j * rng.normal(size=400))
     seg[123: 123 + 2 * n] += np.tile(sym, 2) * np.exp(2j * np.pi * 0.01 * np.arange(2 * n))
     step = -2 * np.pi * 0.01
-    peak, k, fine, n_pos, best = ltf_peak(seg, step, sym, 2 * np.sum(np.abs(sym) ** 2), 1.0, 0, 0)
+    peak, k, fine, n_pos, best = ltf_peak(seg + 0.5, 0.5, step, sym, 2 * np.sum(np.abs(sym) ** 2), 1.0, 0, 0)
     rot = seg * np.exp(1j * step * np.arange(seg.size))
     c = np.correlate(rot, np.tile(sym, 2), mode="valid")
     energy = np.convolve(np.abs(rot) ** 2, np.ones(2 * n), mode="valid")
