@@ -176,6 +176,12 @@ def test_committed_training_checkpoint_resumes(tmp_path):
     assert json.loads((run / "checkpoints" / "jscc" / "progress.json").read_text())["step"] == step + 1
     z = SemanticCodec(GdnJSCC.from_pretrained(run / "jscc"), *_tiny_prior()).encode(load_photo("coffee")[:64, :128])
     assert z.shape == (2, 64, 4, 4)
+    prior_step = json.loads((run / "checkpoints" / "prior" / "progress.json").read_text())["step"]
+    assert main(["--out-dir", str(run), "--stages", "prior", "--photo-dir", str(photos), "--val-every", "0",
+                 "--prior-batch", "1", "--prior-crop", "64", "--prior-steps", str(prior_step + 1),
+                 "--threads", "1"]) == 0
+    assert json.loads((run / "checkpoints" / "prior" / "progress.json").read_text())["step"] == prior_step + 1
+    assert SemanticCodec.from_pretrained(run).decode(z, np.full_like(z, 0.1), (64, 128), steps=2).shape == (64, 128, 3)
 
 
 def test_posterior_mean_hands_lost_values_to_the_decoder_and_the_sampler_generates_them():
