@@ -7,8 +7,8 @@ short side of --size pixels and centre-cropped to --size x --size, then sent wit
 fading at --snr dB in-band, the real receiver, the model's default decoder), once per seed.
 Colour is CIEDE2000 and the chroma ratio (``semantic.metrics.colour_fidelity``): a saturated
 green turned grey shows as a chroma ratio well below 1. A photo in the model's training list
-(the packaged ``TRAIN_PHOTOS`` for the shipped model, ``data_split.json`` of a trained directory)
-is measured but marked ``in_training``. Writes one JSON object and a figure (sent above, the
+(its ``data_split.json``) is measured but marked ``in_training`` (null when the model has no
+training list). Writes one JSON object and a figure (sent above, the
 first seed's reception below).
 
 Usage: python scripts/classic_images.py [--model default|DIR] [--photo astronaut ...] [--size 256]
@@ -29,19 +29,20 @@ from diffradio import link
 from diffradio.images import atomic_target
 from diffradio.sweep import sweep_photo
 from semantic import SemanticCodec
-from semantic.data import TRAIN_PHOTOS, centre_crop
+from semantic.codec import DEFAULT_WEIGHTS
+from semantic.data import centre_crop
 from semantic.metrics import colour_fidelity, ms_ssim, psnr
 
 #: Colour photos shipped by scikit-image / scikit-learn that people know as test images.
 CLASSIC = ("astronaut", "chelsea", "coffee", "rocket", "sklearn:china", "sklearn:flower")
 
 
-def training_list(model: str) -> set[str]:
-    """Names of the photos the model at ``model`` ('default' = shipped) was trained on."""
-    if model == "default":
-        return set(TRAIN_PHOTOS)
-    split = Path(model) / "data_split.json"
-    return set(json.loads(split.read_text())["train_photos"]) if split.exists() else set()
+def training_list(model: str) -> set[str] | None:
+    """Names of the photos the model at ``model`` ('default' = shipped) was trained on, from its
+    ``data_split.json`` (``diffradio train`` writes it, ``scripts/ship_model.py`` ships it); None
+    when the model does not say."""
+    split = (DEFAULT_WEIGHTS if model == "default" else Path(model)) / "data_split.json"
+    return set(json.loads(split.read_text())["train_photos"]) if split.exists() else None
 
 
 def _stats(values: list[float]) -> dict:
@@ -76,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                 if seed == 0:
                     shown.append((name, sent, rec.image))
                 bar.update()
-            photos.append({"photo": name, "in_training": name in trained_on or Path(name).name in {Path(t).name for t in trained_on}, "runs": runs,
+            known = trained_on is not None
+            photos.append({"photo": name, "in_training": (name in trained_on or Path(name).name in
+                                                          {Path(t).name for t in trained_on}) if known else None, "runs": runs,
                            **{k: _stats([r[k] for r in runs]) for k in ("psnr_db", "ms_ssim", "delta_e", "chroma_ratio")}})
-    outside = [ph for ph in photos if not ph["in_training"]]
+    outside = [ph for ph in photos if ph["in_training"] is False]
     result = {"command": "python scripts/classic_images.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "model": args.model, "size": args.size, "snr_db": args.snr, "channel": args.channel,
               "seeds": args.seeds, "decoder": codec.diffusion_method, "photos": photos,

@@ -241,7 +241,8 @@ def _render_classic(path: Path) -> str:
     lines = ["| photo | in the model's training list | PSNR dB (min) | MS-SSIM | CIEDE2000 | chroma ratio |",
              "|---|---|---|---|---|---|"]
     for ph in doc["photos"]:
-        lines.append(f"| {Path(ph['photo']).name} | {'yes' if ph['in_training'] else 'no'} | "
+        trained = {True: "yes", False: "no", None: "unknown"}[ph["in_training"]]
+        lines.append(f"| {Path(ph['photo']).name} | {trained} | "
                      f"{ph['psnr_db']['mean']:.2f} ± {ph['psnr_db']['std']:.2f} ({ph['psnr_db']['min']:.2f}) | "
                      f"{ph['ms_ssim']['mean']:.3f} | {ph['delta_e']['mean']:.1f} | {ph['chroma_ratio']['mean']:.2f} |")
     lines += ["", f"{doc['size']}×{doc['size']} crops, {doc['channel'].upper()} {doc['snr_db']:g} dB, "

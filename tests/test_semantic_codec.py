@@ -190,6 +190,7 @@ def test_ship_model_writes_float16_weights_with_the_tuned_setting(codec, photo, 
     import ship_model
 
     codec.save_pretrained(tmp_path / "trained")
+    (tmp_path / "trained" / "data_split.json").write_text('{"train_photos": ["a.jpg"], "val_photos": []}')
     tuning = tmp_path / "tuning.json"
     tuning.write_text(json.dumps({"model": str(tmp_path / "trained"), "chosen": "fusion 30, realism 0.5"}))
     (tmp_path / "shipped").mkdir()
@@ -200,6 +201,7 @@ def test_ship_model_writes_float16_weights_with_the_tuned_setting(codec, photo, 
     shipped = SemanticCodec.from_pretrained(tmp_path / "shipped")
     assert (shipped.fusion_scale, shipped.realism) == (30.0, 0.5)
     assert (tmp_path / "shipped" / "MODEL_CARD.md").read_text() == "card"
+    assert json.loads((tmp_path / "shipped" / "data_split.json").read_text())["train_photos"] == ["a.jpg"]
     z = codec.encode(photo)
     assert np.abs(shipped.encode(photo) - z).max() < 0.02 * np.abs(z).max()    # float16 rounding only
     tuning.write_text(json.dumps({"model": "elsewhere", "chosen": "fusion 3, realism 0"}))
