@@ -90,8 +90,11 @@ def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: f
 
     bins, _, _ = layout(params)
     starts = np.asarray(starts, dtype=np.int64)
-    steps = np.broadcast_to(-2 * np.pi * np.asarray(cfo_hz, dtype=np.float64) / params.sample_rate_hz, starts.shape)
-    dcs = np.broadcast_to(np.asarray(dc, dtype=np.complex128), starts.shape)
-    w = derotated_windows(x, starts, params.n_fft, np.ascontiguousarray(steps), np.ascontiguousarray(dcs),
-                          time_offset)
+    # fresh writable arrays (np.array copies): one compiled signature for every call, so that a batch
+    # of bursts and the same bursts one by one run the same machine code (a read-only broadcast
+    # would select another specialisation, which need not round the same way)
+    steps = np.array(np.broadcast_to(-2 * np.pi * np.asarray(cfo_hz, dtype=np.float64) / params.sample_rate_hz,
+                                     starts.shape))
+    dcs = np.array(np.broadcast_to(np.asarray(dc, dtype=np.complex128), starts.shape))
+    w = derotated_windows(x, starts, params.n_fft, steps, dcs, time_offset)
     return scipy.fft.fft(w, axis=1, norm="ortho", overwrite_x=True).take(bins, axis=1)
