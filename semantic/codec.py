@@ -14,6 +14,7 @@ both sides, the decoded image has no seams, and a lost tile is regenerated from 
 """
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -101,8 +102,6 @@ class SemanticCodec:
     def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32) -> None:
         """Write the codec directory (safetensors weights + configs); ``dtype`` of the stored weights
         (``torch.float16`` halves the files; ``from_pretrained`` loads them as float32 either way)."""
-        import copy
-
         path = Path(path)
         for model, sub in ((self.jscc, JSCC_DIR), (self.prior, PRIOR_DIR)):
             (copy.deepcopy(model).to(dtype) if dtype != torch.float32 else model).save_pretrained(path / sub)

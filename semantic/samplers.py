@@ -172,8 +172,9 @@ def posterior(unet: UNet2DModel, train_sched: DDPMScheduler, y: torch.Tensor, no
             at T-1 and the prior generates them from the received values around them.
         start_quantile: which quantile of the finite noise variances sets the matched start.
     Returns:
-        (z, residual_var): the decoded latents and the fused variance at the start, v*r0/(v+r0) (r0
-        for a lost value), which the direct decoder takes as the values' remaining noise.
+        (z, residual_var): the decoded latents and the fused variance at the start, v*r0/(v+r0) (for
+        a lost value r0, or inf at realism 0), which the JSCC decoder takes as the values' remaining
+        noise.
     """
     if not 0.0 <= realism <= 1.0:
         raise ValueError(f"realism={realism} must be in [0, 1]")
