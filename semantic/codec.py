@@ -1,8 +1,9 @@
 """SemanticCodec: image <-> per-tile latents, with direct and diffusion decoders.
 
 A codec directory (``save_pretrained`` / ``from_pretrained``) holds diffusers-format sub-folders:
-``jscc/`` (:class:`semantic.jscc.JSCC`), ``prior/`` (``UNet2DModel``), ``scheduler/``
-(``DDPMScheduler``) and ``codec_config.json`` (default diffusion decoder).  A hub id
+``jscc/`` (:class:`semantic.jscc.GdnJSCC` or the first model's :class:`semantic.jscc.JSCC`),
+``prior/`` (``UNet2DModel``), ``scheduler/`` (``DDPMScheduler``), ``codec_config.json`` (default
+diffusion decoder) and, from ``diffradio train``, ``data_split.json`` (its training photos).  A hub id
 (``owner/name``) loads the same layout through diffusers' hub code (needs network access).
 
 Tiling: the image is padded by mirror reflection (``numpy.pad(mode='symmetric')``) to a multiple of
