@@ -45,6 +45,14 @@ def training_list(model: str) -> set[str] | None:
     return set(json.loads(split.read_text())["train_photos"]) if split.exists() else None
 
 
+def in_training(name: str, trained_on: set[str] | None) -> bool | None:
+    """Whether photo ``name`` (a package name or a file) is in a training list (entries are
+    compared whole and by file name); None when the list is unknown."""
+    if trained_on is None:
+        return None
+    return name in trained_on or Path(name).name in {Path(t).name for t in trained_on}
+
+
 def _stats(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
             "min": min(values)}
@@ -53,7 +61,8 @@ def _stats(values: list[float]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="default", help="'default' (shipped) or a SemanticCodec directory")
-    p.add_argument("--photo", nargs="+", default=list(CLASSIC), help="packaged photo names (semantic.data.load_photo) or image files")
+    p.add_argument("--photo", nargs="+", default=list(CLASSIC),
+                   help="packaged photo names (semantic.data.load_photo) or image files")
     p.add_argument("--size", type=int, default=256, help="crop side in pixels (default 256)")
     p.add_argument("--snr", type=float, default=10.0, help="in-band SNR in dB (default 10)")
     p.add_argument("--channel", default="awgn", help="simulated channel (default awgn)")
@@ -77,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 if seed == 0:
                     shown.append((name, sent, rec.image))
                 bar.update()
-            known = trained_on is not None
-            photos.append({"photo": name, "in_training": (name in trained_on or Path(name).name in
-                                                          {Path(t).name for t in trained_on}) if known else None, "runs": runs,
+            photos.append({"photo": name, "in_training": in_training(name, trained_on), "runs": runs,
                            **{k: _stats([r[k] for r in runs]) for k in ("psnr_db", "ms_ssim", "delta_e", "chroma_ratio")}})
     outside = [ph for ph in photos if ph["in_training"] is False]
     result = {"command": "python scripts/classic_images.py " + " ".join(sys.argv[1:] if argv is None else argv),

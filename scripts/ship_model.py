@@ -4,8 +4,7 @@ with the decoder setting chosen on the validation split.
 Reads the trained directory (``diffradio train --out-dir``), takes ``fusion_scale`` and ``realism``
 from the tuning result (``scripts/tune_decoder.py``'s ``chosen``) and writes jscc/, prior/,
 scheduler/, codec_config.json and the training run's data_split.json over the shipped ones (the
-model card stays; update it). Then
-remake the captures and the results (README, "Development").
+model card stays; update it). Then remake the captures and the results (README, "Development").
 
 Usage: python scripts/ship_model.py checkpoints/codec-v2 --tuning docs/results/decoder_tuning.json
 """
