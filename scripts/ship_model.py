@@ -3,8 +3,9 @@ with the decoder setting chosen on the validation split.
 
 Reads the trained directory (``diffradio train --out-dir``), takes ``fusion_scale`` and ``realism``
 from the tuning result (``scripts/tune_decoder.py``'s ``chosen``) and writes jscc/, prior/,
-scheduler/, codec_config.json and the training run's data_split.json over the shipped ones (the
-model card stays; update it). Then remake the captures and the results (README, "Development").
+scheduler/, codec_config.json and the training run's data_split.json (if it has one; else none)
+over the shipped ones (the model card stays; update it). Then remake the captures and the results
+(README, "Development").
 
 Usage: python scripts/ship_model.py checkpoints/codec-v2 --tuning docs/results/decoder_tuning.json
 """
@@ -44,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(dest / sub, ignore_errors=True)
             shutil.move(Path(tmp) / sub, dest / sub)
         shutil.move(Path(tmp) / "codec_config.json", dest / "codec_config.json")
-    if (Path(args.model) / "data_split.json").exists():       # the training list travels with the weights
-        shutil.copy(Path(args.model) / "data_split.json", dest / "data_split.json")
+    split = Path(args.model) / "data_split.json"     # the training list travels with the weights:
+    if split.exists():                                  # none (trained on the packaged photos) = no stale one
+        shutil.copy(split, dest / "data_split.json")
+    else:
+        (dest / "data_split.json").unlink(missing_ok=True)
     print(f"{args.model} (fusion {codec.fusion_scale:g}, realism {codec.realism:g}) written to {dest} as float16")
     return 0
 

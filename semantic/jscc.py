@@ -16,6 +16,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
+from semantic.latent_channel import transmit
 from semantic.layers import GDN, ResBlock
 
 
@@ -70,10 +71,7 @@ class _TileLatentCodec:
     def forward(self, x: torch.Tensor, noise_var: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
         """Encode, pass through y = z + n with the given variance, decode (training path)."""
-        z = self.encode(x)
-        n = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
-        y = z + n * torch.where(torch.isfinite(noise_var), noise_var, torch.zeros_like(noise_var)).sqrt()
-        return self.decode(y, noise_var)
+        return self.decode(transmit(self.encode(x), noise_var, generator), noise_var)
 
 
 class JSCC(_TileLatentCodec, ModelMixin, ConfigMixin):

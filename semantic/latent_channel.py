@@ -42,6 +42,6 @@ def noise_variance(shape: tuple[int, ...], snr_db: torch.Tensor | float, channel
 def transmit(z: torch.Tensor, noise_var: torch.Tensor,
              generator: torch.Generator | None = None) -> torch.Tensor:
     """Received values y = z + n, n ~ N(0, noise_var) per value; inf variance gives NaN (missing)."""
-    n = torch.randn(z.shape, generator=generator, dtype=z.dtype)
+    n = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
     y = z + n * noise_var.sqrt()
     return torch.where(torch.isfinite(noise_var), y, torch.full_like(y, float("nan")))

@@ -204,6 +204,9 @@ def test_ship_model_writes_float16_weights_with_the_tuned_setting(codec, photo, 
     assert json.loads((tmp_path / "shipped" / "data_split.json").read_text())["train_photos"] == ["a.jpg"]
     z = codec.encode(photo)
     assert np.abs(shipped.encode(photo) - z).max() < 0.02 * np.abs(z).max()    # float16 rounding only
+    (tmp_path / "trained" / "data_split.json").unlink()      # trained on the packaged photos: no list
+    assert ship_model.main([str(tmp_path / "trained"), "--tuning", str(tuning), "--to", str(tmp_path / "shipped")]) == 0
+    assert not (tmp_path / "shipped" / "data_split.json").exists()
     tuning.write_text(json.dumps({"model": "elsewhere", "chosen": "fusion 3, realism 0"}))
     with pytest.raises(SystemExit, match="tune this model first"):
         ship_model.main([str(tmp_path / "trained"), "--tuning", str(tuning), "--to", str(tmp_path / "shipped")])

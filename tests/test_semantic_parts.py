@@ -108,8 +108,19 @@ def test_train_checkpoints_resumes_and_loads(tmp_path):
     assert {r["stage"] for r in log} == {"jscc", "prior"} and "val_psnr_10db" in log[0]
     split = json.loads((tmp_path / "data_split.json").read_text())
     assert split["val_photos"] and not set(split["val_photos"]) & set(split["train_photos"])
-    assert main(small + ["--jscc-steps", "5", "--stages", "jscc"]) == 0     # resumes at step 3
+    # resumes at step 3, now under bfloat16 autocast (the float32 weights and optimizer state carry over);
+    # accelerate keeps one precision per process, as `diffradio train` runs one per process
+    from accelerate.state import AcceleratorState
+    AcceleratorState._reset_state(reset_partial_state=True)
+    try:
+        assert main(small + ["--jscc-steps", "5", "--stages", "jscc", "--mixed-precision", "bf16"]) == 0
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
     assert json.loads((tmp_path / "checkpoints" / "jscc" / "progress.json").read_text())["step"] == 5
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 4 and np.isfinite(log[-1]["val_psnr_10db"])
+    with pytest.raises(ValueError, match="mixed_precision"):
+        main(small + ["--mixed-precision", "fp8"])
     codec = SemanticCodec.from_pretrained(tmp_path)
     img = load_photo("astronaut")[:64, :128]
     z = codec.encode(img)
