@@ -210,3 +210,16 @@ def test_posterior_mean_hands_lost_values_to_the_decoder_and_the_sampler_generat
     assert torch.isfinite(mean).all()
     sample, res1 = posterior(unet, sched, y, var, steps=3, realism=1.0, generator=torch.Generator().manual_seed(1))
     assert torch.isfinite(res1).all() and torch.isfinite(sample).all()
+
+
+def test_train_speed_times_both_stages_per_precision(tmp_path):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import train_speed
+
+    out = tmp_path / "speed.json"
+    assert train_speed.main(["--steps", "2", "--threads", "1", "--precision", "no", "bf16", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert set(res["s_per_step"]) == {"no", "bf16"} and res["speedup"]["no"] == {"jscc": 1.0, "prior": 1.0}
+    assert all(v > 0 for sp in res["s_per_step"].values() for v in sp.values())
