@@ -183,8 +183,12 @@ def test_exception_inside_with_discards_the_recording_and_keeps_the_old_one(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.sigmf-data", "keep.sigmf-meta"]
 
 
+# The writer takes Ctrl-C as a terminal's foreground process would: whatever SIGINT disposition or
+# mask the test runner's worker process handed down (pytest-xdist workers) is reset first.
 WRITER = textwrap.dedent("""
-    import sys, numpy as np
+    import signal, sys, numpy as np
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from sdr import SigMFRecorder
     with SigMFRecorder(sys.argv[1], 1e6) as rec:
         print("writing", flush=True)
@@ -198,10 +202,13 @@ def test_interrupted_or_killed_writer_leaves_no_capture(tmp_path, sig):
     path = tmp_path / "crash.sigmf-meta"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout.readline().strip() == b"writing"
-    time.sleep(0.3)
-    proc.send_signal(sig)
-    proc.wait(timeout=20)
+    try:
+        assert proc.stdout.readline().strip() == b"writing"
+        time.sleep(0.3)
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+    finally:  # a writer that ignored the signal must not go on filling the disk
+        proc.kill()
     assert not path.exists() and not path.with_suffix(".sigmf-data").exists()
     leftovers = list(tmp_path.iterdir())
     if sig == signal.SIGINT:
