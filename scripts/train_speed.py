@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--precision", nargs="+", default=["no", "bf16"], help="--mixed-precision values to compare")
     p.add_argument("--out", default="docs/results/train_speed.json")
     args = p.parse_args(argv)
+    from semantic.train import cpu_description
     res: dict = {"command": "python scripts/train_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                 "machine": platform.processor() or platform.machine(), "threads": args.threads,
+                 "machine": platform.processor() or platform.machine(), "cpu": cpu_description(),
+                 "threads": args.threads,
                  "steps": args.steps, "s_per_step": {}}
     for precision in args.precision:
         with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
+import platform
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -26,6 +28,9 @@ from semantic.data import TRAIN_PHOTOS, CropSampler, photos_in_dirs, split_train
 from semantic.jscc import GdnJSCC
 from semantic.latent_channel import noise_variance, transmit
 from semantic.prior import diffusion_loss, make_prior, make_scheduler
+from semantic.training_curve import LOG_NAME, plot_training_curve
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,6 +63,23 @@ class TrainConfig:
     val_steps: int = 500          # validation PSNR logged every val_steps steps
     threads: int = 0              # torch CPU threads (0 = torch default)
     mixed_precision: str = "no"   # "bf16" (CPUs with AVX512-BF16/AMX, recent GPUs) or "fp16" (GPUs), via accelerate
+
+
+def native_cpu_precisions() -> set[str]:
+    """The mixed precisions (``'bf16'``, ``'fp16'``) this CPU has native oneDNN convolution kernels
+    for (bf16: AVX512 or AMX; fp16: AVX512-FP16 or AMX-FP16).  Without them autocast on the CPU runs
+    on a reference path many times slower than float32 (docs/results/train_speed_avx2.json)."""
+    native = {"bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+              "fp16": torch.ops.mkldnn._is_mkldnn_fp16_supported()}
+    return {p for p, ok in native.items() if ok}
+
+
+def cpu_description() -> str:
+    """The CPU's name, its widest vector instructions as torch dispatches them and its native mixed
+    precisions, e.g. ``'AMD EPYC, AVX2, native mixed precision: none'``."""
+    name = torch._C._cpu._get_cpu_capability().get("cpu_name") or platform.machine()
+    return (f"{name}, {torch.backends.cpu.get_cpu_capability()}, "
+            f"native mixed precision: {', '.join(sorted(native_cpu_precisions())) or 'none'}")
 
 
 def _lr_factor(progress: float) -> float:
@@ -127,7 +149,8 @@ def _run_stage(name: str, cfg: TrainConfig, acc: Accelerator, model: torch.nn.Mo
     with ``cfg.mixed_precision``, under accelerate's autocast of its forward pass.
 
     ``validate(model) -> dict`` (optional) runs every ``cfg.val_steps`` steps; its figures, the step,
-    the smoothed loss and the elapsed time go to ``out_dir/train_log.jsonl`` (one JSON per line).
+    the smoothed loss and the elapsed time go to ``out_dir/train_log.jsonl`` (one JSON per line), and
+    the curve so far to ``out_dir/train_curve.png``.
     """
     ckpt = Path(cfg.out_dir) / "checkpoints" / name
     model = model.to(memory_format=torch.channels_last)
@@ -173,9 +196,10 @@ def _run_stage(name: str, cfg: TrainConfig, acc: Accelerator, model: torch.nn.Mo
 
 
 def _log(cfg: TrainConfig, record: dict) -> None:
-    with open(Path(cfg.out_dir) / "train_log.jsonl", "a") as f:
+    with open(Path(cfg.out_dir) / LOG_NAME, "a") as f:
         f.write(json.dumps(record) + "\n")
     print(json.dumps(record), flush=True)
+    plot_training_curve(Path(cfg.out_dir))
 
 
 def _checkpoint(acc: Accelerator, ckpt: Path, step: int, elapsed: float) -> None:
@@ -209,11 +233,19 @@ def train(config: TrainConfig | dict) -> Path:
     photos = photos_in_dirs(cfg.photo_dir) if cfg.photo_dir else dict(zip(TRAIN_PHOTOS, train_photos()))
     train_set, val_set = split_train_val(photos, cfg.val_every)
     dev = acc.device
+    hardware = f"{dev} x{acc.num_processes}, torch threads {torch.get_num_threads()}"
+    if dev.type == "cpu":
+        hardware += f" ({cpu_description()})"
+        if cfg.mixed_precision != "no" and cfg.mixed_precision not in native_cpu_precisions():
+            log.warning("--mixed-precision %s on a CPU without native %s kernels (%s) trains "
+                        "about 9x slower than float32 (measured on an AVX2 CPU: docs/results/train_speed_avx2.json); "
+                        "use --mixed-precision no here", cfg.mixed_precision, cfg.mixed_precision,
+                        cpu_description())
     start = time.time()
-    log = {"config": asdict(cfg), "train_photos": sorted(train_set), "val_photos": sorted(val_set),
-           "hardware": f"{dev} x{acc.num_processes}, torch threads {torch.get_num_threads()}"}
+    run = {"config": asdict(cfg), "train_photos": sorted(train_set), "val_photos": sorted(val_set),
+           "hardware": hardware}
     if acc.is_main_process:
-        (out / "data_split.json").write_text(json.dumps({k: log[k] for k in ("train_photos", "val_photos")}, indent=1))
+        (out / "data_split.json").write_text(json.dumps({k: run[k] for k in ("train_photos", "val_photos")}, indent=1))
     if "jscc" in stages:
         sampler = CropSampler(list(train_set.values()), tile=cfg.crop)
         jscc = GdnJSCC(tile=cfg.tile, latent_channels=cfg.latent_channels, downsample=cfg.downsample,
@@ -239,7 +271,7 @@ def train(config: TrainConfig | dict) -> Path:
 
         t = time.time()
         _run_stage("jscc", cfg, acc, jscc, jscc_loss, cfg.jscc_steps, cfg.jscc_time_s, jscc_val)
-        log["jscc_wall_s"] = time.time() - t
+        run["jscc_wall_s"] = time.time() - t
         if acc.is_main_process:
             acc.unwrap_model(jscc).save_pretrained(out / JSCC_DIR)
     if "prior" in stages:
@@ -266,13 +298,13 @@ def train(config: TrainConfig | dict) -> Path:
 
         t = time.time()
         _run_stage("prior", cfg, acc, unet, prior_loss, cfg.prior_steps, cfg.prior_time_s, prior_val)
-        log["prior_wall_s"] = time.time() - t
+        run["prior_wall_s"] = time.time() - t
         if acc.is_main_process:
             acc.unwrap_model(unet).save_pretrained(out / PRIOR_DIR)
             sched.save_pretrained(out / SCHEDULER_DIR)
-    log["total_wall_s"] = time.time() - start
+    run["total_wall_s"] = time.time() - start
     if acc.is_main_process:
-        (out / f"train_log_{'_'.join(stages)}.json").write_text(json.dumps(log, indent=1))
+        (out / f"train_log_{'_'.join(stages)}.json").write_text(json.dumps(run, indent=1))
     return out
 
 

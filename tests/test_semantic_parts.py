@@ -97,7 +97,8 @@ def test_data_lists_are_disjoint_and_load():
     assert batch.shape == (5, 3, 32, 32) and 0 <= float(batch.min()) and float(batch.max()) <= 1
 
 
-def test_train_checkpoints_resumes_and_loads(tmp_path):
+def test_train_checkpoints_resumes_and_loads(tmp_path, monkeypatch, caplog):
+    import semantic.train
     from semantic.train import main
     small = ["--out-dir", str(tmp_path), "--batch", "2", "--prior-batch", "2", "--hidden", "24",
              "--latent-channels", "16", "--crop", "64", "--prior-crop", "128", "--prior-channels", "32,32",
@@ -106,16 +107,22 @@ def test_train_checkpoints_resumes_and_loads(tmp_path):
     assert json.loads((tmp_path / "checkpoints" / "jscc" / "progress.json").read_text())["step"] == 3
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert {r["stage"] for r in log} == {"jscc", "prior"} and "val_psnr_10db" in log[0]
+    assert (tmp_path / "train_curve.png").stat().st_size > 10_000
     split = json.loads((tmp_path / "data_split.json").read_text())
     assert split["val_photos"] and not set(split["val_photos"]) & set(split["train_photos"])
     # resumes at step 3, now under bfloat16 autocast (the float32 weights and optimizer state carry over);
     # accelerate keeps one precision per process, as `diffradio train` runs one per process
     from accelerate.state import AcceleratorState
     AcceleratorState._reset_state(reset_partial_state=True)
+    # as on a CPU without native bf16 kernels (AVX2 only): the run goes on, with one warning that names the fix
+    monkeypatch.setattr(semantic.train, "native_cpu_precisions", lambda: set())
     try:
         assert main(small + ["--jscc-steps", "5", "--stages", "jscc", "--mixed-precision", "bf16"]) == 0
     finally:
         AcceleratorState._reset_state(reset_partial_state=True)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "--mixed-precision bf16" in warned[0] and "use --mixed-precision no" in warned[0]
+    assert "native mixed precision" in json.loads((tmp_path / "train_log_jscc.json").read_text())["hardware"]
     assert json.loads((tmp_path / "checkpoints" / "jscc" / "progress.json").read_text())["step"] == 5
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 4 and np.isfinite(log[-1]["val_psnr_10db"])
@@ -212,6 +219,23 @@ def test_posterior_mean_hands_lost_values_to_the_decoder_and_the_sampler_generat
     assert torch.isfinite(res1).all() and torch.isfinite(sample).all()
 
 
+def test_training_curve_plots_a_run_and_refuses_what_is_not_one(tmp_path):
+    from semantic.training_curve import main, read_log
+
+    recs = [{"stage": "jscc", "step": 500, "loss": 0.01, "val_psnr_0db": 18.0, "val_psnr_10db": 19.0},
+            {"stage": "jscc", "step": 1000, "loss": 0.01, "val_psnr_0db": 19.0, "val_psnr_10db": 20.0},
+            {"stage": "jscc", "step": 500, "loss": 0.01, "val_psnr_0db": 18.5, "val_psnr_10db": 19.5},
+            {"stage": "prior", "step": 500, "loss": 0.6, "val_diffusion_loss": 0.59}]
+    (tmp_path / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    stages = read_log(tmp_path)   # a resumed run logs step 500 again: the last record counts, in step order
+    assert [r["step"] for r in stages["jscc"]] == [500, 1000] and stages["jscc"][0]["val_psnr_0db"] == 18.5
+    assert main([str(tmp_path)]) == 0 and (tmp_path / "train_curve.png").stat().st_size > 10_000
+    assert not list(tmp_path.glob(".*tmp*"))
+    assert main([str(tmp_path / "nowhere")]) == 2
+    (tmp_path / "train_log.jsonl").write_text("not json\n")
+    assert main([str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2 and not (tmp_path / "x.png").exists()
+
+
 def test_train_speed_times_both_stages_per_precision(tmp_path):
     import sys
     from pathlib import Path
@@ -223,3 +247,4 @@ def test_train_speed_times_both_stages_per_precision(tmp_path):
     res = json.loads(out.read_text())
     assert set(res["s_per_step"]) == {"no", "bf16"} and res["speedup"]["no"] == {"jscc": 1.0, "prior": 1.0}
     assert all(v > 0 for sp in res["s_per_step"].values() for v in sp.values())
+    assert "native mixed precision" in res["cpu"]
