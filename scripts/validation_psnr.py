@@ -4,10 +4,12 @@
 The batch is ``semantic.train.validation_crops`` of the photos that ``diffradio train`` holds out
 (every ``--val-every``-th photo of the sorted folder), the figure ``semantic.train.validation_psnr``:
 the numbers in ``OUT/train_log.jsonl`` of a training run, here for any codec, so that a model in
-training can be compared with the shipped one on the same crops and noise.
+training can be compared with the shipped one on the same crops and noise.  ``--split train val``
+measures the training photos' crops beside them (same seed and noise): the generalisation gap.
 
 Usage: python scripts/validation_psnr.py --photo-dir ../shared/datasets/photos [--crop 128]
-           [--model default] [--model checkpoints/codec-v2] [--out docs/results/validation_psnr.json]
+           [--n-crops 32] [--split val] [--model default] [--model checkpoints/codec-v2]
+           [--out docs/results/validation_psnr.json]
 A training directory whose JSCC stage has not finished is read from its checkpoint.
 """
 import argparse
@@ -49,21 +51,33 @@ def main(argv=None) -> int:
     p.add_argument("--photo-dir", action="append", required=True)
     p.add_argument("--val-every", type=int, default=10)
     p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--n-crops", type=int, default=32, help="crops per split (default 32, as in training)")
+    p.add_argument("--split", nargs="+", choices=("val", "train"), default=["val"],
+                   help="whose crops: the held-out photos (val, default), the training photos (train)")
     p.add_argument("--model", action="append", default=None, help="'default', a codec or a training directory")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    _, val = split_train_val(photos_in_dirs(a.photo_dir), a.val_every)
-    crops = validation_crops(val, a.crop, 32)
-    result = {"val_photos": sorted(val), "crop": a.crop, "n_crops": 32, "models": {}}
-    for model in a.model or ["default"]:
-        jscc = load_jscc(model)
-        result["models"][model] = {"class": type(jscc).__name__, **validation_psnr(jscc, crops)}
-        if (Path(model) / "checkpoints" / "jscc" / "progress.json").exists():
-            result["models"][model]["step"] = json.loads((Path(model) / "checkpoints/jscc/progress.json").read_text())["step"]
-        print(model, json.dumps(result["models"][model]))
+    train, val = split_train_val(photos_in_dirs(a.photo_dir), a.val_every)
+    result = {"how": "python scripts/validation_psnr.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "crop": a.crop, "n_crops": a.n_crops, "splits": {}}
+    jsccs = {model: load_jscc(model) for model in a.model or ["default"]}
+    for split in a.split:
+        photos = {"val": val, "train": train}[split]
+        if not photos:
+            raise SystemExit(f"no {split} photos in {a.photo_dir} with --val-every {a.val_every}: "
+                             "give more photos or a --val-every of 2 or more")
+        crops = validation_crops(photos, a.crop, a.n_crops)
+        models = {}
+        for model, jscc in jsccs.items():
+            psnr = {k.removeprefix("val_"): v for k, v in validation_psnr(jscc, crops).items()}
+            models[model] = {"class": type(jscc).__name__, **psnr}
+            if (Path(model) / "checkpoints" / "jscc" / "progress.json").exists():
+                models[model]["step"] = json.loads((Path(model) / "checkpoints/jscc/progress.json").read_text())["step"]
+            print(split, model, json.dumps(models[model]))
+        result["splits"][split] = {"photos": sorted(photos), "models": models}
     if a.out:
-        Path(a.out).write_text(json.dumps(result, indent=1))
+        Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 

@@ -248,3 +248,28 @@ def test_train_speed_times_both_stages_per_precision(tmp_path):
     assert set(res["s_per_step"]) == {"no", "bf16"} and res["speedup"]["no"] == {"jscc": 1.0, "prior": 1.0}
     assert all(v > 0 for sp in res["s_per_step"].values() for v in sp.values())
     assert "native mixed precision" in res["cpu"]
+
+
+def test_validation_psnr_measures_the_training_and_the_held_out_split(tmp_path):
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import validation_psnr
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("astronaut", "rocket", "chelsea", "coffee"):
+        Image.fromarray(load_photo(name)).save(photos / f"{name}.png")
+    out = tmp_path / "gap.json"
+    assert validation_psnr.main(["--photo-dir", str(photos), "--val-every", "2", "--split", "train", "val",
+                                 "--n-crops", "2", "--crop", "64", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    train, val = res["splits"]["train"], res["splits"]["val"]
+    assert len(train["photos"]) == len(val["photos"]) == 2 and not set(train["photos"]) & set(val["photos"])
+    for split in (train, val):
+        fig = split["models"]["default"]
+        assert fig["class"] == "GdnJSCC" and 10 < fig["psnr_0db"] < fig["psnr_10db"] < 50
+    with pytest.raises(SystemExit, match="no val photos"):
+        validation_psnr.main(["--photo-dir", str(photos), "--val-every", "0", "--n-crops", "2"])
