@@ -38,6 +38,29 @@ class CodecLoadError(OSError):
     """A codec directory or hub id could not be loaded (message: one line naming path and fix)."""
 
 
+def _hub_snapshot(hub_id: str) -> Path:
+    """The local folder of hub model ``hub_id`` (downloaded on first use, then from the cache).
+
+    One request, no retries: offline, a hub id that is not in the cache fails at once with a
+    CodecLoadError that says so, rather than after diffusers' per-file retries.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+    try:
+        return Path(snapshot_download(hub_id))
+    except RepositoryNotFoundError as e:
+        raise CodecLoadError(f"no model {hub_id!r} on the Hugging Face hub (or it is private: log in with "
+                             "`hf auth login`); check the id, or pass a local codec directory") from e
+    except LocalEntryNotFoundError as e:
+        raise CodecLoadError(f"cannot fetch {hub_id!r}: the Hugging Face hub cannot be reached (no network, or HF_HUB_OFFLINE) and "
+                             "the model is not in the local cache; download it where there is network "
+                             f"(`hf download {hub_id} --local-dir DIR`) and pass DIR") from e
+    except Exception as e:  # noqa: BLE001 - any other hub failure (HTTP error, bad revision) is one line too
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise CodecLoadError(f"cannot fetch {hub_id!r} from the Hugging Face hub ({type(e).__name__}: {reason}); "
+                             "pass a local codec directory") from e
+
+
 class SemanticCodec:
     """Learned image codec for the link.
 
@@ -73,9 +96,11 @@ class SemanticCodec:
     # ------------------------------------------------------------------ loading / saving
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | Path | None = None) -> "SemanticCodec":
-        """Load a codec directory, a hub id, or (None) the shipped default weights.
+        """Load a codec directory, a Hugging Face hub id ("owner/name", fetched once into the hub's local
+        cache with ``huggingface_hub.snapshot_download``), or (None) the shipped default weights.
 
-        Raises CodecLoadError (an OSError) with a one-line message on a missing path or corrupt files.
+        Raises CodecLoadError (an OSError) with a one-line message on a missing path, an unreachable
+        or unknown hub id, or corrupt files.
         """
         src = DEFAULT_WEIGHTS if path_or_hub_id is None else path_or_hub_id
         fix = ("pass a directory written by SemanticCodec.save_pretrained / `diffradio train`, "
@@ -83,17 +108,16 @@ class SemanticCodec:
         # "owner/name" is a hub id unless it (or its first component) exists here
         is_local = (Path(src).exists() or Path(src).parent.exists() or str(src).startswith((".", "/", "~"))
                     or str(src).count("/") != 1)
-        if is_local and not (Path(src) / JSCC_DIR).is_dir():
+        path = Path(src) if is_local else _hub_snapshot(str(src))
+        if not (path / JSCC_DIR).is_dir():
             raise CodecLoadError(f"no semantic codec at {str(src)!r} (missing {JSCC_DIR}/ sub-folder); {fix}")
         try:
             # float32 on load: the shipped weights are stored as float16 to keep the package small
-            jscc_cls = JSCC_CLASSES[GdnJSCC.load_config(src, subfolder=JSCC_DIR).get("_class_name", "JSCC")]
-            jscc = jscc_cls.from_pretrained(src, subfolder=JSCC_DIR, torch_dtype=torch.float32)
-            prior = UNet2DModel.from_pretrained(src, subfolder=PRIOR_DIR, torch_dtype=torch.float32)
-            sched = DDPMScheduler.from_pretrained(src, subfolder=SCHEDULER_DIR)
-            cfg = {}
-            if is_local and (Path(src) / CONFIG_NAME).exists():
-                cfg = json.loads((Path(src) / CONFIG_NAME).read_text())
+            jscc_cls = JSCC_CLASSES[GdnJSCC.load_config(path, subfolder=JSCC_DIR).get("_class_name", "JSCC")]
+            jscc = jscc_cls.from_pretrained(path, subfolder=JSCC_DIR, torch_dtype=torch.float32)
+            prior = UNet2DModel.from_pretrained(path, subfolder=PRIOR_DIR, torch_dtype=torch.float32)
+            sched = DDPMScheduler.from_pretrained(path, subfolder=SCHEDULER_DIR)
+            cfg = json.loads((path / CONFIG_NAME).read_text()) if (path / CONFIG_NAME).exists() else {}
             return cls(jscc, prior, sched, **cfg)
         except Exception as e:  # noqa: BLE001 - every loader failure becomes one clear line
             reason = " ".join(str(e).split())[:200] or type(e).__name__

@@ -151,6 +151,25 @@ def test_bad_path_gives_one_line_error(tmp_path):
     assert isinstance(e.value, OSError)
 
 
+def test_hub_id_loads_from_the_hub_cache_and_fails_in_one_line_offline(codec, tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)        # no request leaves the machine
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path))
+    # a model the hub cached earlier, laid out as huggingface_hub writes its cache
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--someuser--radio-codec"
+    codec.save_pretrained(repo / "snapshots" / commit)
+    (repo / "snapshots" / commit / "codec_config.json").write_text('{"fusion_scale": 7.5, "realism": 0.25}')
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    loaded = SemanticCodec.from_pretrained("someuser/radio-codec")
+    assert (loaded.fusion_scale, loaded.realism) == (7.5, 0.25)   # the hub copy's decoder setting, too
+    with pytest.raises(CodecLoadError) as e:
+        SemanticCodec.from_pretrained("someuser/not-cached")
+    msg = str(e.value)
+    assert "\n" not in msg and "someuser/not-cached" in msg and "cannot be reached" in msg and "hf download" in msg
+
+
 def test_corrupt_weights_give_one_line_error(codec, tmp_path):
     codec.save_pretrained(tmp_path / "c")
     (tmp_path / "c" / "jscc" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00garbage" * 10)
