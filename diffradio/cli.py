@@ -60,6 +60,13 @@ def _add_radio_args(p: argparse.ArgumentParser, direction: str) -> None:
     p.add_argument("--rate", type=float, default=2e6, help="sample rate in S/s (default 2e6)")
 
 
+def _add_refine_arg(p: argparse.ArgumentParser, snr_flag: str) -> None:
+    p.add_argument("--refine-steps", type=int, default=0, metavar="N",
+                   help=f"semantic scheme: refine the latents for the SNR of {snr_flag} with N decoder passes at the "
+                        "transmitter (0 = off; 60 gained +0.3 / +0.7 dB at 0 / 10 dB on held-out photos for ~1.4 CPU-s "
+                        "per 64x64 tile; README)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffradio", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
@@ -74,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radio", default=None,
                    help="radio URI instead of the simulated one built from --snr/--channel/--cfo/--sro")
     _add_decoder_args(p)
+    _add_refine_arg(p, "--snr")
     add_source_codec_arg(p)
     _add_output_args(p, need_out=False)
 
@@ -87,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="loop the stream (cyclic buffer) for this many seconds on a hardware radio")
     p.add_argument("--stream-id", type=int, default=1, help="stream id written in every frame header")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
+    _add_refine_arg(p, "--snr-hint")
     add_source_codec_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_radio_args(p, "tx")
@@ -168,6 +177,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.command} takes no --decoder digital: the receiver learns each stream's scheme "
                          f"from its frame headers; --decoder picks how semantic frames are decoded "
                          f"({', '.join(d for d in DECODERS if d != 'digital')})")
+    refine = getattr(args, "refine_steps", 0)
+    if refine < 0:
+        raise ValueError(f"--refine-steps {refine} is negative; give 0 (off) or a number of steps such as 60")
+    if refine and "digital" in (getattr(args, "scheme", None), getattr(args, "decoder", None)):
+        raise ValueError("--refine-steps refines semantic latents; the digital scheme sends none (drop one of them)")
     realism = getattr(args, "realism", None)
     if realism is not None and not 0.0 <= realism <= 1.0:
         raise ValueError(f"--realism {realism:g} is outside 0..1 (0 = smooth posterior mean, 1 = sampled detail)")

@@ -55,7 +55,7 @@ def loopback(args, emit) -> int:
     transmission, run_, rec = link.loopback(image, _codec(args.model), uri, decoder=args.decoder,
                                             snr_hint_db=args.snr, steps=args.steps, seed=args.seed,
                                             realism=args.realism, progress=_progress(args), channel=args.channel,
-                                            source_codec=args.source_codec)
+                                            source_codec=args.source_codec, refine_steps=args.refine_steps)
     extra = dict(frames_sent=transmission.frames_sent, radio=uri, decoder=args.decoder,
                  **link.digital_report(transmission))
     return _finish(rec, run_, args, image, OfdmParams().sample_rate_hz, extra, emit)
@@ -67,7 +67,8 @@ def tx(args, emit) -> int:
     params = OfdmParams(sample_rate_hz=args.rate)
     transmitter = Transmitter(params)          # a random stream nonce per run
     transmission = link.build_transmission(image, _codec(args.model), transmitter, args.scheme,
-                                           args.snr_hint, args.stream_id, source_codec=args.source_codec)
+                                           args.snr_hint, args.stream_id, source_codec=args.source_codec,
+                                           refine_steps=args.refine_steps)
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, tx_gain_db=args.tx_gain)
     with open_radio(args.radio, config) as radio:
         link.transmit(radio, transmission, repeat=args.repeat is not None)

@@ -116,9 +116,11 @@ def _descriptor_bursts(tx: Transmitter, desc: StreamDescriptor, stream_id: int) 
             tx.control_burst(desc.pack(), frame_index=desc.frame_count - 1, **kw))
 
 
-def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: int = 0) -> Transmission:
-    """Encode ``image`` (uint8 (H, W, 3)) to latents and put them on analog frames."""
-    latents = codec.encode(image)
+def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: int = 0, *,
+                          refine_steps: int = 0, refine_snr_db: float = 10.0) -> Transmission:
+    """Encode ``image`` (uint8 (H, W, 3)) to latents and put them on analog frames; ``refine_steps`` > 0
+    refines the latents for ``refine_snr_db`` (dB) first (``SemanticCodec.encode``)."""
+    latents = codec.encode(image, refine_steps=refine_steps, refine_snr_db=refine_snr_db)
     flat = latents.reshape(-1).astype(np.float32)
     n_frames = frames_needed(flat.size, tx.max_analog_values())
     desc = StreamDescriptor("semantic", image.shape[:2], n_frames, flat.size, tuple(latents.shape),
@@ -169,11 +171,15 @@ def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx
 
 def build_transmission(image: np.ndarray, codec, tx: Transmitter, scheme: str = "semantic",
                        snr_hint_db: float = 10.0, stream_id: int = 0, *, channel: str = "awgn",
-                       source_codec: str | None = None, mcs: "Mcs | None" = None) -> Transmission:
-    """The bursts of ``image`` for ``scheme``: 'semantic' (analog latents), or 'digital' (the
-    source-codec + LDPC baseline, given the semantic stream's channel uses and the MCS for
-    ``snr_hint_db`` on ``channel``, or ``mcs``; see ``digital_transmission``)."""
-    transmission = semantic_transmission(image, codec, tx, stream_id)
+                       source_codec: str | None = None, mcs: "Mcs | None" = None,
+                       refine_steps: int = 0) -> Transmission:
+    """The bursts of ``image`` for ``scheme``: 'semantic' (analog latents, refined for ``snr_hint_db``
+    with ``refine_steps`` > 0), or 'digital' (the source-codec + LDPC baseline, given the semantic
+    stream's channel uses and the MCS for ``snr_hint_db`` on ``channel``, or ``mcs``; see
+    ``digital_transmission``)."""
+    transmission = semantic_transmission(image, codec, tx, stream_id,
+                                         refine_steps=refine_steps if scheme == "semantic" else 0,
+                                         refine_snr_db=snr_hint_db)
     if scheme == "digital":
         transmission = digital_transmission(image, transmission.channel_uses, snr_hint_db, tx, stream_id,
                                             channel=channel, source_codec=source_codec, mcs=mcs)
@@ -375,18 +381,20 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
 def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffusion", snr_hint_db: float = 10.0,
              steps: int = 10, seed: int = 0, realism: float | None = None, stream_id: int = 1,
              progress: bool = False, params: OfdmParams | None = None, channel: str = "awgn",
-             source_codec: str | None = None, mcs: "Mcs | None" = None) -> tuple[Transmission, RxRun, Reception]:
+             source_codec: str | None = None, mcs: "Mcs | None" = None,
+             refine_steps: int = 0) -> tuple[Transmission, RxRun, Reception]:
     """Send ``image`` through the radio at ``radio_uri`` and decode what comes back.
 
     ``decoder`` is 'digital' for the source-codec + LDPC baseline (its MCS chosen for ``snr_hint_db``
     on ``channel``'s calibration, or ``mcs``; its ``source_codec`` bytes sized to the semantic stream's
-    channel uses) or a semantic decoding method. See ``hear`` for how the radio is used.
+    channel uses) or a semantic decoding method, whose latents ``refine_steps`` > 0 refines for
+    ``snr_hint_db``. See ``hear`` for how the radio is used.
     """
     params = params or OfdmParams()
     # the stream nonce follows the seed, so that a seeded loopback is reproducible
     transmission = build_transmission(image, codec, Transmitter(params, nonce=seed & 0xFFFF),
                                       "digital" if decoder == "digital" else "semantic", snr_hint_db, stream_id,
-                                      channel=channel, source_codec=source_codec, mcs=mcs)
+                                      channel=channel, source_codec=source_codec, mcs=mcs, refine_steps=refine_steps)
     method = "diffusion" if decoder == "digital" else decoder
     run, reception = hear(transmission, radio_uri, codec=codec, method=method, steps=steps, seed=seed,
                           realism=realism, progress=progress, params=params)

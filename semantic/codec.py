@@ -25,6 +25,7 @@ from diffusers import DDPMScheduler, UNet2DModel
 
 from semantic import samplers
 from semantic.jscc import JSCC_CLASSES, GdnJSCC, JSCC
+from semantic.refine import DEFAULT_LR, refine_latents
 
 #: Sub-folders of a codec directory.
 JSCC_DIR, PRIOR_DIR, SCHEDULER_DIR = "jscc", "prior", "scheduler"
@@ -161,8 +162,15 @@ class SemanticCodec:
 
     # ------------------------------------------------------------------ encode / decode
     @torch.no_grad()
-    def encode(self, image: np.ndarray) -> np.ndarray:
-        """uint8 (H, W, 3) -> float32 latents (n_tiles, C, h, w), each tile unit mean square."""
+    def encode(self, image: np.ndarray, refine_steps: int = 0,
+               refine_snr_db: float | tuple[float, float] = (0.0, 15.0), refine_lr: float = DEFAULT_LR) -> np.ndarray:
+        """uint8 (H, W, 3) -> float32 latents (n_tiles, C, h, w), each tile unit mean square.
+
+        ``refine_steps`` > 0 refines the encoder's latents for this image at the transmitter
+        (``semantic.refine``): that many decoder forward/backward passes, for AWGN at
+        ``refine_snr_db`` (dB per real latent value; a (low, high) range when the SNR is not known),
+        Adam step size ``refine_lr``.
+        """
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"encode needs a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}; "
@@ -172,7 +180,9 @@ class SemanticCodec:
         pad = np.pad(image, ((0, rows * t - image.shape[0]), (0, cols * t - image.shape[1]), (0, 0)),
                      mode="symmetric")
         x = torch.from_numpy(pad.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-        zmap = self.jscc.encode(x)[0]                                        # (C, rows*h, cols*w)
+        zmap = self.jscc.encode(x)                                           # (1, C, rows*h, cols*w)
+        zmap = refine_latents(self.jscc, x, zmap, refine_snr_db, refine_steps, lr=refine_lr,
+                              valid=image.shape[:2])[0]
         c, h, w = self.latent_shape
         tiles = zmap.reshape(c, rows, h, cols, w).permute(1, 3, 0, 2, 4).reshape(rows * cols, c, h, w)
         return tiles.numpy().astype(np.float32)

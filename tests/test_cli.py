@@ -65,6 +65,8 @@ def test_digital_scheme_over_file(tmp_path, photo_png, capsys):
     (["replay", "capture.wav"], "not a .sigmf-meta"),
     (["loopback", "--image", "IMG", "--model", "/no/such/model"], "no semantic codec"),
     (["rx", "--radio", "bogus:thing"], "radio"),
+    (["loopback", "--image", "IMG", "--refine-steps", "-1"], "--refine-steps -1 is negative"),
+    (["loopback", "--image", "IMG", "--decoder", "digital", "--refine-steps", "5"], "digital scheme sends none"),
 ])
 def test_user_mistakes_are_one_line(tmp_path, photo_png, capsys, args, needle):
     args = [photo_png if a == "IMG" else a for a in args]
@@ -295,3 +297,19 @@ def test_ctrl_c_while_rx_finalises_its_capture_keeps_it(tmp_path, capsys, monkey
     handle = sigmf.sigmffile.fromfile(str(rec))
     handle.validate()
     assert handle.read_samples().size == 100_000 and not list(tmp_path.glob(".*partial*"))
+
+
+def test_refine_steps_reach_the_encoder_with_the_planned_snr(tmp_path, photo_png, monkeypatch, capsys):
+    from semantic import SemanticCodec
+    calls = []
+    encode = SemanticCodec.encode
+
+    def spy(self, image, **kw):
+        calls.append((kw.get("refine_steps"), kw.get("refine_snr_db")))
+        return encode(self, image, **kw)
+    monkeypatch.setattr(SemanticCodec, "encode", spy)
+    assert main(["loopback", "--image", photo_png, "--snr", "7", "--refine-steps", "2", "--steps", "2",
+                 "--out", str(tmp_path / "rx.png")]) == 0
+    assert main(["tx", "--radio", f"file:{tmp_path / 'tx.sigmf-meta'}", "--image", photo_png, "--snr-hint", "4",
+                 "--refine-steps", "2"]) == 0
+    assert calls == [(2, 7.0), (2, 4.0)]

@@ -151,6 +151,24 @@ def test_bad_path_gives_one_line_error(tmp_path):
     assert isinstance(e.value, OSError)
 
 
+def test_transmitter_refinement_sends_latents_that_decode_better_at_the_planned_snr(codec):
+    img = load_photo("coffee")[:128, :192]   # held out; 2x3 tiles
+    plain = codec.encode(img)
+    assert np.array_equal(codec.encode(img, refine_steps=0), plain)
+    grads = [p.requires_grad for p in codec.jscc.parameters()]
+    refined = codec.encode(img, refine_steps=8, refine_snr_db=10.0)
+    assert [p.requires_grad for p in codec.jscc.parameters()] == grads   # the model is left as it was
+    assert refined.shape == plain.shape and not np.allclose(refined, plain)
+    np.testing.assert_allclose((refined.astype(np.float64) ** 2).mean(axis=(1, 2, 3)), 1.0, rtol=1e-4)
+
+    def psnr_at_10db(z):
+        return np.mean([psnr(img, codec.decode(*_channel(z, 10.0, seed=seed), img.shape, method="direct"))
+                        for seed in range(4)])
+    assert psnr_at_10db(refined) > psnr_at_10db(plain) + 0.1
+    with pytest.raises(ValueError, match="high end below its low end"):
+        codec.encode(img, refine_steps=1, refine_snr_db=(10.0, 0.0))
+
+
 def test_hub_id_loads_from_the_hub_cache_and_fails_in_one_line_offline(codec, tmp_path, monkeypatch):
     import huggingface_hub.constants as hub
     monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)        # no request leaves the machine

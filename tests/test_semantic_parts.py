@@ -273,3 +273,31 @@ def test_validation_psnr_measures_the_training_and_the_held_out_split(tmp_path):
         assert fig["class"] == "GdnJSCC" and 10 < fig["psnr_0db"] < fig["psnr_10db"] < 50
     with pytest.raises(SystemExit, match="no val photos"):
         validation_psnr.main(["--photo-dir", str(photos), "--val-every", "0", "--n-crops", "2"])
+
+
+def test_tx_refinement_script_compares_settings_against_the_plain_encoder(tmp_path):
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import tx_refinement
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(load_photo("coffee")[:64, :128]).save(photos / "coffee.png")
+    out = tmp_path / "refine.json"
+    assert tx_refinement.main(["--photo-dir", str(photos), "--snr", "0", "10", "--steps", "2", "--seeds", "2",
+                               "--threads", "1", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    rows = {"encoder", "refined 2 steps, lr 0.03, matched", "refined 2 steps, lr 0.03, range"}
+    assert set(res["quality"]) == rows and set(res["encode_cpu_s_per_tile"]) == rows
+    assert res["photos"] == ["photos/coffee.png"] and res["how"].startswith("python scripts/tx_refinement.py")
+    for row, cells in res["quality"].items():
+        assert set(cells) == {"awgn 0 dB", "awgn 10 dB"}
+        for cell in cells.values():
+            assert len(cell["psnr_db"]["per_seed"]) == 2 and 10 < cell["psnr_db"]["mean"] < 50
+            assert cell["psnr_gain_db"]["mean"] == 0.0 if row == "encoder" else np.isfinite(cell["psnr_gain_db"]["mean"])
+    assert res["encode_cpu_s_per_tile"]["refined 2 steps, lr 0.03, matched"] > res["encode_cpu_s_per_tile"]["encoder"]
+    with pytest.raises(SystemExit, match="--val-crops needs --photo-dir"):
+        tx_refinement.main(["--val-crops", "2", "--out", str(out)])
