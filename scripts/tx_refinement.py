@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("--val-crops needs --photo-dir (the training photos whose validation split to crop)")
         _, val = split_train_val(photos_in_dirs(a.photo_dir), 10)
         crops = validation_crops(val, 256, a.val_crops)
-        photos = {f"val crop {i}": (c.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for i, c in enumerate(crops)}
+        photos = {f"val crop {i}": (c.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+                  for i, c in enumerate(crops)}
         source = {"validation photos": sorted(val), "crops": a.val_crops}
     else:
         photos = photos_in_dirs(a.photo_dir) if a.photo_dir else heldout_photos()
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     base = quality["encoder"]
     for name, cs in quality.items():
         for c, met in cs.items():
-            met["psnr_gain_db"] = _stats([x - b for x, b in zip(met["psnr_db"]["per_seed"], base[c]["psnr_db"]["per_seed"])])
+            gains = zip(met["psnr_db"]["per_seed"], base[c]["psnr_db"]["per_seed"])
+            met["psnr_gain_db"] = _stats([x - b for x, b in gains])
     result = {"how": "python scripts/tx_refinement.py " + " ".join(sys.argv[1:] if argv is None else argv),
               **source, "model": a.model or "shipped default", "decoder": codec.diffusion_method,
               "seeds": a.seeds, "threads": a.threads, "refine_range_db": list(RANGE_DB),

@@ -53,8 +53,8 @@ def _hub_snapshot(hub_id: str) -> Path:
         raise CodecLoadError(f"no model {hub_id!r} on the Hugging Face hub (or it is private: log in with "
                              "`hf auth login`); check the id, or pass a local codec directory") from e
     except LocalEntryNotFoundError as e:
-        raise CodecLoadError(f"cannot fetch {hub_id!r}: the Hugging Face hub cannot be reached (no network, or HF_HUB_OFFLINE) and "
-                             "the model is not in the local cache; download it where there is network "
+        raise CodecLoadError(f"cannot fetch {hub_id!r}: the Hugging Face hub cannot be reached (no network, or "
+                             "HF_HUB_OFFLINE) and the model is not in the local cache; download it where there is network "
                              f"(`hf download {hub_id} --local-dir DIR`) and pass DIR") from e
     except Exception as e:  # noqa: BLE001 - any other hub failure (HTTP error, bad revision) is one line too
         reason = " ".join(str(e).split())[:200] or type(e).__name__

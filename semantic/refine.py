@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from semantic.jscc import tilewise_normalize
+from semantic.latent_channel import noise_variance, transmit
 
 #: Adam step size on the latents (unit mean square), chosen on the validation crops
 #: (docs/results/tx_refinement_validation.json).
@@ -56,9 +57,8 @@ def refine_latents(jscc, x: torch.Tensor, zmap: torch.Tensor, snr_db: float | tu
         with torch.enable_grad():
             for _ in tqdm(range(steps), desc="refining latents", leave=False, disable=None, mininterval=2.0):
                 z = tilewise_normalize(u, block)
-                snr = lo + (hi - lo) * torch.rand(z.shape[0], 1, 1, 1, generator=g)
-                var = (10.0 ** (-snr / 10.0)).expand_as(z)
-                rec = jscc.decode(z + torch.randn(z.shape, generator=g) * var.sqrt(), var)
+                var = noise_variance(z.shape, lo + (hi - lo) * torch.rand(z.shape[0], generator=g), "awgn")
+                rec = jscc.decode(transmit(z, var, g), var)
                 loss = F.mse_loss(rec[..., :h, :w], x[..., :h, :w])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

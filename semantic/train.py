@@ -235,12 +235,12 @@ def train(config: TrainConfig | dict) -> Path:
     dev = acc.device
     hardware = f"{dev} x{acc.num_processes}, torch threads {torch.get_num_threads()}"
     if dev.type == "cpu":
-        hardware += f" ({cpu_description()})"
+        cpu = cpu_description()
+        hardware += f" ({cpu})"
         if cfg.mixed_precision != "no" and cfg.mixed_precision not in native_cpu_precisions():
-            log.warning("--mixed-precision %s on a CPU without native %s kernels (%s) trains "
-                        "about 9x slower than float32 (measured on an AVX2 CPU: docs/results/train_speed_avx2.json); "
-                        "use --mixed-precision no here", cfg.mixed_precision, cfg.mixed_precision,
-                        cpu_description())
+            log.warning("--mixed-precision %s on a CPU without native %s kernels (%s) trains about 9x slower "
+                        "than float32 (measured on an AVX2 CPU: docs/results/train_speed_avx2.json); "
+                        "use --mixed-precision no here", cfg.mixed_precision, cfg.mixed_precision, cpu)
     start = time.time()
     run = {"config": asdict(cfg), "train_photos": sorted(train_set), "val_photos": sorted(val_set),
            "hardware": hardware}
