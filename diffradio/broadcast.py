@@ -18,7 +18,7 @@ import numpy as np
 
 from diffradio import link
 from diffradio.images import write_image
-from phy import OfdmParams, Transmitter
+from phy import ChannelConfig, OfdmParams, Transmitter
 
 REPORTED = ("psnr_db", "ms_ssim", "vif", "frames_lost", "frames_decoded", "frames_expected", "snr_db_est", "out")
 
@@ -28,11 +28,11 @@ def receiver_seed(seed: int, index: int) -> int:
     return seed * 1000 + index
 
 
-def _hear(transmission: link.Transmission, image: np.ndarray, uri: str, out: Path, codec, method: str,
-          steps: int, seed: int) -> dict:
+def _hear(transmission: link.Transmission, image: np.ndarray, channel: ChannelConfig, out: Path, codec,
+          method: str | None, steps: int, seed: int) -> dict:
     """One receiver's decode of one stream: the reported metrics; the failure image when nothing arrived."""
     try:
-        _, rec = link.hear(transmission, uri, codec=codec, method=method, steps=steps, seed=seed)
+        _, rec = link.hear(transmission, channel, codec=codec, method=method, steps=steps, seed=seed)
     except link.LinkError:
         from semantic.metrics import all_metrics
         received = np.full_like(image, link.FAILURE_GRAY)
@@ -45,8 +45,9 @@ def _hear(transmission: link.Transmission, image: np.ndarray, uri: str, out: Pat
 
 
 def run_broadcast(image: np.ndarray, codec, out_dir: str | Path, *, snrs: list[float], channel: str = "awgn",
-                  digital_target_snr: float | None = None, seed: int = 0, method: str = "diffusion",
-                  steps: int = 10, source_codec: str | None = None, image_path: str | None = None) -> dict:
+                  digital_target_snr: float | None = None, seed: int = 0, method: str | None = None,
+                  steps: int = 10, source_codec: str | None = None, image_path: str | None = None,
+                  bandwidth_ratio: str | None = None) -> dict:
     """Broadcast ``image`` (uint8 (H, W, 3)) to one receiver per SNR in ``snrs`` (dB); write each
     received image, ``broadcast.json`` and the figure ``broadcast.png`` into ``out_dir``.
 
@@ -61,15 +62,15 @@ def run_broadcast(image: np.ndarray, codec, out_dir: str | Path, *, snrs: list[f
     out.mkdir(parents=True, exist_ok=True)
     target = statistics.median_low(snrs) if digital_target_snr is None else float(digital_target_snr)
     tx = Transmitter(OfdmParams(), nonce=seed & 0xFFFF)   # seeded: the same run gives the same samples
-    semantic = link.build_transmission(image, codec, tx, "semantic", stream_id=1)
+    semantic = link.build_transmission(image, codec, tx, "semantic", stream_id=1, bandwidth_ratio=bandwidth_ratio)
     digital = link.build_transmission(image, codec, tx, "digital", target, stream_id=2, channel=channel,
                                       source_codec=source_codec)
     receivers = []
     for i, snr in enumerate(snrs):
-        uri = link.sim_uri(snr, channel, 0.0, 0.0, receiver_seed(seed, i))
+        radio = ChannelConfig(snr_db=float(snr), channel=channel, seed=receiver_seed(seed, i))
         entry = {"snr_db": float(snr), "seed": receiver_seed(seed, i)}
         for scheme, transmission in (("semantic", semantic), ("digital", digital)):
-            entry[scheme] = _hear(transmission, image, uri, out / f"rx{i}-{snr:g}dB-{scheme}.png", codec, method,
+            entry[scheme] = _hear(transmission, image, radio, out / f"rx{i}-{snr:g}dB-{scheme}.png", codec, method,
                                   steps, seed)
         receivers.append(entry)
     report = link.digital_report(digital)
@@ -79,7 +80,7 @@ def run_broadcast(image: np.ndarray, codec, out_dir: str | Path, *, snrs: list[f
         "source_quality": report["source_quality"], "source_downscale": report["source_downscale"],
         "channel_uses": {"semantic": semantic.channel_uses, "digital": digital.channel_uses},
         "frames_sent": {"semantic": semantic.frames_sent, "digital": digital.frames_sent},
-        "semantic_decoder": method, "steps": steps, "seed": seed, "image": image_path,
+        "semantic_decoder": method or codec.default_method, "bandwidth_ratio": bandwidth_ratio or "1/24", "steps": steps, "seed": seed, "image": image_path,
         "json": str(out / "broadcast.json"), "figure": str(out / "broadcast.png"),
     }
     reference = write_image(out / "sent.png", image)

@@ -16,18 +16,20 @@ import numpy as np
 
 from sdr.base import RadioConfig
 
-DECODERS = ("diffusion", "snr-matched", "posterior", "direct", "digital")
+DECODERS = ("direct", "diffusion", "digital")
+RATIOS = ("1/12", "1/24", "1/48")
 CHANNELS = ("awgn", "rayleigh", "tdl-a", "tdl-b", "tdl-c", "tdl-d", "tdl-e")
 
 
 def _add_decoder_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--decoder", choices=DECODERS, default="diffusion",
-                   help="how semantic frames are decoded (diffusion = the default diffusion sampler)")
-    p.add_argument("--steps", type=int, default=10, help="diffusion steps (default 10)")
+    p.add_argument("--decoder", choices=DECODERS, default=None,
+                   help="how semantic frames are decoded (default: the model's, see its codec_config.json: "
+                        "direct for the shipped model; diffusion needs a model with a diffusion prior)")
+    p.add_argument("--steps", type=int, default=10, help="diffusion decoder: steps (default 10)")
     p.add_argument("--realism", type=float, default=None,
-                   help="posterior decoder: 0 = smooth posterior-mean estimate (highest PSNR), 1 = sampled "
-                        "detail (default: the model's setting, see its codec_config.json)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the channel and the sampler")
+                   help="diffusion decoder: 0 = posterior-mean estimate (highest PSNR), 1 = posterior sample "
+                        "(default: the model's setting)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the channel and the decoder")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
 
 
@@ -60,6 +62,12 @@ def _add_radio_args(p: argparse.ArgumentParser, direction: str) -> None:
     p.add_argument("--rate", type=float, default=2e6, help="sample rate in S/s (default 2e6)")
 
 
+def _add_ratio_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bandwidth-ratio", choices=RATIOS, default="1/24",
+                   help="semantic scheme: complex channel uses per real image value (1/12: 32 values per "
+                        "8x8-pixel position, 1/24: 16, 1/48: 8; default 1/24); the receiver reads it from the stream")
+
+
 def _add_refine_arg(p: argparse.ArgumentParser, snr_flag: str) -> None:
     p.add_argument("--refine-steps", type=int, default=0, metavar="N",
                    help=f"semantic scheme: refine the latents for the SNR of {snr_flag} with N decoder passes at the "
@@ -81,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radio", default=None,
                    help="radio URI instead of the simulated one built from --snr/--channel/--cfo/--sro")
     _add_decoder_args(p)
+    _add_ratio_arg(p)
     _add_refine_arg(p, "--snr")
     add_source_codec_arg(p)
     _add_output_args(p, need_out=False)
@@ -94,19 +103,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=float, default=None, metavar="SECONDS",
                    help="loop the stream (cyclic buffer) for this many seconds on a hardware radio")
     p.add_argument("--stream-id", type=int, default=1, help="stream id written in every frame header")
+    p.add_argument("--nonce", type=int, default=None, metavar="0..65535",
+                   help="stream nonce written in every frame header (default: drawn at random per run); fixed, "
+                        "two runs with the same image write the same samples")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
+    _add_ratio_arg(p)
     _add_refine_arg(p, "--snr-hint")
     add_source_codec_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_radio_args(p, "tx")
 
     p = sub.add_parser("rx", help="receive from a radio, decode, write the image")
-    p.add_argument("--radio", required=True, help="radio URI, e.g. pluto:ip:192.168.2.1, soapy:driver=uhd")
+    p.add_argument("--radio", required=True, help="radio URI, e.g. pluto:ip:192.168.2.1, soapy:driver=uhd, "
+                                                  "zmq:sub=tcp://127.0.0.1:5555,rate=2e6 (a GNU Radio flowgraph)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds of samples to listen at most")
     p.add_argument("--count", type=int, default=None,
                    help="with {n} in --out: stop after this many images (default: listen until --timeout or Ctrl-C)")
     p.add_argument("--record", default=None, help="also record the received samples to PATH.sigmf-meta")
     p.add_argument("--reference", default=None, help="the sent image, to report PSNR/MS-SSIM")
+    p.add_argument("--live", action="store_true",
+                   help="serve a web page showing the reception as it runs (images as their tiles arrive, SNR/CFO, "
+                        "constellation, frame counters); needs {n} in --out; the page stays until Ctrl-C")
+    p.add_argument("--port", type=int, default=8765, help="--live: the page's TCP port (default 8765; 0 = any free)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="--live: the address to serve on (default 127.0.0.1: this machine only)")
     _add_decoder_args(p)
     _add_output_args(p, need_out=True)
     _add_radio_args(p, "rx")
@@ -129,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digital-target-snr", type=float, default=None, metavar="DB",
                    help="SNR the digital stream's MCS is chosen for (default: the median receiver's)")
     _add_decoder_args(p)
+    _add_ratio_arg(p)
     add_source_codec_arg(p)
     p.add_argument("--out", required=True, help="folder for the received images, broadcast.json and broadcast.png")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -138,11 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_args(p)
     add_source_codec_arg(p)
 
-    sub.add_parser("train", help="train the encoder and the diffusion prior (see diffradio train --help)",
+    sub.add_parser("train", help="fine-tune the codec with the channel in the loop (see diffradio train --help)",
                    add_help=False)
 
-    p = sub.add_parser("bench", help="benchmarks: phy (receiver) or decoder (semantic)")
-    p.add_argument("what", choices=("phy", "decoder"))
+    p = sub.add_parser("bench", help="benchmarks: phy (receiver), decoder (semantic) or outage (loopbacks in fading)")
+    p.add_argument("what", choices=("phy", "decoder", "outage"))
     p.add_argument("--out", default="out/bench", help="folder for figures")
     p.add_argument("--quick", action="store_true", help="fewer trials (a smoke run)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -150,7 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decoder: folder of photos to measure on (default: the packaged held-out photos)")
     p.add_argument("--seeds", type=int, default=3, help="decoder: noise seeds per cell (default 3)")
     p.add_argument("--steps", type=int, default=10, help="decoder: diffusion steps (default 10)")
-    p.add_argument("--model", default=None, help="decoder: model directory or hub id (default: shipped weights)")
+    p.add_argument("--model", default=None,
+                   help="decoder, outage: model directory or hub id (default: shipped weights)")
+    p.add_argument("--bandwidth-ratio", choices=RATIOS, nargs="+", default=list(RATIOS),
+                   help="decoder: bandwidth ratios to measure (default: all three)")
+    p.add_argument("--latent-channel", nargs="+", choices=("awgn", "rayleigh"), default=["awgn", "rayleigh"],
+                   help="decoder: latent channels (default both)")
+    p.add_argument("--no-reference", action="store_true",
+                   help="decoder: skip the AVIF-at-capacity row (its rate search takes seconds per photo and cell)")
+    p.add_argument("--snr", type=float, nargs="+", default=None,
+                   help="decoder: SNRs in dB per real value (default 0 5 10 15); outage: mean in-band SNRs in dB "
+                        "(default -5 0 5 10 15)")
+    p.add_argument("--runs", type=int, default=200,
+                   help="outage: fading realisations per channel and SNR (default 200, seeds from --first-seed)")
+    p.add_argument("--first-seed", type=int, default=1, help="outage: seed of the first realisation (default 1)")
+    p.add_argument("--channel", nargs="+", choices=CHANNELS, default=["tdl-c", "rayleigh"],
+                   help="outage: channels (default tdl-c rayleigh)")
+    p.add_argument("--photo", default="coffee", help="outage: held-out photo name or image file (default coffee)")
+    p.add_argument("--size", type=int, default=192, help="outage: the photo's short side in pixels (default 192)")
     return parser
 
 
@@ -184,7 +222,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError("--refine-steps refines semantic latents; the digital scheme sends none (drop one of them)")
     realism = getattr(args, "realism", None)
     if realism is not None and not 0.0 <= realism <= 1.0:
-        raise ValueError(f"--realism {realism:g} is outside 0..1 (0 = smooth posterior mean, 1 = sampled detail)")
+        raise ValueError(f"--realism {realism:g} is outside 0..1 (0 = posterior-mean estimate, 1 = posterior sample)")
 
 
 def main(argv: list[str] | None = None) -> int:

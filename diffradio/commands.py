@@ -7,7 +7,7 @@ from pathlib import Path
 
 from diffradio import link
 from diffradio.images import read_image, write_image
-from phy import OfdmParams, Transmitter
+from phy import ChannelConfig, OfdmParams, Transmitter
 from sdr import RadioConfig, open_radio
 
 
@@ -51,30 +51,37 @@ def _finish(rec: link.Reception, run_: link.RxRun, args, reference, sample_rate_
 def loopback(args, emit) -> int:
     """Send an image through a (simulated) radio and back, report the metrics."""
     image = read_image(args.image)
-    uri = args.radio or link.sim_uri(args.snr, args.channel, args.cfo, args.sro, args.seed)
-    transmission, run_, rec = link.loopback(image, _codec(args.model), uri, decoder=args.decoder,
+    radio = args.radio or ChannelConfig(snr_db=args.snr, channel=args.channel, cfo_hz=args.cfo, sro_ppm=args.sro,
+                                        seed=args.seed)
+    transmission, run_, rec = link.loopback(image, _codec(args.model), radio, decoder=args.decoder,
                                             snr_hint_db=args.snr, steps=args.steps, seed=args.seed,
                                             realism=args.realism, progress=_progress(args), channel=args.channel,
-                                            source_codec=args.source_codec, refine_steps=args.refine_steps)
-    extra = dict(frames_sent=transmission.frames_sent, radio=uri, decoder=args.decoder,
+                                            source_codec=args.source_codec, refine_steps=args.refine_steps,
+                                            bandwidth_ratio=args.bandwidth_ratio)
+    # the JSON names the simulated radio as the --radio URI that reopens it (output only, never parsed back)
+    label = args.radio or (f"sim:snr={args.snr:g},channel={args.channel},cfo={args.cfo:g},sro={args.sro:g},"
+                           f"seed={args.seed}")
+    extra = dict(frames_sent=transmission.frames_sent, radio=label, decoder=args.decoder,
                  **link.digital_report(transmission))
     return _finish(rec, run_, args, image, OfdmParams().sample_rate_hz, extra, emit)
 
 
 def tx(args, emit) -> int:
-    """Transmit an image; a ``file:`` radio writes exactly the baseband samples as SigMF."""
+    """Transmit an image; a ``file:`` radio writes exactly the baseband samples as SigMF. The radio is
+    opened before the model loads, so that a missing device or a port in use fails at once."""
     image = read_image(args.image)
     params = OfdmParams(sample_rate_hz=args.rate)
-    transmitter = Transmitter(params)          # a random stream nonce per run
-    transmission = link.build_transmission(image, _codec(args.model), transmitter, args.scheme,
-                                           args.snr_hint, args.stream_id, source_codec=args.source_codec,
-                                           refine_steps=args.refine_steps)
+    transmitter = Transmitter(params, nonce=args.nonce)  # a random stream nonce per run unless --nonce
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, tx_gain_db=args.tx_gain)
     with open_radio(args.radio, config) as radio:
+        transmission = link.build_transmission(image, _codec(args.model), transmitter, args.scheme,
+                                               args.snr_hint, args.stream_id, source_codec=args.source_codec,
+                                               refine_steps=args.refine_steps, bandwidth_ratio=args.bandwidth_ratio)
         link.transmit(radio, transmission, repeat=args.repeat is not None)
         if args.repeat is not None:
             radio.wait(args.repeat)
-    emit({**dict(scheme=args.scheme, frames_sent=transmission.frames_sent, channel_uses=transmission.channel_uses,
+    emit({**dict(scheme=args.scheme, bandwidth_ratio=args.bandwidth_ratio if args.scheme == "semantic" else None,
+                 frames_sent=transmission.frames_sent, channel_uses=transmission.channel_uses,
                  samples=int(sum(b.size for b in transmission.bursts)), radio=args.radio,
                  stream_id=args.stream_id, nonce=transmitter.nonce, modulation=transmission.modulation,
                  code_rate=transmission.code_rate, **radio.stats.as_dict()),
@@ -148,37 +155,82 @@ def rx(args, emit) -> int:
     capture is never half-written. The capture holds the rate, frequency and gain read back from
     the device and the radio's overflow and late events as annotations at their sample positions;
     the JSON reports the radio's ``overflows``, ``underflows`` and ``late`` counts.
+
+    With ``--live`` a web page (``diffradio.live``) shows the reception while it runs; once reception
+    ends (not by Ctrl-C) the JSON is printed and the page stays until Ctrl-C, which then exits 0.
     """
     _check_out(args)
+    live = getattr(args, "live", False)
+    if live and not _numbered(args.out):
+        raise ValueError("--live shows every image as it arrives: give --out with {n} (e.g. --out rx-{n}.png)")
     reference = read_image(args.reference) if args.reference else None
     params = OfdmParams(sample_rate_hz=args.rate)
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, rx_gain_db=args.rx_gain)
-    writer = None
-    if _numbered(args.out):  # every image decoded and written as it completes, beside the receive loop
-        from diffradio.image_writer import ImageWriter
-        codec = _codec(args.model)  # loaded before the radio streams: a wrong --model fails at once
-        writer = ImageWriter(args.out, lambda run_, state: link.decode(
-            run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed, realism=args.realism,
-            stream=state), reference, _log)
+    writer = monitor = server = None
     try:
-        with open_radio(args.radio, config) as radio:
-            recorder = None
-            if args.record:
-                from sdr import SigMFRecorder
-                recorder = SigMFRecorder.from_radio(args.record, radio, hw=args.radio,
-                                                    description="diffradio rx --record")
-            try:
-                run_ = link.receive(radio, params, timeout_s=args.timeout, stop_when_complete=True,
-                                    count=args.count if writer else 1, recorder=recorder,
-                                    progress=_progress(args), log=_log, warm=True,
-                                    on_image=writer.submit if writer else None,
-                                    keep_frames=RX_KEEP_FRAMES if writer else None)
-            finally:
-                if recorder is not None:
-                    recorder.close()
+        if _numbered(args.out):  # every image decoded and written as it completes, beside the receive loop
+            import threading
+
+            from diffradio.image_writer import ImageWriter
+            decoding = threading.Lock()  # the writer and the live previews share the codec
+            if live:  # first: a port in use fails at once
+                from diffradio.live import LiveMonitor, LiveServer
+                monitor = LiveMonitor(decode_lock=decoding)
+                server = LiveServer(monitor, args.host, args.port)
+            codec = _codec(args.model)  # loaded before the radio streams: a wrong --model fails at once
+            if monitor is not None:
+                monitor.codec = codec
+                _log(f"live page at {server.url}")
+
+            def decode(run_, state):
+                with decoding:
+                    return link.decode(run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed,
+                                       realism=args.realism, stream=state)
+
+            writer = ImageWriter(args.out, decode, reference, _log, on_written=monitor.on_written if monitor else None)
+        on_image = writer.submit if writer else None
+        if monitor is not None:
+            def on_image(run_, number, state):
+                monitor.on_image(number, state)
+                writer.submit(run_, number, state)
+        try:
+            with open_radio(args.radio, config) as radio:
+                recorder = None
+                if args.record:
+                    from sdr import SigMFRecorder
+                    recorder = SigMFRecorder.from_radio(args.record, radio, hw=args.radio,
+                                                        description="diffradio rx --record")
+                try:
+                    run_ = link.receive(radio, params, timeout_s=args.timeout, stop_when_complete=True,
+                                        count=args.count if writer else 1, recorder=recorder,
+                                        progress=_progress(args), log=_log, warm=True, on_image=on_image,
+                                        keep_frames=RX_KEEP_FRAMES if writer else None,
+                                        on_frame=monitor.on_frame if monitor else None)
+                finally:
+                    if recorder is not None:
+                        recorder.close()
+        finally:
+            written = writer.close() if writer else None  # the images completed so far, whatever happened
+        report = emit
+        if monitor is not None:
+            def report(result, as_json):
+                for number, image in enumerate(result.get("images", []), start=1):
+                    if number > len(written):  # decoded at the end (incomplete streams)
+                        monitor.on_written(number, image)
+                emit(result, as_json)
+        code = _decode_and_report(run_, args, reference, params, report, radio.stats.as_dict(), written)
+        if server is not None and not run_.interrupted:
+            from diffradio.live import wait_for_interrupt
+            monitor.set_status("ended")
+            _log(f"reception ended; the live page stays at {server.url} until Ctrl-C")
+            sys.stdout.flush()
+            wait_for_interrupt()
+        return code
     finally:
-        written = writer.close() if writer else None  # the images completed so far, whatever happened
-    return _decode_and_report(run_, args, reference, params, emit, radio.stats.as_dict(), written)
+        if server is not None:
+            server.close()
+        if monitor is not None:
+            monitor.close()
 
 
 def replay(args, emit) -> int:
@@ -202,11 +254,12 @@ def broadcast(args, emit) -> int:
     from diffradio.broadcast import run_broadcast
     if args.decoder == "digital":
         raise ValueError("broadcast sends the semantic and the digital stream; --decoder picks the semantic "
-                         "decoder (diffusion, snr-matched, posterior or direct)")
+                         "decoder (direct or diffusion)")
     image = read_image(args.image)
     result = run_broadcast(image, _codec(args.model), args.out, snrs=args.snr, channel=args.channel,
                            digital_target_snr=args.digital_target_snr, seed=args.seed, method=args.decoder,
-                           steps=args.steps, source_codec=args.source_codec, image_path=args.image)
+                           steps=args.steps, source_codec=args.source_codec, image_path=args.image,
+                           bandwidth_ratio=args.bandwidth_ratio)
     emit(result, args.json)
     return 0
 
@@ -226,12 +279,23 @@ def bench(args, emit) -> int:
         if args.what == "phy":
             from phy.bench import run_phy_bench
             result = run_phy_bench(args.out, quick=args.quick)
+        elif args.what == "outage":
+            from diffradio.outage import run_outage_bench
+            if args.runs < 1:
+                raise ValueError(f"--runs must be >= 1, got {args.runs}")
+            result = run_outage_bench(args.out, _codec(args.model), photo=args.photo, size=args.size,
+                                      channels=args.channel, snrs=args.snr or [-5.0, 0.0, 5.0, 10.0, 15.0],
+                                      n=args.runs, first_seed=args.first_seed,
+                                      steps=args.steps, quick=args.quick, progress=not args.json)
+            result = {k: v for k, v in result.items() if k != "runs"}
         else:
             from semantic.bench import format_table, run_decoder_bench
             from semantic.data import heldout_photos, photos_in_dirs
             photos = photos_in_dirs([args.photo_dir]) if args.photo_dir else heldout_photos()
             result = run_decoder_bench(args.out, photos, weights=args.model, steps=args.steps, seeds=args.seeds,
-                                       quick=args.quick)
+                                       quick=args.quick, ratios=tuple(args.bandwidth_ratio),
+                                       snrs=tuple(args.snr or (0.0, 5.0, 10.0, 15.0)), reference=not args.no_reference,
+                                       channels=tuple(args.latent_channel))
             print(format_table(result))
     if args.json:
         emit(result, True)

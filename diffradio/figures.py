@@ -95,7 +95,7 @@ def plot_broadcast(result: dict, reference: Path, path: Path) -> Path:
             ax.axis("off")
     ax = fig.add_subplot(grid[:, n + 1])
     snr = [rx["snr_db"] for rx in receivers]
-    ax.plot(snr, [rx["semantic"]["psnr_db"] for rx in receivers], "o-", color="C0", label="semantic (diffusion)")
+    ax.plot(snr, [rx["semantic"]["psnr_db"] for rx in receivers], "o-", color="C0", label=f"semantic ({result.get('semantic_decoder', 'direct')})")
     ax.plot(snr, [rx["digital"]["psnr_db"] for rx in receivers], "^-", color="C3",
             label=f"digital ({result['source_codec'].upper()}, {result['digital_mcs']})")
     ax.axvline(result["digital_target_snr_db"], color="C3", ls=":", lw=1, label="digital target SNR")

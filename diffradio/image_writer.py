@@ -27,12 +27,15 @@ class ImageWriter:
             settings bound).
         reference: uint8 (H, W, 3) sent image for the metrics, or None.
         log: callable taking one line per written image.
+        on_written: callable taking (image number, its JSON object) once the image is on disk
+            (``rx --live``), or None.
     """
 
     def __init__(self, pattern: str, decode: Callable[[link.RxRun, object], link.Reception],
                  reference: np.ndarray | None,
-                 log: Callable[[str], None]) -> None:
+                 log: Callable[[str], None], on_written: Callable[[int, dict], None] | None = None) -> None:
         self._pattern, self._decode, self._reference, self._log = pattern, decode, reference, log
+        self._on_written = on_written
         self._queue: queue.Queue = queue.Queue()
         self.results: list[dict] = []          # the JSON of each written image, in number order
         self._error: BaseException | None = None
@@ -56,6 +59,8 @@ class ImageWriter:
                 write_image(out, rec.image)
                 self.results.append(result)
                 self._log(f"wrote  image {number} to {out}")
+                if self._on_written is not None:
+                    self._on_written(number, result)
             except Exception as exc:  # handed to the caller by close()
                 self._error = exc
             finally:

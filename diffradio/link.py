@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from diffradio.stream import (StreamAssembler, StreamDescriptor, frame_slices, frames_needed,
-                              gather_bytes, gather_latents)
-from phy import OfdmParams, Receiver, Transmitter
+from diffradio.stream import (DESCRIPTOR_BYTES, StreamAssembler, StreamDescriptor, frame_slices, frames_needed,
+                              gather_bytes, gather_latents, stream_key)
+from phy import ChannelConfig, OfdmParams, Receiver, Transmitter
 from phy.mcs import mcs_by_name, select_mcs
 from sdr import Radio
+from sdr.base import NO_SIGNAL_HINT
 
 if TYPE_CHECKING:
     from phy.mcs import Mcs
@@ -101,26 +102,30 @@ class Reception:
 
 
 def model_id(codec) -> int:
-    """CRC-32 of the encoder's weights: which model made a semantic stream."""
-    crc = 0
-    for name, tensor in sorted(codec.jscc.encoder.state_dict().items()):
-        crc = zlib.crc32(name.encode(), crc)
-        crc = zlib.crc32(tensor.detach().cpu().numpy().tobytes(), crc)
-    return crc
+    """Which model made a semantic stream: the codec's fingerprint (CRC-32 of its encoder and projection)."""
+    return codec.fingerprint()
+
+
+DESCRIPTOR_LEVEL = 1
+"""Repetition level of the descriptor's control frames (``phy.control.LEVEL_COPIES``: 6 copies of each
+code bit): the one frame a stream cannot do without is sent at a lower rate than any header."""
 
 
 def _descriptor_bursts(tx: Transmitter, desc: StreamDescriptor, stream_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """The descriptor's two control frames (first and last of the stream)."""
-    kw = dict(frame_count=desc.frame_count, stream_id=stream_id)
+    """The descriptor's two control frames (first and last of the stream), at DESCRIPTOR_LEVEL."""
+    kw = dict(frame_count=desc.frame_count, stream_id=stream_id, level=DESCRIPTOR_LEVEL)
     return (tx.control_burst(desc.pack(), frame_index=0, **kw),
             tx.control_burst(desc.pack(), frame_index=desc.frame_count - 1, **kw))
 
 
 def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: int = 0, *,
-                          refine_steps: int = 0, refine_snr_db: float = 10.0) -> Transmission:
-    """Encode ``image`` (uint8 (H, W, 3)) to latents and put them on analog frames; ``refine_steps`` > 0
-    refines the latents for ``refine_snr_db`` (dB) first (``SemanticCodec.encode``)."""
-    latents = codec.encode(image, refine_steps=refine_steps, refine_snr_db=refine_snr_db)
+                          bandwidth_ratio: str | None = None, refine_steps: int = 0,
+                          refine_snr_db: float = 10.0) -> Transmission:
+    """Encode ``image`` (uint8 (H, W, 3)) to latents at ``bandwidth_ratio`` ('1/12', '1/24', '1/48';
+    None = 1/24) and put them on analog frames; the descriptor's latent shape tells the receiver the
+    ratio. ``refine_steps`` > 0 refines the latents for ``refine_snr_db`` (dB) first
+    (``SemanticCodec.encode``)."""
+    latents = codec.encode(image, bandwidth_ratio, refine_steps=refine_steps, refine_snr_db=refine_snr_db)
     flat = latents.reshape(-1).astype(np.float32)
     n_frames = frames_needed(flat.size, tx.max_analog_values())
     desc = StreamDescriptor("semantic", image.shape[:2], n_frames, flat.size, tuple(latents.shape),
@@ -172,12 +177,12 @@ def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx
 def build_transmission(image: np.ndarray, codec, tx: Transmitter, scheme: str = "semantic",
                        snr_hint_db: float = 10.0, stream_id: int = 0, *, channel: str = "awgn",
                        source_codec: str | None = None, mcs: "Mcs | None" = None,
-                       refine_steps: int = 0) -> Transmission:
-    """The bursts of ``image`` for ``scheme``: 'semantic' (analog latents, refined for ``snr_hint_db``
-    with ``refine_steps`` > 0), or 'digital' (the source-codec + LDPC baseline, given the semantic
+                       refine_steps: int = 0, bandwidth_ratio: str | None = None) -> Transmission:
+    """The bursts of ``image`` for ``scheme``: 'semantic' (analog latents at ``bandwidth_ratio``, refined
+    for ``snr_hint_db`` with ``refine_steps`` > 0), or 'digital' (the source-codec + LDPC baseline, given the semantic
     stream's channel uses and the MCS for ``snr_hint_db`` on ``channel``, or ``mcs``; see
     ``digital_transmission``)."""
-    transmission = semantic_transmission(image, codec, tx, stream_id,
+    transmission = semantic_transmission(image, codec, tx, stream_id, bandwidth_ratio=bandwidth_ratio,
                                          refine_steps=refine_steps if scheme == "semantic" else 0,
                                          refine_snr_db=snr_hint_db)
     if scheme == "digital":
@@ -187,7 +192,7 @@ def build_transmission(image: np.ndarray, codec, tx: Transmitter, scheme: str = 
 
 
 def digital_report(transmission: Transmission) -> dict:
-    """The digital JSON keys of a transmission (MISSION.md): ``source_codec``, ``source_bytes``, ``mcs``,
+    """The digital JSON keys of a transmission (docs/cli.md): ``source_codec``, ``source_bytes``, ``mcs``,
     and the source coding's quality and downscale; empty for a semantic one."""
     fit = transmission.source
     if fit is None:
@@ -218,6 +223,7 @@ class RxRun:
         samples: radio samples processed.
         head: the first samples (complex64, at most ``keep`` of them), for the diagnostics spectrum.
         interrupted: reception ended by Ctrl-C (what was received is kept).
+        hint: what to check when no frame was found (the radio's ``no_signal_hint``).
     """
 
     assembler: StreamAssembler
@@ -225,6 +231,7 @@ class RxRun:
     samples: int
     head: np.ndarray
     interrupted: bool = False
+    hint: str = NO_SIGNAL_HINT
 
 
 def warm_up(params: OfdmParams) -> None:
@@ -255,7 +262,7 @@ def image_line(number: int, state) -> str:
 def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None, chunk: int = 1 << 16,
             recorder=None, stop_when_complete: bool = True, count: int | None = 1, progress: bool = False,
             keep: int = 1 << 18, log=None, warm: bool = False, on_image=None,
-            keep_frames: int | None = None) -> RxRun:
+            keep_frames: int | None = None, on_frame=None) -> RxRun:
     """Stream samples from ``radio`` through the receiver until the radio ends, ``timeout_s`` passes
     (radio time: samples / sample rate), ``count`` images are complete (``stop_when_complete``; None:
     no limit), or Ctrl-C (``RxRun.interrupted``).
@@ -266,14 +273,16 @@ def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None,
     from 1 in the order images complete, and its ``StreamState``), if given, gets each stream as it completes and
     the stream is released (``StreamAssembler.release``: the callee owns it, later copies are only
     counted); ``keep_frames`` bounds ``RxRun.frames`` to the most recent frames, so that a long
-    reception does not hold every frame.
+    reception does not hold every frame. ``on_frame`` (a callable taking the frame's ``StreamState``
+    and the ``ReceivedFrame``), if given, gets every frame once it is filed (``rx --live``).
     """
     from tqdm import tqdm
 
     if warm:
         warm_up(params)
-    rx = Receiver(params)
-    run = RxRun(StreamAssembler(), deque(maxlen=keep_frames) if keep_frames else [], 0, np.zeros(0, np.complex64))
+    rx = Receiver(params, control_lengths=(DESCRIPTOR_BYTES,))
+    run = RxRun(StreamAssembler(), deque(maxlen=keep_frames) if keep_frames else [], 0, np.zeros(0, np.complex64),
+                hint=radio.no_signal_hint())
     head: list[np.ndarray] = []
     limit = None if timeout_s is None else int(timeout_s * params.sample_rate_hz)
     bar = tqdm(total=limit, unit="S", unit_scale=True, desc="receiving", disable=not progress, leave=False)
@@ -282,6 +291,8 @@ def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None,
         for f in frames:
             done = run.assembler.add(f)
             run.frames.append(f)
+            if on_frame is not None:
+                on_frame(run.assembler.streams.get(stream_key(f.header)), f)
             if log is not None:
                 log(frame_line(f))
             if done is None:
@@ -320,18 +331,17 @@ def images(run: RxRun, first_only: bool = False) -> list:
     found = run.assembler.images()
     if not found:
         if not run.assembler.frames_detected:
-            raise LinkError(f"no frame found in {run.samples} samples; check the radio URI, frequency, gain and "
-                            "sample rate (or try --radio sim:)")
+            raise LinkError(f"no frame found in {run.samples} samples; {run.hint}")
         raise LinkError(f"{run.assembler.frames_detected} frame(s) detected but no stream descriptor decoded; the signal is "
                         "too weak or is not a diffradio stream")
     return found[:1] if first_only else found
 
 
-def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10, seed: int = 0,
+def decode(run: RxRun, *, codec=None, method: str | None = None, steps: int = 10, seed: int = 0,
            realism: float | None = None, stream=None) -> Reception:
     """Rebuild the image of ``stream`` (a ``StreamState`` of ``run``; default: the first image,
     ``images``). ``codec`` is loaded (shipped default) if a semantic stream needs it and none is given;
-    ``realism`` (posterior decoder, 0..1; None = the codec's default) is passed to ``codec.decode``.
+    ``method`` (None = the codec's default), ``steps``, ``seed`` and ``realism`` go to ``codec.decode``.
 
     Raises LinkError when no frame or no stream descriptor was received.
     """
@@ -378,56 +388,58 @@ def decode(run: RxRun, *, codec=None, method: str = "diffusion", steps: int = 10
                      decode_s=time.perf_counter() - t0, samples=run.samples, extra=extra)
 
 
-def loopback(image: np.ndarray, codec, radio_uri: str, *, decoder: str = "diffusion", snr_hint_db: float = 10.0,
-             steps: int = 10, seed: int = 0, realism: float | None = None, stream_id: int = 1,
-             progress: bool = False, params: OfdmParams | None = None, channel: str = "awgn",
+def loopback(image: np.ndarray, codec, radio: ChannelConfig | str, *, decoder: str | None = None,
+             snr_hint_db: float = 10.0, steps: int = 10, seed: int = 0, realism: float | None = None,
+             stream_id: int = 1, progress: bool = False, params: OfdmParams | None = None, channel: str = "awgn",
              source_codec: str | None = None, mcs: "Mcs | None" = None,
-             refine_steps: int = 0) -> tuple[Transmission, RxRun, Reception]:
-    """Send ``image`` through the radio at ``radio_uri`` and decode what comes back.
+             refine_steps: int = 0, bandwidth_ratio: str | None = None) -> tuple[Transmission, RxRun, Reception]:
+    """Send ``image`` through ``radio`` (a simulated channel, or a URI the user gave; see ``hear``)
+    and decode what comes back.
 
     ``decoder`` is 'digital' for the source-codec + LDPC baseline (its MCS chosen for ``snr_hint_db``
     on ``channel``'s calibration, or ``mcs``; its ``source_codec`` bytes sized to the semantic stream's
-    channel uses) or a semantic decoding method, whose latents ``refine_steps`` > 0 refines for
-    ``snr_hint_db``. See ``hear`` for how the radio is used.
+    channel uses) or a semantic decoding method (None = the codec's default), whose latents, sent at
+    ``bandwidth_ratio``, ``refine_steps`` > 0 refines for ``snr_hint_db``. See ``hear`` for how the
+    radio is used.
     """
     params = params or OfdmParams()
     # the stream nonce follows the seed, so that a seeded loopback is reproducible
     transmission = build_transmission(image, codec, Transmitter(params, nonce=seed & 0xFFFF),
                                       "digital" if decoder == "digital" else "semantic", snr_hint_db, stream_id,
-                                      channel=channel, source_codec=source_codec, mcs=mcs, refine_steps=refine_steps)
-    method = "diffusion" if decoder == "digital" else decoder
-    run, reception = hear(transmission, radio_uri, codec=codec, method=method, steps=steps, seed=seed,
+                                      channel=channel, source_codec=source_codec, mcs=mcs, refine_steps=refine_steps,
+                                      bandwidth_ratio=bandwidth_ratio)
+    method = None if decoder == "digital" else decoder
+    run, reception = hear(transmission, radio, codec=codec, method=method, steps=steps, seed=seed,
                           realism=realism, progress=progress, params=params)
     return transmission, run, reception
 
 
-def hear(transmission: Transmission, radio_uri: str, *, codec=None, method: str = "diffusion", steps: int = 10,
-         seed: int = 0, realism: float | None = None, progress: bool = False,
+def hear(transmission: Transmission, radio: ChannelConfig | str, *, codec=None, method: str | None = None,
+         steps: int = 10, seed: int = 0, realism: float | None = None, progress: bool = False,
          params: OfdmParams | None = None) -> tuple[RxRun, Reception]:
-    """Send a built ``transmission`` through the radio at ``radio_uri``, receive and decode it.
+    """Send a built ``transmission`` through ``radio``, receive and decode it.
 
-    A ``sim:`` radio sends each burst once and plays the stream out (one fading realisation and
-    noise draw per radio: one receiver); any other radio loops the stream (cyclic buffer) and listens
-    for 5 s. ``method``, ``steps``, ``seed`` and ``realism`` go to the semantic decoder.
+    ``radio`` is a ``ChannelConfig`` (a simulated radio, ``sdr.sim.SimRadio``, through that channel)
+    or a radio URI from the user (``sdr.open_radio``). A simulated radio sends each burst once and
+    plays the stream out (one fading realisation and noise draw per radio: one receiver); any other
+    radio loops the stream (cyclic buffer) and listens for 5 s. ``method``, ``steps``, ``seed`` and
+    ``realism`` go to the semantic decoder.
     """
     from sdr import RadioConfig, open_radio
+    from sdr.sim import SimRadio
 
     params = params or OfdmParams()
-    hardware = not radio_uri.startswith("sim:")
-    with open_radio(radio_uri, RadioConfig(sample_rate_hz=params.sample_rate_hz)) as radio:
-        transmit(radio, transmission, repeat=hardware)
-        run = receive(radio, params, timeout_s=5.0 if hardware else None, stop_when_complete=hardware,
+    config = RadioConfig(sample_rate_hz=params.sample_rate_hz)
+    with (SimRadio(radio, config) if isinstance(radio, ChannelConfig) else open_radio(radio, config)) as opened:
+        hardware = not isinstance(opened, SimRadio)
+        transmit(opened, transmission, repeat=hardware)
+        run = receive(opened, params, timeout_s=5.0 if hardware else None, stop_when_complete=hardware,
                       progress=progress)
     return run, decode(run, codec=codec, method=method, steps=steps, seed=seed, realism=realism)
 
 
-def sim_uri(snr_db: float, channel: str, cfo_hz: float, sro_ppm: float, seed: int) -> str:
-    """The simulated radio's URI for these channel settings."""
-    return f"sim:snr={snr_db:g},channel={channel},cfo={cfo_hz:g},sro={sro_ppm:g},seed={seed}"
-
-
 def measurements(rec: Reception, reference: np.ndarray | None, out: str | None) -> dict:
-    """The JSON contract of a received image (MISSION.md): metrics when ``reference`` is known."""
+    """The JSON keys of a received image (docs/cli.md): metrics when ``reference`` is known."""
     result: dict = {}
     if reference is not None:
         from semantic.metrics import all_metrics

@@ -22,6 +22,8 @@ from phy.control import decode_control
 _MAGIC = b"DRS1"
 _FORMAT = "<4sBHHHIHHHHI"  # magic, scheme, H, W, n_data_frames, payload_len, n_tiles, C, h, w, model id
 _SCHEMES = ("semantic", "digital")
+DESCRIPTOR_BYTES = struct.calcsize(_FORMAT)
+"""Length of a packed StreamDescriptor in bytes (the payload of its control frames)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Every point is one ``link.loopback`` on the simulated radio (seed = fading and noise realisation;
 the semantic and digital rows of one (image, channel, SNR, seed) see the same realisation). Rows
 go to ``sweep.csv`` as points finish, so an interrupted sweep resumes where it stopped; the resume
-key holds the model's fingerprint, the diffusion steps, the image size and the source codec, so a
+key holds the model's fingerprint, the diffusion steps, the image size, the source codec and the
+bandwidth ratio (the digital rows get the semantic stream's channel uses at that ratio), so a
 new model or setting never reuses old rows. Besides the decoders, two digital references:
 
 - ``digital-oracle``: the best MCS in hindsight for this realisation: the most efficient MCS whose
@@ -17,8 +18,8 @@ A row whose image did not arrive (no frame detected, or a digital stream with a 
 mid-gray failure image) has ``image_lost`` = 1 and is scored like any other. ``sweep_summary.csv``
 gives, per (channel, SNR, decoder), the mean and the 95 % Student-t interval of the mean over
 images × seeds (for ``image_lost``: the share of lost images); ``sweep_paired.csv`` the mean and
-interval of paired differences (diffusion − direct, − digital, − digital-oracle on the same photo
-and realisation), which is what says whether one scheme beats another. Points run in parallel on
+interval of paired differences (direct − digital, direct − digital-oracle, and with a diffusion
+decoder diffusion − direct and − digital, on the same photo and realisation), which is what says whether one scheme beats another. Points run in parallel on
 local processes or, with ``--ray``, on a Ray cluster (the optional ``diffradio[cluster]`` extra); the CSV is the same.
 """
 from __future__ import annotations
@@ -35,15 +36,16 @@ from pathlib import Path
 
 import numpy as np
 
-DECODERS = ("diffusion", "direct", "digital", "digital-oracle", "capacity")
-KEY = ("image", "channel", "snr_db", "decoder", "seed", "model", "steps", "size", "source_codec")
+DECODERS = ("direct", "diffusion", "digital", "digital-oracle", "capacity")
+DEFAULT_DECODERS = ("direct", "digital", "digital-oracle", "capacity")
+KEY = ("image", "channel", "snr_db", "decoder", "seed", "model", "steps", "size", "source_codec", "bandwidth_ratio")
 FIELDS = KEY + ("psnr_db", "ms_ssim", "vif", "frames_sent", "frames_detected", "frames_decoded", "frames_lost",
                 "channel_uses", "snr_db_est", "cfo_hz_est", "decode_s", "mcs", "source_bytes", "source_quality",
                 "source_downscale", "capacity_bits_per_use", "image_lost", "error")
 SUMMARY_METRICS = ("psnr_db", "ms_ssim", "vif", "image_lost")
 SUMMARY_FIELDS = ("channel", "snr_db", "decoder", "n") + tuple(
     f"{m}_{s}" for m in SUMMARY_METRICS for s in ("mean", "ci_lo", "ci_hi")) + ("mcs",)
-PAIRS = (("diffusion", "direct"), ("diffusion", "digital"), ("diffusion", "digital-oracle"))
+PAIRS = (("direct", "digital"), ("direct", "digital-oracle"), ("diffusion", "direct"), ("diffusion", "digital"))
 """(a, b) decoder pairs whose paired differences a − b (same photo, same realisation) ``sweep_paired.csv`` holds."""
 PAIRED_METRICS = ("psnr_db", "ms_ssim")
 PAIRED_FIELDS = ("channel", "snr_db", "a", "b", "n") + tuple(
@@ -67,18 +69,22 @@ class Point:
     size: int = 128
     source_codec: str = "avif"
     fingerprint: str = ""
+    bandwidth_ratio: str = "1/24"
 
     def key(self) -> tuple[str, ...]:
         return (self.image, self.channel, f"{self.snr_db:g}", self.decoder, str(self.seed), self.fingerprint,
-                str(self.steps), str(self.size), self.source_codec)
+                str(self.steps), str(self.size), self.source_codec, self.bandwidth_ratio)
 
 
 def add_sweep_args(p: argparse.ArgumentParser) -> None:
     """The sweep's options (``diffradio.cli`` adds ``--source-codec``)."""
     p.add_argument("--snr", type=float, nargs="+", default=[0, 5, 10, 15], help="in-band SNRs in dB")
     p.add_argument("--channel", nargs="+", default=["awgn", "tdl-c"], help="channel models")
-    p.add_argument("--decoder", nargs="+", default=list(DECODERS), choices=DECODERS,
-                   help="decoders and digital references (default: all)")
+    p.add_argument("--decoder", nargs="+", default=list(DEFAULT_DECODERS), choices=DECODERS,
+                   help=f"decoders and digital references (default: {' '.join(DEFAULT_DECODERS)}; diffusion needs "
+                        "a model with a diffusion prior)")
+    p.add_argument("--bandwidth-ratio", choices=("1/12", "1/24", "1/48"), default="1/24",
+                   help="semantic stream's bandwidth ratio; the digital rows get its channel uses (default 1/24)")
     p.add_argument("--images", nargs="+", default=None, help="held-out photo names (default: all)")
     p.add_argument("--size", type=int, default=128,
                    help="short side in pixels the held-out photos are resized to (default 128)")
@@ -129,9 +135,11 @@ _CODEC = {}
 
 def _loopback(point: Point, image: np.ndarray, **kw):
     from diffradio import link
-    uri = link.sim_uri(point.snr_db, point.channel, 0.0, 0.0, point.seed)
-    return link.loopback(image, _CODEC[point.model], uri, snr_hint_db=point.snr_db, steps=point.steps,
-                         seed=point.seed, channel=point.channel, source_codec=point.source_codec, **kw)
+    from phy.channel import ChannelConfig
+    radio = ChannelConfig(snr_db=float(point.snr_db), channel=point.channel, seed=point.seed)
+    return link.loopback(image, _CODEC[point.model], radio, snr_hint_db=point.snr_db, steps=point.steps,
+                         seed=point.seed, channel=point.channel, source_codec=point.source_codec,
+                         bandwidth_ratio=point.bandwidth_ratio, **kw)
 
 
 def _oracle(point: Point, image: np.ndarray):
@@ -165,7 +173,7 @@ def _capacity_row(point: Point, image: np.ndarray) -> tuple[dict, np.ndarray]:
     from semantic import source_codec
     from semantic.metrics import all_metrics
     codec = _CODEC[point.model]
-    channel_uses = codec.values_per_image(image.shape) // 2
+    channel_uses = codec.values_per_image(image.shape, point.bandwidth_ratio) // 2
     c = capacity_bits_per_use(point.snr_db, point.channel, point.seed)
     fit = source_codec.fit(image, int(channel_uses * c // 8), point.source_codec)
     received = source_codec.decode(fit.data, image.shape[:2]) if fit else np.full_like(image, link.FAILURE_GRAY)
@@ -243,7 +251,7 @@ def _points(args) -> list[Point]:
         raise ValueError(f"unknown held-out image(s) {', '.join(unknown)}; choose from {', '.join(names)}")
     codec = check_codec(args.source_codec) if args.source_codec else default_codec()
     fingerprint = model_fingerprint(args.model)
-    return [Point(i, c, float(s), d, seed, args.steps, args.model, args.size, codec, fingerprint)
+    return [Point(i, c, float(s), d, seed, args.steps, args.model, args.size, codec, fingerprint, args.bandwidth_ratio)
             for i, c, s, d, seed in itertools.product(chosen, args.channel, args.snr, args.decoder, range(args.seeds))]
 
 
@@ -356,7 +364,7 @@ def run_sweep(args) -> dict:
                         disable=args.json):
             writer.writerow(row)
             fh.flush()
-    setting = points[0].key()[5:] if points else None  # model, steps, size, source codec
+    setting = points[0].key()[5:] if points else None  # model, steps, size, source codec, ratio
     rows = [r for r in _read_rows(csv_path) if tuple(r[k] for k in KEY[5:]) == setting]
     summary = _write_csv(out / "sweep_summary.csv", SUMMARY_FIELDS, summarise(rows))
     _write_csv(out / "sweep_paired.csv", PAIRED_FIELDS, paired(rows))

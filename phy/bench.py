@@ -28,7 +28,8 @@ from phy.params import OfdmParams
 from phy.rx import Receiver
 from phy.tx import Transmitter
 
-GNURADIO_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gnuradio_ofdm_bench.py"
+GNURADIO_REFERENCE = Path(__file__).resolve().with_name("gnuradio_reference.py")
+"""GNU Radio's receiver, run as a program under the system Python (``/usr/bin/python3``)."""
 TARGET_BER = 1e-3
 TARGET_FER = 1e-2
 PAYLOAD_SYMBOLS = 48
@@ -156,16 +157,16 @@ def throughput(params: OfdmParams, n_frames: int, repeats: int = 3) -> dict:
 
 
 def gnuradio(samples: int, params: OfdmParams) -> tuple[float | None, dict]:
-    """GNU Radio's ofdm_rx throughput on its own waveform (scripts/gnuradio_ofdm_bench.py under the
+    """GNU Radio's ofdm_rx throughput on its own waveform (``GNURADIO_REFERENCE`` under the
     system Python), like for like with ``throughput``: 48 payload symbols per frame (QPSK on 48 data
     subcarriers: 576 bytes with its CRC-32), mean idle gap 400 samples, 20 dB, one process pinned to
     one CPU, speed in that process's CPU time. Returns (MS/s or None, details including a reason
     when None)."""
-    if not GNURADIO_SCRIPT.exists():
-        return None, {"reason": f"{GNURADIO_SCRIPT} not found"}
+    if not GNURADIO_REFERENCE.exists():
+        return None, {"reason": f"{GNURADIO_REFERENCE} not found"}
     payload_bytes = PAYLOAD_SYMBOLS * params.n_data * 2 // 8 - 4
     try:
-        out = subprocess.run(["/usr/bin/python3", str(GNURADIO_SCRIPT), "--samples", str(samples),
+        out = subprocess.run(["/usr/bin/python3", str(GNURADIO_REFERENCE), "--samples", str(samples),
                               "--payload-bytes", str(payload_bytes)],
                              capture_output=True, text=True, timeout=600, check=False)
         result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -228,6 +229,32 @@ def false_alarms(params: OfdmParams, n_samples: int, rng) -> dict:
     return {"false_alarms_per_1e6": rx.stats["ltf_confirmed"] * scale,
             "stf_triggers_per_1e6": rx.stats["stf_triggers"] * scale,
             "false_frames_per_1e6": frames * scale, "noise_samples": n_samples}
+
+
+def foreign_bursts(params: OfdmParams, n_bursts: int, rng, snr_db: float = 20.0) -> dict:
+    """802.11a-format bursts (the same legacy STF and LTF as ours, then a BPSK SIGNAL symbol and 20
+    data symbols of random 16-QAM with 802.11a pilots: another system's traffic on the channel) at
+    ``snr_db`` AWGN: how many the receiver confirms (LTF test) and how many come out as frames
+    (none should: their header fails its CRC)."""
+    from phy.ofdm import pilot_values, symbols_to_time
+    from phy.preamble import preamble
+
+    _, data_pos, pilot_pos = layout(params)
+    pieces = []
+    for _ in range(n_bursts):
+        grid = np.zeros((21, len(data_pos) + len(pilot_pos)), dtype=np.complex128)
+        grid[:1, data_pos] = map_bits(rng.integers(0, 2, params.n_data).astype(np.uint8), "bpsk")
+        grid[1:, data_pos] = map_bits(rng.integers(0, 2, 20 * params.n_data * 4).astype(np.uint8),
+                                      "16qam").reshape(20, -1)
+        grid[:, pilot_pos] = pilot_values(params, 0, 21)
+        burst = np.concatenate([preamble(params), symbols_to_time(params, grid)])
+        pieces += [np.zeros(int(rng.integers(300, 1000)), np.complex64), 0.3 * burst]
+    x = np.concatenate(pieces + [np.zeros(1000)])
+    power = float(np.mean(np.abs(0.3 * burst) ** 2))
+    rx = Receiver(params)
+    frames = rx.receive(_channel(x, power, int(rng.integers(1 << 31)), snr_db=snr_db))
+    return {"bursts": n_bursts, "snr_db": snr_db, "ltf_confirmed": rx.stats["ltf_confirmed"],
+            "frames_out": len(frames)}
 
 
 # ------------------------------------------------------------------------------------------ impairments

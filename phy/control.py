@@ -2,7 +2,8 @@
 
 Coding: payload bytes, then CRC-16/CCITT of them (``binascii.crc_hqx``, init 0xFFFF, MSB first),
 zero-padded to whole 12-bit messages, extended Golay (24, 12) coded, repeated cyclically to fill
-``control_symbols`` OFDM symbols (at least COPIES copies of every code bit), interleaved and
+``control_symbols`` OFDM symbols (at least LEVEL_COPIES[level] copies of every code bit, the level
+written in the header), interleaved and
 whitened (``phy.golay.rate_match``, seeded per payload length), BPSK on the data subcarriers.
 The header says mode 'control' and the payload length in bytes; the receiver combines the copies
 of each code bit, decodes each codeword by soft maximum likelihood in the compiled pass the header
@@ -11,7 +12,7 @@ of two frames whose CRC failed may be added and decoded again (:func:`decode_con
 
 At rate 1/8 (Golay 1/2, four copies) a 27-byte descriptor takes 20 OFDM symbols where the LDPC
 rate-1/2 digital frame took 11; its frame error rate against SNR is measured by
-``scripts/control_fer.py`` (docs/results/control_fer.json).
+``experiments/control_fer.py`` (docs/results/control_fer.json).
 """
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ from phy import golay
 from phy.params import OfdmParams
 
 COPIES = 2
-"""Copies of every Golay code bit (at least): rate 1/(2 COPIES) overall."""
+"""Copies of every Golay code bit (at least) at repetition level 0: rate 1/(2 COPIES) overall."""
+LEVEL_COPIES = (COPIES, 6)
+"""Copies of every Golay code bit by repetition level (the header's ``level`` field): level 0, the
+format of the first control frames, and level 1 (rate 1/12: a 27-byte descriptor in 60 OFDM symbols
+instead of 20, 4.8 dB more energy per code bit), which the stream descriptor uses."""
 MAX_BYTES = 512
 """Largest control payload, bytes."""
 _SEED = 0xC0DE
@@ -36,11 +41,14 @@ def _n_coded(n_bytes: int) -> int:
     return 24 * math.ceil((8 * n_bytes + _CRC_BITS) / 12)
 
 
-def control_symbols(n_bytes: int, params: OfdmParams) -> int:
-    """OFDM symbols a control frame of ``n_bytes`` occupies; ValueError beyond MAX_BYTES."""
+def control_symbols(n_bytes: int, params: OfdmParams, level: int = 0) -> int:
+    """OFDM symbols a control frame of ``n_bytes`` at repetition ``level`` (an index of
+    LEVEL_COPIES) occupies; ValueError beyond MAX_BYTES or for an unknown level."""
     if not 0 <= n_bytes <= MAX_BYTES:
         raise ValueError(f"a control frame carries 0..{MAX_BYTES} bytes, got {n_bytes}")
-    return math.ceil(COPIES * _n_coded(n_bytes) / params.n_data)
+    if level not in range(len(LEVEL_COPIES)):
+        raise ValueError(f"control repetition level must be 0..{len(LEVEL_COPIES) - 1}, got {level}")
+    return math.ceil(LEVEL_COPIES[level] * _n_coded(n_bytes) / params.n_data)
 
 
 def _rate_match(n_bytes: int, n_bits: int) -> golay.RateMatch:
@@ -55,9 +63,10 @@ def _message(payload: bytes) -> np.ndarray:
     return np.concatenate([bits, np.zeros(_n_coded(len(payload)) // 2 - bits.size, np.uint8)])
 
 
-def encode_control(payload: bytes, params: OfdmParams) -> np.ndarray:
-    """Transmitted bits of a control frame, uint8 (control_symbols * n_data,), row-major by symbol."""
-    n_bits = control_symbols(len(payload), params) * params.n_data
+def encode_control(payload: bytes, params: OfdmParams, level: int = 0) -> np.ndarray:
+    """Transmitted bits of a control frame at repetition ``level``, uint8 (control_symbols * n_data,),
+    row-major by symbol."""
+    n_bits = control_symbols(len(payload), params, level) * params.n_data
     return golay.transmitted_bits(_message(payload), _rate_match(len(payload), n_bits))
 
 

@@ -38,7 +38,7 @@ def payload_symbols(header: Header, params: OfdmParams) -> int:
     if header.mode == "analog":
         return math.ceil(math.ceil(header.length / 2) / params.n_data)
     if header.mode == "control":
-        return control_symbols(header.length, params)
+        return control_symbols(header.length, params, header.level)
     _, n = codeword_size(header.length, header.modulation, header.code_rate)
     return math.ceil(n / (params.n_data * bits_per_symbol(header.modulation)))
 

@@ -96,6 +96,194 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
     return hits[:k], vals[:k]
 
 
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _stf_matched_filter(xr, xi, ta, tb, yr, yi, lo, hi):
+    """y(t) = sum_n x[t + n] conj(s[n]) (n < L) for t in [lo, hi), x = xr + j xi, y = yr + j yi (float32),
+    for an STF period s with s[L - n] = j conj(s[n]) (``phy.preamble``'s, at any n_fft; ta + j tb =
+    s[0..L/2]): the taps n and L - n share their coefficients, x[t+n] conj(s[n]) + x[t+L-n] conj(s[L-n])
+    = a (u - j v) - j b (u + j v) with s[n] = a + j b, u = x[t+n], v = x[t+L-n], and s[L/2] = -s[0]
+    (half the products of the plain filter)."""
+    half = ta.size - 1
+    lag = 2 * half
+    for t in range(lo, hi):
+        ur, ui = xr[t] - xr[t + half], xi[t] - xi[t + half]       # taps 0 and L/2
+        sr = ur * ta[0] + ui * tb[0]
+        si = ui * ta[0] - ur * tb[0]
+        for n in range(1, half):
+            u_r, u_i, v_r, v_i = xr[t + n], xi[t + n], xr[t + lag - n], xi[t + lag - n]
+            # p = u - j v, q = u + j v; a p - j b q
+            p_r, p_i = u_r + v_i, u_i - v_r
+            q_r, q_i = u_r - v_i, u_i + v_r
+            sr += ta[n] * p_r + tb[n] * q_i
+            si += ta[n] * p_i - tb[n] * q_r
+        yr[t] = sr
+        yi[t] = si
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def pw_sq(ce, t, span):
+    """Squared energy of a window from the running sums ``ce`` (``stf_mf_scan``)."""
+    pw = ce[t + span] - ce[t]
+    return pw * pw
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def stf_mf_scan(x, first, tpl, periods, t_pre, t_coherent, coherence, twiddle, reach, offset, block, after, gap,
+                floor, gate, rise, sub):
+    """Windows j >= ``first`` of x (complex64 (n,)) that pass the STF matched-filter test
+    (``phy.sync.stf_detect``): with L = tpl.size, K = ``periods``, y(t) = sum_m x[t + m] conj(tpl[m])
+    (m < L), sigma^2 = sum |tpl|^2 * (power of x over [j, j + K L)) / (K L), the differential pre-test
+    |sum_k y(j + (k + 1) L) conj(y(j + k L))|^2 > t_pre (K - 1) sigma^4 (k < K - 1) and then the
+    coherent test
+    max_b |sum_k y(j + k L) twiddle[b, k]|^2 > t_coherent K sigma^2 (k < K; twiddle complex128 (M, K)
+    the DFT over the periods, zero-padded to M bins, less the same bin's |.|^2 half a period later,
+    where the STF's matched filter is zero and a tone's as large; b within ``reach`` bins of the bin of D's phase,
+    phi = arg D being the differential estimate of the per-period phase advance, or that bin alone
+    where |D|^2 passes the pre-test 16 times over and arg D is accurate to a fraction of a bin), and
+    that bin holds at least ``coherence`` of the periods' energy: |S|^2 >= coherence K sum_k |y(j + k L)|^2;
+    of those, the first at or after ``after`` and then
+    each at least ``gap`` after the previous one returned. Only windows whose mean power is at most
+    ``gate`` times the noise floor are tested: ``floor`` (float64 (2,): the floor, the stream index of
+    the next block to fold in; updated in place) is, at the end of each whole block, replaced by the
+    smaller of ``rise`` times itself and the least mean power of the block's ``sub``-sample pieces.
+
+    The power and the differential sums over the periods are differences of running sums in float64 that
+    restart at every window whose stream index (j + ``offset``) is a multiple of ``block``; the scan
+    starts at the one at or before ``first`` (x must hold it), so decisions do not depend on how the
+    stream is cut into calls. Returns (indices int64 (k,), complex128 (k,) whose phase is the
+    per-period phase advance of the best bin, refined by a parabola through its neighbours' magnitudes,
+    and whose magnitude is that bin's).
+    """
+    lag = tpl.size
+    half = lag // 2
+    span = lag * periods
+    n_bins = twiddle.shape[0]
+    n = x.size - span - half + 1
+    if n <= first:
+        return np.zeros(0, np.int64), np.zeros(0, np.complex128)
+    hits = np.empty(n - first, np.int64)
+    vals = np.empty(n - first, np.complex128)
+    m = block + span + half
+    yr = np.empty(m, np.float32)
+    yi = np.empty(m, np.float32)
+    xr = np.empty(m, np.float32)
+    xi = np.empty(m, np.float32)
+    ce = np.empty(m + 1)
+    czr = np.empty(m)
+    czi = np.empty(m)
+    mags = np.empty(n_bins)
+    passed = np.empty(block, np.bool_)
+    es = 0.0
+    for i in range(lag):
+        es += tpl[i].real * tpl[i].real + tpl[i].imag * tpl[i].imag
+    ta = np.empty(lag // 2 + 1, np.float32)          # the template's halves (``_stf_matched_filter``)
+    tb = np.empty(lag // 2 + 1, np.float32)
+    for i in range(lag // 2 + 1):
+        ta[i], tb[i] = tpl[i].real, tpl[i].imag
+    k = 0
+    seg = first - (first + offset) % block
+    while seg < n:
+        stop = min(n, seg + block)
+        n_y = stop - seg + span - lag + half
+        x0 = x[seg:]
+        n_x = min(x0.size, n_y + lag)
+        for t in range(n_x):
+            xr[t] = x0[t].real
+            xi[t] = x0[t].imag
+        ce[0] = 0.0
+        acc = 0.0
+        for t in range(stop - seg + span - 1):
+            acc += np.float64(xr[t]) * xr[t] + np.float64(xi[t]) * xi[t]
+            ce[t + 1] = acc
+        top = gate * floor[0] * span            # inf before the first whole block: every window
+        scale = t_pre * (periods - 1) * (es / span) ** 2
+        n_w = stop - seg
+        t_run = 0
+        while t_run < n_w:                      # each run of windows under the gate, from the block's start (so
+            if not ce[t_run + span] - ce[t_run] <= top:     # that runs, and the running sums from their
+                t_run += 1                                  # starts, are what one call would give)
+                continue
+            lo_t = t_run
+            while t_run < n_w and ce[t_run + span] - ce[t_run] <= top:
+                t_run += 1
+            hi_t = t_run - 1
+            y_hi = hi_t + span - lag + half + 1
+            _stf_matched_filter(xr, xi, ta, tb, yr, yi, lo_t, y_hi)
+            for t in range(lo_t, y_hi - lag):   # y(t + L) conj(y(t)), then per-residue running sums from lo_t
+                czr[t] = np.float64(yr[t + lag]) * yr[t] + np.float64(yi[t + lag]) * yi[t]
+                czi[t] = np.float64(yi[t + lag]) * yr[t] - np.float64(yr[t + lag]) * yi[t]
+            for t in range(lo_t + lag, y_hi - lag):
+                czr[t] += czr[t - lag]
+                czi[t] += czi[t - lag]
+            j0 = seg + lo_t
+            t0 = lo_t
+            for u in range(hi_t - lo_t + 1):    # the pre-test of every window (vectorises), then those passing
+                t = t0 + u
+                last = t + (periods - 2) * lag
+                dr = czr[last] - (czr[t - lag] if t >= lo_t + lag else 0.0)
+                di = czi[last] - (czi[t - lag] if t >= lo_t + lag else 0.0)
+                pw = ce[t + span] - ce[t]
+                passed[u] = (dr * dr + di * di > scale * pw * pw) & (pw <= top)
+            for u in range(hi_t - lo_t + 1):
+                j = j0 + u
+                if not passed[u] or j < after:
+                    continue
+                t = j - seg
+                last = t + (periods - 2) * lag
+                dr = czr[last] - (czr[t - lag] if t >= lo_t + lag else 0.0)
+                di = czi[last] - (czi[t - lag] if t >= lo_t + lag else 0.0)
+                sigma2 = es * (ce[t + span] - ce[t]) / span
+                best, bb = -1.0, 0
+                centre = int(round(math.atan2(di, dr) * n_bins / (2.0 * math.pi)))
+                near = reach if dr * dr + di * di < 16.0 * scale * pw_sq(ce, t, span) else 0
+                for c in range(centre - near - 1, centre + near + 2):     # the bins near D's phase, and one more each side
+                    b = c % n_bins
+                    sr = 0.0
+                    si = 0.0
+                    for q in range(periods):
+                        w = twiddle[b, q]
+                        a_r, a_i = yr[t + q * lag], yi[t + q * lag]
+                        sr += a_r * w.real - a_i * w.imag
+                        si += a_r * w.imag + a_i * w.real
+                    mags[b] = sr * sr + si * si
+                    if mags[b] > best and abs(c - centre) <= near:
+                        best, bb = mags[b], b
+                sr = 0.0                            # the same bin half a period later: a tone's is as large
+                si = 0.0
+                for q in range(periods):
+                    w = twiddle[bb, q]
+                    a_r, a_i = yr[t + half + q * lag], yi[t + half + q * lag]
+                    sr += a_r * w.real - a_i * w.imag
+                    si += a_r * w.imag + a_i * w.real
+                if not best - (sr * sr + si * si) > t_coherent * periods * sigma2:
+                    continue
+                e_y = 0.0
+                for q in range(periods):
+                    e_y += np.float64(yr[t + q * lag]) ** 2 + np.float64(yi[t + q * lag]) ** 2
+                if not best >= coherence * periods * e_y:
+                    continue
+                lo, hi = math.sqrt(mags[(bb - 1) % n_bins]), math.sqrt(mags[(bb + 1) % n_bins])
+                mid = math.sqrt(best)
+                den = lo - 2.0 * mid + hi
+                frac = 0.5 * (lo - hi) / den if den < 0.0 else 0.0
+                phase = 2.0 * math.pi * (bb + frac) / n_bins
+                if phase > math.pi:
+                    phase -= 2.0 * math.pi
+                hits[k] = j
+                vals[k] = mid * complex(math.cos(phase), math.sin(phase))
+                k += 1
+                after = j + gap
+        if stop - seg == block and seg + offset >= floor[1]:      # a whole block, not folded in yet
+            least = np.inf
+            for a in range(0, block - sub + 1, sub):
+                least = min(least, (ce[a + sub] - ce[a]) / sub)
+            floor[0] = min(floor[0] * rise, least)
+            floor[1] = seg + offset + block
+        seg = stop
+    return hits[:k], vals[:k]
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def notch_filter(x, out, state, c, rho):
     """The detection path's front-end filter over x (complex64 (n,)) into out (complex64 (n,)):

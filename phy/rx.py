@@ -1,14 +1,15 @@
 """The streaming receiver, as a chain of named stages in the manner of gr-digital's OFDM receiver:
-detection (STF test) -> synchronisation (LTF timing, CFO, DC offset) -> header (FFT, equalisation,
-Golay + CRC) -> payload demux (the header says how long the burst is) -> channel estimation and
-tracking -> equalisation and demapping (analog values or LDPC-decoded bytes). Each stage runs over
-all the bursts that one call's samples reach, so the FFTs, equalisers and their compiled kernels see
-batches instead of one burst at a time.
+detection (STF tests) -> synchronisation (LTF timing, CFO, DC offset) -> header (FFT, equalisation,
+Golay + CRC, else a match to a heard stream's headers) -> payload demux (the header says how long the
+burst is) -> channel estimation and tracking -> equalisation and demapping (analog values or
+LDPC-decoded bytes). Each stage runs over all the bursts that one call's samples reach, so the FFTs,
+equalisers and their compiled kernels see batches instead of one burst at a time.
 """
 from __future__ import annotations
 
 import dataclasses
 import enum
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,15 +18,35 @@ from phy.analog import symbols_to_values
 from phy.control import decode_control
 from phy.equalizer import Equalizer
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
-from phy.header import Header, decode_headers_bits, n_header_symbols
+from phy.header import (CONTROL_LEVELS, Header, decode_headers_bits, encode_header, match_headers, n_header_symbols,
+                        stream_hypotheses)
 from phy.known import known_entries
 from phy.ldpc import decode_payload
 from phy.modulation import demap_llr
 from phy.ofdm import fft_windows, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import stf_length
-from phy.sync import (STF_BLOCK, TRIGGER_GAP_PERIODS, FrontEnd, LtfSync, cfo_hypotheses, gap_dc, ltf_search, power_drops, stf_detect,
-                      stf_span, stf_threshold)
+from phy.sync import (STF_BLOCK, TRIGGER_GAP_PERIODS, FloorTracker, FrontEnd, LtfSync, cfo_hypotheses, gap_dc,
+                      ltf_search, power_drops, stf_detect, stf_span, stf_threshold)
+
+
+HEARD_STREAMS = 8
+"""Streams (stream id, nonce, frame count) whose frames the receiver expects again: the last ones heard."""
+HYPOTHESIS_MAX_FRAMES = 64
+"""A heard stream's failed headers are matched against every frame index only up to this frame count
+(more candidates would make a wrong match likelier and the test slower)."""
+
+
+LTF_FALSE_ALARM = 1e-2
+"""Probability that noise alone passes the LTF test, per search. Only STF triggers are searched (about
+7 per 10^6 noise samples at the default false_alarm_prob), so the two tests pass noise about 7e-8 times
+per sample (``bench outage`` measures false_alarms_per_1e6), and a header must still pass its CRC or
+match a heard stream's; a stricter LTF test would cost weak bursts (its threshold on the normalised
+correlation over ~200 positions: about 0.075 here, 0.108 at 1e-4)."""
+PARKED_HEADERS = 64
+"""Failed headers kept (with their bursts' samples) for a stream heard later: the most recent ones."""
+PARKED_SAMPLES = 1 << 17
+"""... at most this many samples behind the detector (65 ms at 2 MS/s)."""
 
 
 class Stage(enum.Enum):
@@ -42,7 +63,7 @@ class _Burst:
 
     Attributes:
         trigger: first window whose STF test passed.
-        autocorr: the STF autocorrelation there (``phy.sync.stf_detect``).
+        autocorr: the STF test's value there, its phase the per-period phase advance (``phy.sync.stf_detect``).
         stage: the stage that runs next.
         dc: DC offset removed before the LTF search and the header's FFTs (``phy.sync.gap_dc``
             before the trigger, not reaching back beyond the previous burst's LTF), then before
@@ -144,17 +165,27 @@ class Receiver:
     Args:
         params: OFDM numerology (must match the transmitter).
         false_alarm_prob: per-sample probability that noise alone passes the STF test (the LTF test
-            at the same probability per search and the header CRC-16 follow).
+            at LTF_FALSE_ALARM per search and the header CRC-16 follow).
         max_payload_symbols: longest payload accepted (longer headers are treated as corrupt).
         ldpc_iterations: belief-propagation iterations for digital frames.
         max_cfo_hz: CFO search range ±max_cfo_hz (Hz); None: the STF's unambiguous range ±fs/32
             (±62.5 kHz at 2 MS/s). A wider range (e.g. 60e3 for ±25 ppm at 2.4 GHz at a lower sample
             rate) tests every STF alias within it on the LTF (``phy.sync.cfo_hypotheses``).
+        control_lengths: payload lengths (bytes) of the control frames a heard stream may also
+            carry (the link's stream descriptor), besides those already received.
+
+    Headers of heard streams: once a header of a stream (stream id, nonce, frame count) has decoded,
+    a later or simultaneous burst whose header fails Golay + CRC is matched against the headers that
+    stream can still send (every frame index, with the modes and lengths heard in it, analog lengths
+    ± 2 values, and ``control_lengths``; ``phy.header.match_headers``), so that its frames still count
+    when the channel is too weak for a header alone (``stats['header_matched']``). Two or more failed
+    headers of one batch are also tried as frames of one stream not heard yet
+    (``phy.header.stream_hypotheses``: what all frames of a stream share decoded from all of them).
     """
 
     def __init__(self, params: OfdmParams = OfdmParams(), *, false_alarm_prob: float = 1e-4,
                  max_payload_symbols: int = 1024, ldpc_iterations: int = 20,
-                 max_cfo_hz: float | None = None) -> None:
+                 max_cfo_hz: float | None = None, control_lengths: tuple[int, ...] = ()) -> None:
         if not 0 < false_alarm_prob < 1:
             raise ValueError(f"false_alarm_prob must be in (0, 1), got {false_alarm_prob}")
         if max_cfo_hz is not None and not 0 < max_cfo_hz < params.sample_rate_hz / 2:
@@ -165,6 +196,7 @@ class Receiver:
         self.max_payload_symbols = max_payload_symbols
         self.ldpc_iterations = ldpc_iterations
         self.max_cfo_hz = max_cfo_hz
+        self.control_lengths = tuple(int(n) for n in control_lengths)
         self._lag, self._window = stf_span(params)
         self._threshold = stf_threshold(params, false_alarm_prob)
         self._hdr_syms = n_header_symbols(params)
@@ -185,6 +217,7 @@ class Receiver:
         """Forget buffered samples; the next sample is stream index 0."""
         self._clear_samples()
         self._front = FrontEnd(STF_BLOCK)
+        self._floor = FloorTracker()
         self._offset = 0          # stream index of _buf[0]
         self._scan = 0            # stream index of the next window to test
         self._real_end = None     # stream index where real samples end (set by flush)
@@ -193,9 +226,14 @@ class Receiver:
         self._busy_until = 0      # end of the last accepted burst (less n_cp/4), stream index
         self._dc = 0j             # the last burst's DC offset estimate
         self._last_ltf = 0        # first LTF sample of the last burst the LTF test confirmed, stream index
-        self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "frames": 0}
+        self._heard: OrderedDict = OrderedDict()   # (stream id, nonce, frame count) -> {header shape}
+        self._parked: list[tuple[_Burst, np.ndarray]] = []   # failed headers kept for matching: (burst, LLRs)
+        self._candidates_cache: list[Header] | None = None
+        self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "header_matched": 0, "frames": 0}
         """Counters since the last reset: STF triggers examined, bursts confirmed by the LTF test,
-        confirmed bursts whose header failed its CRC, frames returned."""
+        confirmed bursts whose header failed in their batch (Golay + CRC and the matching; a parked
+        one may still match later), headers that failed their CRC but matched a heard stream's,
+        frames returned."""
 
     # ----------------------------------------------------------------- streaming
     def process(self, chunk) -> list[ReceivedFrame]:
@@ -236,10 +274,12 @@ class Receiver:
         self._append(np.zeros(pad, dtype=np.complex64))
         frames = self._run()
         self._bursts = []
+        self._parked = []
         self._offset = end
         self._scan = self._next_trigger = self._busy_until = self._last_ltf = end
         self._clear_samples()
         self._front = FrontEnd(STF_BLOCK)
+        self._floor = FloorTracker()
         self._real_end = None
         return frames
 
@@ -277,16 +317,17 @@ class Receiver:
 
     # ----------------------------------------------------------------- stages
     def _detect(self) -> None:
-        """Detection: the STF test (on the samples through the DC blocker and spur notch,
+        """Detection: the STF tests (autocorrelation, and matched filter near the noise floor:
+        ``phy.sync.stf_detect``, on the samples through the DC blocker and spur notch,
         ``phy.sync.FrontEnd``) over the windows not tested yet; a trigger (at least
         TRIGGER_GAP_PERIODS L after the previous one) not inside an accepted burst starts a burst
         (SYNC)."""
-        span = self._window + self._lag
+        span = self._window + self._lag + self._lag // 2    # the matched-filter test reads half a period more
         first = self._scan - self._offset
         if self._buf.size - first < span:
             return
         hits, acorr = stf_detect(self._det, self.params, self._threshold, first, self._offset,
-                                 self._next_trigger - self._offset)
+                                 self._next_trigger - self._offset, self._floor)
         self._scan = self._offset + self._buf.size - span + 1
         if hits.size:
             self._next_trigger = self._offset + int(hits[-1]) + TRIGGER_GAP_PERIODS * self._lag
@@ -322,7 +363,7 @@ class Receiver:
             dc = gap_dc(self._buf, self._last_ltf - self._offset, d - lag, p)
             b.dc = self._dc if dc is None else dc
             sync = ltf_search(self._buf, max(lo, 0), hi, cfo_hypotheses(b.autocorr, p, self.max_cfo_hz), p,
-                              self.false_alarm_prob, dc=b.dc)
+                              LTF_FALSE_ALARM, dc=b.dc)
             if sync is None:
                 continue
             b.sync = LtfSync(self._offset + sync.first_ltf, sync.cfo_hz, sync.metric)
@@ -355,17 +396,37 @@ class Receiver:
         starts = np.concatenate([b.window0(p) + offsets for b in batch])
         y = self._fft(starts, np.repeat([b.sync.cfo_hz for b in batch], offsets.size),
                       np.repeat([b.dc for b in batch], offsets.size)).reshape(len(batch), offsets.size, -1)
-        decoded = self._header_bits(self._header_eq(y, known_entries(p, n_hdr, n_hdr, None)))
+        llr = self._header_llr(self._header_eq(y, known_entries(p, n_hdr, n_hdr, None)))
+        decoded = decode_headers_bits(llr, p)
         retry = [i for i, (h, _) in enumerate(decoded) if h is None]
         if retry:
             bits = np.stack([decoded[i][1] for i in retry])
             eq = self._header_dd_eq(y[retry], known_entries(p, n_hdr, n_hdr, bits))
-            for i, d in zip(retry, self._header_bits(eq)):
+            for i, d in zip(retry, decode_headers_bits(self._header_llr(eq), p)):
                 decoded[i] = d
-        for b, (header, bits) in zip(batch, decoded):
-            if header is None or payload_symbols(header, p) > self.max_payload_symbols:
+        for header, _ in decoded:
+            if header is not None:
+                self._hear(header)
+        parked = self._parked
+        if parked:                         # failed headers of earlier batches, matched again with these
+            llr = np.concatenate([llr, np.stack([row for _, row in parked])])
+            decoded = decoded + [(None, None)] * len(parked)
+        self._match_failed(llr, decoded, [b.sync for b in batch] + [b.sync for b, _ in parked])
+        self._parked = []
+        for (b, row), (header, bits) in zip(parked, decoded[len(batch):]):
+            if header is None:
+                self._parked.append((b, row))
+            elif self._fits(header):
+                b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
+                b.need = b.end(p)
+                self._bursts = sorted(self._bursts + [b], key=lambda c: c.trigger)
+        decoded = decoded[: len(batch)]
+        for i, (b, (header, bits)) in enumerate(zip(batch, decoded)):
+            if header is None or not self._fits(header):
                 self.stats["header_failed"] += 1
                 b.stage = None
+                if header is None:
+                    self._parked.append((dataclasses.replace(b), llr[i]))
                 continue
             b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
             b.need = b.end(p)
@@ -376,6 +437,14 @@ class Receiver:
             self._bursts = sorted(self._bursts + retry, key=lambda b: b.trigger)
         return bool(retry)
 
+    def _fits(self, header: Header) -> bool:
+        """Whether the payload a header announces is one the receiver takes: at most
+        max_payload_symbols OFDM symbols, and (digital) within one LDPC codeword."""
+        try:
+            return payload_symbols(header, self.params) <= self.max_payload_symbols
+        except ValueError:
+            return False
+
     def _rescan(self, failed: _Burst) -> list[_Burst]:
         """The triggers (``phy.sync.stf_detect``) after ``failed``'s own and before its LTF, as SYNC bursts
         to search again (``_Burst.retry``)."""
@@ -383,14 +452,83 @@ class Receiver:
         hi = failed.sync.first_ltf - self._offset
         if hi <= lo:
             return []
-        hits, acorr = stf_detect(self._det[lo: hi + self._window + self._lag], self.params, self._threshold)
+        hits, acorr = stf_detect(self._det[lo: hi + self._window + self._lag], self.params, self._threshold,
+                                 floor=self._floor.copy())
         return [dataclasses.replace(self._burst(self._offset + lo + d, a), retry=True)
                 for d, a in zip(hits.tolist(), acorr.tolist())]
 
-    def _header_bits(self, eq) -> list[tuple[Header | None, np.ndarray]]:
-        """Golay + CRC of each burst of an equalised header batch: (Header or None, its transmitted bits)."""
+    @staticmethod
+    def _header_llr(eq) -> np.ndarray:
+        """Transmitted-bit LLRs (log P(1)/P(0)) of an equalised header batch: float (B, n_hdr * n_data)."""
         llr = demap_llr(eq.equalized.reshape(-1), eq.error_var.reshape(-1), "bpsk")
-        return decode_headers_bits(llr.reshape(eq.equalized.shape[0], -1), self.params)
+        return llr.reshape(eq.equalized.shape[0], -1)
+
+    def _match_failed(self, llr: np.ndarray, decoded: list, syncs: list[LtfSync]) -> None:
+        """Headers of a batch that failed Golay + CRC (None in ``decoded``, their LLRs rows of ``llr``
+        (B, n), their LTF synchronisation ``syncs``): matched against the headers of the heard streams
+        (``phy.header.match_headers``); when two or more bursts still fail, against those of one
+        stream they may share (``phy.header.stream_hypotheses``: its common codewords decoded from
+        all of them, one header per burst: of failed headers whose LTFs lie within a burst's
+        preamble and header of each other, e.g. a burst confirmed again at another timing, the one
+        with the strongest LTF), and what that stream makes heard is matched once more. Matches
+        replace their entries in place."""
+        p = self.params
+
+        def match(failed, candidates, bits=None) -> None:
+            for i, header in zip(failed, match_headers(llr[failed], candidates, p, bits)):
+                if header is not None:
+                    decoded[i] = (header, encode_header(header, p))
+                    self.stats["header_matched"] += 1
+                    self._hear(header)
+
+        failed = [i for i, (h, _) in enumerate(decoded) if h is None]
+        if failed and self._heard:
+            match(failed, self._candidates())
+            failed = [i for i in failed if decoded[i][0] is None]
+        distinct = []
+        for i in sorted(failed, key=lambda i: -syncs[i].metric):
+            if all(abs(syncs[i].first_ltf - syncs[j].first_ltf) > self._header_reach for j in distinct):
+                distinct.append(i)
+        if len(distinct) >= 2:
+            candidates, bits = stream_hypotheses(llr[distinct], p, self.control_lengths)
+            if candidates:
+                match(failed, candidates, bits)
+                failed = [i for i in failed if decoded[i][0] is None]
+                if failed and len(failed) < len(llr):
+                    match(failed, self._candidates())
+
+    def _hear(self, header: Header) -> None:
+        """Remember the stream of a decoded header and the shape (mode, length, modulation, code rate, level)
+        of its frame, for ``_candidates``; the HEARD_STREAMS most recently heard streams are kept."""
+        key = (header.stream_id, header.nonce, header.frame_count)
+        shapes = self._heard.pop(key, set())
+        shape = (header.mode, header.length, header.modulation, header.code_rate, header.level)
+        if shape not in shapes:
+            self._candidates_cache = None
+        shapes.add(shape)
+        self._heard[key] = shapes
+        while len(self._heard) > HEARD_STREAMS:
+            self._heard.popitem(last=False)
+            self._candidates_cache = None
+
+    def _candidates(self) -> list[Header]:
+        """Every header the heard streams may still send: each frame index with each heard shape,
+        analog lengths also 2 values shorter and longer (``diffradio.stream.frame_slices`` cuts a
+        stream's values into frames whose lengths differ by at most one pair), and control frames
+        of ``control_lengths`` at every repetition level."""
+        if self._candidates_cache is None:
+            out = []
+            for (sid, nonce, count), shapes in self._heard.items():
+                if count > HYPOTHESIS_MAX_FRAMES:
+                    continue
+                kinds = set(shapes) | {("control", n, None, None, level) for n in self.control_lengths
+                                       for level in range(CONTROL_LEVELS)}
+                kinds |= {("analog", n + d, None, None, 0) for mode, n, *_ in shapes if mode == "analog"
+                          for d in (-2, 2) if 0 < n + d < 1 << 16}
+                for mode, length, modulation, rate, level in sorted(kinds, key=str):
+                    out += [Header(mode, length, modulation, rate, i, count, sid, nonce, level) for i in range(count)]
+            self._candidates_cache = out
+        return self._candidates_cache
 
     def _demux(self) -> list[_Burst]:
         """Payload demux: in stream order, the bursts whose payload samples are all there; a burst
@@ -495,7 +633,10 @@ class Receiver:
         for the DC estimate)."""
         if self._real_end is not None:
             return
-        need = min([b.trigger - self._history for b in self._bursts] + [self._scan - self._history,
+        self._parked = [(b, row) for b, row in self._parked[-PARKED_HEADERS:]
+                        if b.trigger >= self._scan - PARKED_SAMPLES]
+        need = min([b.trigger - self._history for b in self._bursts]
+                   + [b.trigger - self._history for b, _ in self._parked] + [self._scan - self._history,
                                                                           self._scan - self._scan % STF_BLOCK])
         keep_from = min(max(need - self._offset, 0), self._buf.size)
         if keep_from > 0:

@@ -1,23 +1,61 @@
-"""Burst synchronisation: STF autocorrelation detection, coarse CFO (STF), fine timing (LTF
+"""Burst synchronisation: STF matched-filter detection, coarse CFO (STF), fine timing (LTF
 cross-correlation) and fine CFO (LTF), and the DC offset of a burst.
 
-Detection statistic (Schmidl & Cox, normalised, made blind to a constant and to one tone): with lag
+Detection runs two tests on the STF and takes the triggers of both: the autocorrelation test for
+bursts well above the noise floor (cheap) and the matched-filter test for weak bursts (sensitive), the
+latter only where the mean power over the window is at most FLOOR_GATE times the noise floor
+(FloorTracker: the least mean power of 128-sample pieces, each STF_BLOCK folded in, allowed to rise
+by FLOOR_RISE per block). Each is set for half the false-alarm probability.
+
+Autocorrelation test (Schmidl & Cox, normalised, made blind to a constant and to one tone): with lag
 L = n_fft/4 (the STF period), H = L/2 and window W = 8 L, P_L(d) = sum x[d+m+L] x*[d+m] and
 P_H(d) = sum x[d+m+H] x*[d+m], m = 0..W-1, E1, E2 the energies of x[d..d+W) and x[d+L..d+L+W); the
 test is T(d) = (|P_L|^2 - |P_H|^2) / (E1 E2) > t. The STF's lines are on every fourth subcarrier
 with as many odd as even multiples, so its lag-H autocorrelation is zero and T = |P_L|^2 / (E1 E2)
-(the classic metric). A complex tone A exp(j w n) (a DC offset or LO leakage is the tone w = 0, a CW
-spur any other) is periodic at every lag: it adds W |A|^2 to both |P_L| and |P_H|, and its cross
-terms with the noise are the same samples in both sums but for the window's H-sample edges, so a
-tone cancels in T instead of passing the test on every sample (the classic metric does: M = 1/4 for
-a tone at the noise power, far above t). For white Gaussian noise |P_L|^2 / (E1 E2) and
-|P_H|^2 / (E1 E2) are nearly independent, each Beta(1, W - 1) ~ Exp(W - 1): their difference is
-Laplace, P(T > t) = (1 - t)^(W-1) / 2, and t is set from a target false-alarm probability per
-sample, not tuned to any signal. A second, independent test on the LTF (normalised
-cross-correlation with the known two-symbol LTF, Beta law with 2 n_fft samples, threshold set for a
-false-alarm probability over the search window) confirms the burst and gives its timing.
+(the classic metric). A complex tone A exp(j w n) is periodic at every lag: it adds W |A|^2 to both
+|P_L| and |P_H| and cancels in T. For white Gaussian noise |P_L|^2 / (E1 E2) and |P_H|^2 / (E1 E2)
+are nearly independent, each Beta(1, W - 1) ~ Exp(W - 1): their difference is Laplace,
+P(T > t) = (1 - t)^(W-1) / 2, and t is set from the target false-alarm probability per sample.
 
-Coarse CFO: the angle of P_L is unambiguous in
+Matched-filter test (a matched filter over one STF period, integrated coherently over the periods):
+with L = n_fft/4 (the STF period), K = STF_PERIODS periods and the template s (one period of the
+transmitted STF, energy E_s), y(t) = sum_m x[t + m] conj(s[m]) (m < L). At a window j whose K L
+samples lie in the STF, y(j + k L) = a exp(j phi k) + noise (k < K): the CFO f turns the periods by
+phi = 2 pi f L / fs, and multipath only changes a. The test is the largest bin of the DFT over the
+periods (zero-padded to STF_BINS bins), C(j) = max_b |sum_k y(j + k L) exp(-2 pi j b k / M)|^2 /
+(K sigma^2), with sigma^2 = E_s N and N the mean power of x over the window, less the same bin
+half a period later, |sum_k y(j + L/2 + k L) exp(-2 pi j b k / M)|^2 / (K sigma^2): the STF's
+periodic autocorrelation is zero at L/2 (its lines are on every fourth subcarrier, as many odd as
+even multiples), so this removes nothing from an aligned STF, while a tone (a DC offset, a spur, a
+filter's ringing) has the same magnitude there and cancels, as in the autocorrelation test. For white Gaussian
+noise the y(j + k L) are independent (their windows do not overlap), each bin is CN(0, K sigma^2)
+and C per bin is Exp(1) given N; over the Gamma(K L) spread of the power estimate and the union of
+the M bins P(C > t) <= M (1 + t / (K L))^(-K L), which sets t from the target false-alarm probability
+per sample (conservative: the bins are correlated, N grows with the bins it shares samples with, and
+the subtracted term only lowers C).
+Against the autocorrelation (Schmidl & Cox) test over the same 144 samples, whose deflection at
+per-sample SNR rho is about 128 rho^2, the coherent sum has K L rho: at -5 dB in-band SNR 4 dB more,
+at -8 dB 7 dB more. A differential pre-test |D|^2 > t_D (K - 1) sigma^4, D = sum_k y(j + (k + 1) L)
+conj(y(j + k L)) (k < K - 1; about CN(0, (K - 1) sigma^4) on noise and on non-periodic signals such
+as OFDM data, t_D = -ln STF_PRE_PASS), keeps the DFT to few windows: one complex product and two
+running sums per sample. The DFT is evaluated only on the STF_REACH bins each side of the bin of
+arg D (D's phase is the differential estimate of phi: within a bin or two wherever the pre-test
+passes), and only on that bin (and its neighbours, for the parabola) where |D|^2 passes the
+pre-test 16 times over (at high SNR, also on OFDM data: within one symbol its content on every
+fourth subcarrier is periodic in L too), so the coherent test costs 3 to 2 STF_REACH + 3 times K
+products per window that passes the pre-test. Last, the best bin must hold STF_COHERENCE of the
+periods' energy, |S|^2 >= STF_COHERENCE K sum_k |y(j + k L)|^2 (Cauchy-Schwarz bounds it by 1): an STF
+at per-period SNR g gives about g / (1 + g), over 0.6 wherever the coherent test passes, while OFDM
+data, whose content on every fourth subcarrier is periodic in L within one symbol, gives about 0.45
+at high SNR with its periodic runs broken at every symbol boundary; data that strong is above the
+power gate anyway, and each trigger on data would cost an LTF search. A constant or a tone is
+removed first by the detection path's DC blocker and spur notch (``FrontEnd``), and what is left of
+it cancels in the half-period difference.
+A second, independent test on the LTF (normalised cross-correlation with the known two-symbol LTF,
+Beta law with 2 n_fft samples, threshold set for a false-alarm probability over the search window)
+confirms the burst and gives its timing.
+
+Coarse CFO: phi (the best bin, refined by a parabola through its neighbours) is unambiguous in
 ±fs / (2 L); a wider search range adds the aliases f + k fs / L as hypotheses that the LTF test
 decides between (``cfo_hypotheses``).
 
@@ -38,9 +76,20 @@ import numpy as np
 import scipy.fft
 
 from phy.params import OfdmParams
-from phy.preamble import ltf_symbol, stf_period
+from phy.preamble import ltf_symbol, preamble, stf_period
 
 STF_WINDOW_PERIODS = 8
+"""W = STF_WINDOW_PERIODS L: the trigger geometry (a window spans W + L = STF_PERIODS L samples)."""
+STF_PERIODS = STF_WINDOW_PERIODS + 1
+"""K: STF periods the matched filter's outputs are integrated over (9 of the STF's 10)."""
+STF_BINS = 2 * STF_PERIODS
+"""M: bins of the DFT over the periods (zero-padded twice: at most 0.9 dB lost between two bins)."""
+STF_COHERENCE = 0.4
+"""Fraction of the periods' matched-filter energy the best bin must hold (module docstring)."""
+STF_REACH = 2
+"""Bins of the DFT over the periods tested each side of the differential phase estimate's."""
+STF_PRE_PASS = 0.01
+"""Fraction of noise windows that pass the differential pre-test (the DFT runs only on those)."""
 
 
 def beta_threshold(n_samples: int, false_alarm_prob: float) -> float:
@@ -50,15 +99,60 @@ def beta_threshold(n_samples: int, false_alarm_prob: float) -> float:
 
 
 def stf_span(params: OfdmParams) -> tuple[int, int]:
-    """(lag L, window W) of the STF autocorrelation, samples."""
+    """(lag L, window W) of the STF test, samples: a window reads W + L samples."""
     lag = stf_period(params)
     return lag, STF_WINDOW_PERIODS * lag
 
 
-def stf_threshold(params: OfdmParams, false_alarm_prob: float) -> float:
-    """t with P(T > t) = false_alarm_prob for white Gaussian noise (module docstring)."""
+def stf_threshold(params: OfdmParams, false_alarm_prob: float) -> tuple[float, float, float]:
+    """The STF tests' thresholds (module docstring), each for half of ``false_alarm_prob`` per sample:
+    (the autocorrelation test's t, with (1 - t)^(W-1) / 2 = false_alarm_prob / 2; the matched-filter
+    differential pre-test's -ln STF_PRE_PASS; its coherent test's t, with
+    M (1 + t / (K L))^(-K L) = false_alarm_prob / 2)."""
     _, w = stf_span(params)
-    return beta_threshold(w, min(2 * false_alarm_prob, 0.5))
+    n = STF_PERIODS * stf_period(params)
+    t_coherent = n * ((2 * STF_BINS / false_alarm_prob) ** (1.0 / n) - 1.0)
+    return beta_threshold(w, min(false_alarm_prob, 0.5)), float(-np.log(STF_PRE_PASS)), float(t_coherent)
+
+
+FLOOR_GATE = 3.0
+"""The matched-filter test runs where the window's mean power is at most this many times the noise
+floor (an in-band SNR under about 4 dB; above, the autocorrelation test detects every burst)."""
+FLOOR_RISE = 1.1
+"""Factor by which the noise floor may rise per STF_BLOCK (a gain change is followed within ~20 ms)."""
+FLOOR_PIECE = 128
+"""Samples per piece whose mean power the noise floor takes the least of (idle gaps hold several)."""
+
+
+class FloorTracker:
+    """The noise floor the matched-filter test's gate reads: state float64 (2,) (the floor in x's
+    power units, inf before the first whole block; the stream index of the next block to fold in),
+    updated by ``phy.kernels.stf_mf_scan`` once per whole STF_BLOCK in stream order, so that it does
+    not depend on how the stream is cut into calls."""
+
+    def __init__(self) -> None:
+        self.state = np.array([np.inf, 0.0])
+
+    def copy(self) -> "FloorTracker":
+        """A tracker with the same state (a second look at scanned samples leaves this one as it is)."""
+        out = FloorTracker()
+        out.state[:] = self.state
+        return out
+
+
+@lru_cache(maxsize=8)
+def stf_template(params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
+    """(one STF period as transmitted, complex128 (L,); the DFT over the periods, complex128 (M, K))
+    (read-only)."""
+    tpl = np.ascontiguousarray(preamble(params)[: stf_period(params)], dtype=np.complex128)
+    lag = tpl.size
+    if not np.allclose(tpl[(lag - np.arange(lag)) % lag], 1j * np.conj(tpl)):   # what the compiled filter relies on
+        raise ValueError("the STF period lacks the symmetry s[L - n] = j conj(s[n]) of the 802.11a STF")
+    k = np.arange(STF_PERIODS)
+    twiddle = np.exp(-2j * np.pi * np.arange(STF_BINS)[:, None] * k[None, :] / STF_BINS)
+    tpl.flags.writeable = False
+    twiddle.flags.writeable = False
+    return tpl, twiddle
 
 
 TRIGGER_GAP_PERIODS = 4
@@ -70,24 +164,44 @@ STF_BLOCK = 2048
 """The STF scan's running sums restart every STF_BLOCK windows (stream positions), samples."""
 
 
-def stf_detect(x: np.ndarray, params: OfdmParams, threshold: float, first: int = 0, offset: int = 0,
-               after: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Triggers: positions d >= ``first`` where the STF statistic T of x (complex (n,)) exceeds
-    ``threshold`` (module docstring), the first at or after ``after`` and then each at least
-    TRIGGER_GAP_PERIODS L after the one before.
+def stf_detect(x: np.ndarray, params: OfdmParams, threshold: tuple[float, float, float], first: int = 0,
+               offset: int = 0, after: int = 0, floor: FloorTracker | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Triggers: positions d >= ``first`` where either STF test of x (complex (n,)) passes (module
+    docstring; ``threshold`` from ``stf_threshold``), the first at or after ``after`` and then each at
+    least TRIGGER_GAP_PERIODS L after the one before.
 
-    Tested as |P_L|^2 - |P_H|^2 > threshold * E1 * E2 (no division; windows without energy never
-    pass), with window sums from running sums in float64, in one compiled pass
-    (``phy.kernels.stf_scan``), restarted at every stream position (x[0] is stream index
-    ``offset``) that is a multiple of STF_BLOCK, so x must hold the one at or before ``first``.
-    Returns (indices int64 (k,) into x of the windows' first samples, their autocorrelation P_L
-    complex128 (k,)); empty when x is shorter than first + W + L.
+    Each test is one compiled pass (``phy.kernels.stf_scan``, ``phy.kernels.stf_mf_scan``) whose
+    running sums restart at every stream position (x[0] is stream index ``offset``) that is a multiple
+    of STF_BLOCK, so x must hold the one at or before ``first``. ``floor``: the stream's noise floor,
+    updated here (inf until the stream's first whole STF_BLOCK: every window is tested; None: the
+    autocorrelation test alone). Returns (indices int64 (k,) into x of the windows' first samples, complex128 (k,) whose
+    phase is the per-period phase advance (the coarse CFO, ``coarse_cfo_hz``)); empty when x is
+    shorter than first + W + L.
     """
-    from phy.kernels import stf_scan
+    from phy.kernels import stf_mf_scan, stf_scan
 
     lag, w = stf_span(params)
-    return stf_scan(np.asarray(x, dtype=np.complex64), int(first), lag, w, float(threshold), int(offset), STF_BLOCK,
-                    int(after), TRIGGER_GAP_PERIODS * lag)
+    tpl, twiddle = stf_template(params)
+    t_auto, t_pre, t_coherent = threshold
+    x = np.asarray(x, dtype=np.complex64)
+    gap = TRIGGER_GAP_PERIODS * lag
+    h1, v1 = stf_scan(x, int(first), lag, w, float(t_auto), int(offset), STF_BLOCK, int(after), gap)
+    if floor is None:
+        return h1, v1
+    state = floor.state
+    h2, v2 = stf_mf_scan(x, int(first), tpl, STF_PERIODS, float(t_pre), float(t_coherent), STF_COHERENCE, twiddle,
+                         STF_REACH, int(offset), STF_BLOCK, int(after), gap, state, FLOOR_GATE, FLOOR_RISE,
+                         FLOOR_PIECE)
+    if not h2.size:
+        return h1, v1
+    hits, vals = np.concatenate([h1, h2]), np.concatenate([v1, v2])
+    order = np.argsort(hits, kind="stable")
+    keep, last = [], -gap
+    for i in order.tolist():
+        if hits[i] >= last + gap:
+            keep.append(i)
+            last = int(hits[i])
+    return hits[keep], vals[keep]
 
 
 SPUR_RATIO = 10.0
@@ -127,9 +241,8 @@ class FrontEnd:
     applied to the samples the STF test sees (the LTF search, the FFTs and the equalisers read the
     samples as received).
 
-    The STF test is already blind to a constant or one tone in expectation (module docstring), but
-    their cross terms with the noise at the window edges still pass it on ~1 % of windows at the
-    noise power, and every such trigger costs an LTF search. Both filters are IIR pole-zero pairs
+    A constant or a tone is periodic in L like the STF, so without these filters the STF test would
+    fire on it at every window (each trigger costing an LTF search). Both filters are IIR pole-zero pairs
     (``phy.kernels.notch_filter``): a zero on the unit circle (at DC; at the spur) and a pole at
     radius NOTCH_RHO behind it, so white noise stays nearly white and the STF (lines on every
     fourth subcarrier, periodic in L) keeps its periodicity. The spur's frequency is the strongest

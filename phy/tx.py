@@ -97,15 +97,16 @@ class Transmitter:
         return self._burst(header, map_bits(bits, modulation).reshape(-1, self.params.n_data))
 
     def control_burst(self, payload: bytes, *, frame_index: int = 0, frame_count: int = 1,
-                      stream_id: int = 0) -> np.ndarray:
+                      stream_id: int = 0, level: int = 0) -> np.ndarray:
         """Burst carrying a few ``payload`` bytes (≤ ``phy.control.MAX_BYTES``) in a control frame:
-        CRC-16, Golay (24, 12) and repetition, BPSK (``phy.control``; decoded without Sionna).
+        CRC-16, Golay (24, 12) and repetition (``level``: an index of ``phy.control.LEVEL_COPIES``),
+        BPSK (``phy.control``; decoded without Sionna).
         Returns complex64 (m,) ending with params.idle_gap zeros."""
         if not isinstance(payload, (bytes, bytearray)):
             raise ValueError(f"control_burst needs bytes, got {type(payload).__name__}")
         header = Header("control", len(payload), frame_index=frame_index, frame_count=frame_count,
-                        stream_id=stream_id, nonce=self.nonce)
-        bits = encode_control(bytes(payload), self.params)
+                        stream_id=stream_id, nonce=self.nonce, level=level)
+        bits = encode_control(bytes(payload), self.params, level)
         return self._burst(header, map_bits(bits, "bpsk").reshape(-1, self.params.n_data))
 
     def _burst(self, header: Header, payload: np.ndarray) -> np.ndarray:

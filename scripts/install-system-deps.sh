@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages that diffradio's radios use, and let a virtualenv import the system SoapySDR.
 #
-# Usage: scripts/install-system-deps.sh [--gnuradio] [VENV]
-#   --gnuradio  also install GNU Radio (for scripts/gnuradio_ofdm_bench.py and the channel cross-check test)
+# Usage: scripts/install-system-deps.sh [--gnuradio] [--browser] [VENV]
+#   --gnuradio  also install GNU Radio (phy/gnuradio_reference.py, the flowgraphs in scripts/gnuradio and
+#               their tests, the channel cross-check test)
+#   --browser   also install Chromium (the headless browser test of rx --live, tests/test_live.py)
 #   VENV        virtualenv to link SoapySDR into (default: .venv next to this repository's scripts/, if present)
 #
 # Idempotent: installs only missing packages (as root with apt-get; otherwise prints the apt-get command),
@@ -19,8 +21,9 @@ VENV=""
 for arg in "$@"; do
     case "$arg" in
         --gnuradio) PACKAGES+=(gnuradio) ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        -*) echo "install-system-deps.sh: unknown option $arg (use --gnuradio or a venv path)" >&2; exit 2 ;;
+        --browser) PACKAGES+=(chromium) ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "install-system-deps.sh: unknown option $arg (use --gnuradio, --browser or a venv path)" >&2; exit 2 ;;
         *) VENV="$arg" ;;
     esac
 done

@@ -1,19 +1,15 @@
-"""Make a trained codec the shipped default: its weights as float16 in ``semantic/weights/default``
-with the decoder setting chosen on the validation split.
+"""Make a fine-tuned codec the shipped default: its weights as float16 in ``semantic/weights/default``.
 
-Reads the trained directory (``diffradio train --out-dir``), takes ``fusion_scale`` and ``realism``
-from the tuning result (``scripts/tune_decoder.py``'s ``chosen``) and writes jscc/, prior/,
-scheduler/, codec_config.json and the training run's data_split.json (if it has one; else none)
-over the shipped ones (the model card stays; update it). Then remake the captures and the results
-(README, "Development").
+Reads a ``diffradio train`` run (``--out-dir``: its ``model/`` folder and ``data_split.json``) and writes ``latent_codec/``, ``codec_config.json`` (default decoder: direct)
+and the run's ``data_split.json``, ``train_log.jsonl`` and ``train_curve.png`` over the shipped
+ones; the model card and the TAEF2 licence notice
+stay (update the card).  Then remake the captures and the results (README, "Development").
 
-Usage: python scripts/ship_model.py checkpoints/codec-v2 --tuning docs/results/decoder_tuning.json
+Usage: python scripts/ship_model.py runs/codec-v3c [--to DIR]
 """
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import shutil
 import sys
 import tempfile
@@ -21,36 +17,31 @@ from pathlib import Path
 
 import torch
 
-from semantic.codec import DEFAULT_WEIGHTS, SemanticCodec
+from semantic.codec import CONFIG_NAME, DEFAULT_WEIGHTS, MODEL_DIR, SemanticCodec
+from semantic.latent_codec import ProjectedLatentCodec
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model", help="trained codec directory")
-    p.add_argument("--tuning", required=True, help="tune_decoder.py result JSON whose 'chosen' setting to ship")
+    p.add_argument("run", help="the training run's --out-dir (holds model/ and data_split.json)")
     p.add_argument("--to", default=str(DEFAULT_WEIGHTS), help="destination (default: the shipped weights)")
     args = p.parse_args(argv)
-    tuning = json.loads(Path(args.tuning).read_text())
-    if Path(tuning["model"]).resolve() != Path(args.model).resolve():
-        raise SystemExit(f"{args.tuning} tuned {tuning['model']!r}, not {args.model!r}; tune this model first")
-    chosen = re.fullmatch(r"fusion ([\d.]+), realism ([\d.]+)", tuning["chosen"] or "")
-    if chosen is None:
-        raise SystemExit(f"{args.tuning} chose no posterior setting ({tuning['chosen']!r}); nothing to ship")
-    codec = SemanticCodec.from_pretrained(args.model)
-    codec.fusion_scale, codec.realism = float(chosen[1]), float(chosen[2])
-    dest = Path(args.to)
+    run, dest = Path(args.run), Path(args.to)
+    if not (run / "model").is_dir():
+        print(f"error: {run / 'model'} does not exist; give the --out-dir of a diffradio train run", file=sys.stderr)
+        return 2
+    codec = SemanticCodec(ProjectedLatentCodec.from_pretrained(run / "model", torch_dtype=torch.float32))
+    dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         codec.save_pretrained(tmp, dtype=torch.float16)
-        for sub in ("jscc", "prior", "scheduler"):
-            shutil.rmtree(dest / sub, ignore_errors=True)
-            shutil.move(Path(tmp) / sub, dest / sub)
-        shutil.move(Path(tmp) / "codec_config.json", dest / "codec_config.json")
-    split = Path(args.model) / "data_split.json"     # the training list travels with the weights:
-    if split.exists():                                  # none (trained on the packaged photos) = no stale one
-        shutil.copy(split, dest / "data_split.json")
-    else:
-        (dest / "data_split.json").unlink(missing_ok=True)
-    print(f"{args.model} (fusion {codec.fusion_scale:g}, realism {codec.realism:g}) written to {dest} as float16")
+        shutil.rmtree(dest / MODEL_DIR, ignore_errors=True)
+        shutil.move(Path(tmp) / MODEL_DIR, dest / MODEL_DIR)
+        shutil.move(Path(tmp) / CONFIG_NAME, dest / CONFIG_NAME)
+    shutil.copy(run / "data_split.json", dest / "data_split.json")
+    for name in ("train_log.jsonl", "train_curve.png"):   # the training record travels with the weights
+        if (run / name).exists():
+            shutil.copy(run / name, dest / name)
+    print(f"{run / 'model'} written to {dest} as float16 (fingerprint {codec.fingerprint():08x})")
     return 0
 
 

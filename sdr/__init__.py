@@ -1,4 +1,4 @@
-"""Radios named by URI (sim, SigMF file, ADALM-Pluto, SoapySDR) behind one small interface.
+"""Radios named by URI (sim, SigMF file, ADALM-Pluto, SoapySDR, GNU Radio over ZeroMQ) behind one small interface.
 
 Importing ``sdr`` loads no radio driver, no ``phy`` code and no SigMF/SciPy: ``open_radio`` imports
 what it opens, and ``SigMFReader``/``SigMFRecorder`` load ``sdr.sigmf_io`` on first use.

@@ -15,6 +15,10 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+NO_SIGNAL_HINT = "check the radio URI, frequency, gain and sample rate (or try --radio sim:)"
+"""The general advice when no frame was found (``Radio.no_signal_hint``; backends say more)."""
+
+
 class RadioError(RuntimeError):
     """A user-facing radio problem: the message is one line naming the problem and the fix."""
 
@@ -22,6 +26,17 @@ class RadioError(RuntimeError):
 def one_line(text: object) -> str:
     """``str(text)`` with all whitespace runs (newlines included) collapsed to single spaces."""
     return " ".join(str(text).split())
+
+
+def parse_params(text: str, uri: str) -> dict[str, str]:
+    """Split ``'k1=v1,k2=v2'`` into a dict of strings (empty text: empty dict)."""
+    params: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RadioError(f"bad parameter {item!r} in radio URI {uri!r}; write KEY=VALUE pairs separated by commas")
+        params[key.strip()] = value.strip()
+    return params
 
 
 def burst_samples(burst) -> np.ndarray:
@@ -203,6 +218,10 @@ class Radio(ABC):
         """The settings in effect, read back from the device (here: rate and frequency of the config, for
         radios without a device, whose gains are not modelled)."""
         return DeviceSettings(self.config.sample_rate_hz, self.config.center_freq_hz)
+
+    def no_signal_hint(self) -> str:
+        """What to check when no frame was found in what this radio delivered (the end of a one-line error)."""
+        return NO_SIGNAL_HINT
 
     def wait(self, seconds: float) -> None:
         """Let a repeating transmission run for ``seconds``; raise as soon as its transmit path fails."""

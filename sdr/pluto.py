@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from .base import DeviceSettings, Radio, RadioConfig, RadioError, RadioStats, SampleQueue, burst_samples, one_line
-from .uri import parse_params
+from .base import (DeviceSettings, Radio, RadioConfig, RadioError, RadioStats, SampleQueue, burst_samples, one_line,
+                   parse_params)
 
 TX_SCALE = 2.0**14
 RX_SCALE = 2.0**11

@@ -1,21 +1,15 @@
-"""Radio URIs: ``open_radio('sim:snr=5,cfo=2000')``, ``file:``, ``pluto:`` and ``soapy:``."""
+"""Radio URIs: ``open_radio('sim:snr=5,cfo=2000')``, ``file:``, ``pluto:``, ``soapy:`` and ``zmq:``.
+
+The one place that knows the backends: it imports each one when a URI names it, and no backend
+imports it (they parse their parameters with ``sdr.base.parse_params``).
+"""
 from __future__ import annotations
 
-from .base import Radio, RadioConfig, RadioError, one_line
+from .base import Radio, RadioConfig, RadioError, one_line, parse_params
 
 URI_FORMS = ("sim:[snr=DB,cfo=HZ,channel=awgn|rayleigh|tdl-a..tdl-e,seed=N,...]", "file:PATH.sigmf-meta",
-             "pluto:[ip:ADDRESS|usb:[BUS.DEV.INTF]]", "soapy:[driver=NAME,KEY=VALUE,...]")
-
-
-def parse_params(text: str, uri: str) -> dict[str, str]:
-    """Split ``'k1=v1,k2=v2'`` into a dict of strings (empty text: empty dict)."""
-    params: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise RadioError(f"bad parameter {item!r} in radio URI {uri!r}; write KEY=VALUE pairs separated by commas")
-        params[key.strip()] = value.strip()
-    return params
+             "pluto:[ip:ADDRESS|usb:[BUS.DEV.INTF]]", "soapy:[driver=NAME,KEY=VALUE,...]",
+             "zmq:sub=|pull=|pub=|push=tcp://HOST:PORT[,rate=SPS,freq=HZ,tags=0|1,timeout=S]")
 
 
 def open_radio(uri: str, config: RadioConfig | None = None) -> Radio:
@@ -24,7 +18,8 @@ def open_radio(uri: str, config: RadioConfig | None = None) -> Radio:
     ``sim:`` and ``sim:snr=5,cfo=2000,channel=tdl-c,seed=1`` (``phy.channel.ChannelConfig`` fields),
     ``file:PATH.sigmf-meta`` (replays an existing capture, records when transmitted to),
     ``pluto:ip:192.168.2.1`` / ``pluto:usb:`` / ``pluto:`` (auto), ``soapy:driver=uhd,serial=...``
-    (any SoapySDR device arguments). Raises RadioError (one line) for an unknown or malformed URI,
+    (any SoapySDR device arguments), ``zmq:sub=tcp://127.0.0.1:5555,rate=2e6`` (a GNU Radio flowgraph's
+    ZMQ stream: ``sub=``/``pull=`` receive, ``pub=``/``push=`` transmit; ``sdr.zeromq``). Raises RadioError (one line) for an unknown or malformed URI,
     a missing driver library or a device that cannot be found.
     """
     config = config or RadioConfig()
@@ -52,4 +47,8 @@ def open_radio(uri: str, config: RadioConfig | None = None) -> Radio:
         from .soapy import SoapyRadio
 
         return SoapyRadio(rest, config)
+    if scheme == "zmq" and sep:
+        from .zeromq import ZmqRadio
+
+        return ZmqRadio(rest, config)
     raise RadioError(f"unknown radio URI {uri!r}; valid forms: {', '.join(URI_FORMS)}")

@@ -1,9 +1,11 @@
-"""Learned semantic codec: DeepJSCC-style encoder/direct decoder, diffusion prior, few-step decoders.
+"""Learned semantic codec on the pretrained TAEF2 latent space, with a channel-aware decoder.
 
 Public API: :class:`SemanticCodec` (``from_pretrained``, ``save_pretrained``, ``encode``, ``decode``),
-:class:`CodecLoadError`, and the modules ``semantic.metrics`` (psnr, ms_ssim, vif),
-``semantic.data`` (training / held-out photos), ``semantic.train`` (``train``, ``main``) and
-``semantic.bench`` (``run_decoder_bench``). ``SemanticCodec`` and ``CodecLoadError`` are imported on
+:class:`CodecLoadError`, and the modules ``semantic.taef2`` (the pretrained autoencoder's modules),
+``semantic.latent_codec`` (projection, LMMSE estimate, restorer), ``semantic.metrics`` (psnr,
+ms_ssim, vif, gmsd, hf_energy_ratio), ``semantic.data`` (held-out photos, photo folders),
+``semantic.train`` (``finetune``, ``main``), ``semantic.prior_train`` (a diffusion prior over the
+latent maps) and ``semantic.bench`` (``run_decoder_bench``). ``SemanticCodec`` and ``CodecLoadError`` are imported on
 first use.
 """
 from __future__ import annotations

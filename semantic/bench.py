@@ -1,19 +1,21 @@
 """Decoder benchmark on any folder of photos through the simulated latent channel (no PHY).
 
-Every photo is encoded once by the codec; for each channel (AWGN; Rayleigh-like per-symbol fading,
-``semantic.latent_channel``), each SNR (dB per real latent value = per complex channel use) and
-each noise seed, the latents go through y = z + n and are decoded by every decoder.  One more
-cell, ``lost``, sends at 5 dB AWGN and loses a quarter of the tiles whole (what a lost frame does).
-A cell's figure is the mean over photos; the table gives the mean and the standard deviation of
-that figure over the seeds (the seed-to-seed spread a gain must exceed).
+Every photo is encoded once per bandwidth ratio (1/12, 1/24, 1/48); for each channel (AWGN;
+Rayleigh-like per-symbol fading, ``semantic.latent_channel``), each SNR (dB per real latent value =
+per complex channel use) and each noise seed, the sent values go through y = s + n and are decoded
+by every decoder the codec has (``direct``; ``diffusion`` where the codec holds a diffusion prior).
+One more cell per ratio, ``lost``, sends at 5 dB AWGN and loses a quarter of the tiles whole (what a
+lost frame does).  Every decoded image is scored by PSNR, MS-SSIM, GMSD and its high-frequency
+energy ratio (``METRICS``).  A cell's figure is the mean over photos; the table gives the mean and
+the standard deviation of that figure over the seeds (the seed-to-seed spread a gain must exceed).
 
 The reference row ``avif@capacity`` is AVIF (``semantic.source_codec``, the digital baseline's
 source coder) given the Shannon capacity of the same channel uses: ``n_uses * mean(log2(1 + 1/v))``
 bits with v the per-value noise variance of the seed-0 realisation (for AWGN, n_uses*log2(1+SNR)),
 i.e. an ideal channel code with no overhead — an upper bound for any separation-based link.
 
-Decode time per 64x64 tile is measured with the default decoder on a single tile and amortised
-over a 768x512 image (the Kodak size), each the minimum of a few repeats with the threads
+Decode time per 64x64 tile (ratio 1/24) is measured with the default decoder on a single tile and
+amortised over a 768x512 image (the Kodak size), each the minimum of a few repeats with the threads
 ``torch.get_num_threads()`` reports.  Writes ``results.json`` and ``metrics.png`` to ``out_dir``.
 """
 from __future__ import annotations
@@ -28,15 +30,21 @@ from tqdm.auto import tqdm
 
 from semantic.codec import SemanticCodec
 from semantic.latent_channel import CHANNELS, noise_variance, transmit
-from semantic.metrics import ms_ssim, psnr
+from semantic.metrics import gmsd, hf_energy_ratio, ms_ssim, psnr
 from semantic.source_codec import decode as decode_source
 from semantic.source_codec import fit
 
 SNRS_DB = (0.0, 5.0, 10.0, 15.0)
 #: The lost-tile cell: SNR (dB, AWGN) and the share of tiles lost.
 LOST_SNR_DB, LOST_SHARE = 5.0, 0.25
-DECODERS = ("direct", "diffusion")
 REFERENCE = "avif@capacity"
+#: Per-image metrics of every cell: PSNR (dB), MS-SSIM, GMSD (lower is better) and the luma energy
+#: above 1/8 cycle per pixel relative to the original (``semantic.metrics``).
+METRICS = ("psnr_db", "ms_ssim", "gmsd", "hf_ratio")
+
+
+def _metrics(ref: np.ndarray, img: np.ndarray) -> list[float]:
+    return [psnr(ref, img), ms_ssim(ref, img), gmsd(ref, img), hf_energy_ratio(ref, img)]
 
 
 def received(z: np.ndarray, snr_db: float, channel: str, lost_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,11 +66,14 @@ def capacity_bytes(noise_var: np.ndarray) -> int:
     return int(bits // 8)
 
 
-def _cells(quick: bool) -> list[tuple[str, str, float, float]]:
-    """(cell name, channel, SNR dB, lost share) in table order."""
-    snrs = SNRS_DB[::2] if quick else SNRS_DB
-    cells = [(f"{ch} {s:g} dB", ch, s, 0.0) for ch in CHANNELS for s in snrs]
-    return cells + [(f"lost {LOST_SHARE:.0%} tiles, awgn {LOST_SNR_DB:g} dB", "awgn", LOST_SNR_DB, LOST_SHARE)]
+def _cells(snrs: tuple[float, ...], channels: tuple[str, ...],
+           ratios: tuple[str, ...]) -> list[tuple[str, str, str, float, float]]:
+    """(cell name, ratio, channel, SNR dB, lost share) in table order."""
+    cells = []
+    for r in ratios:
+        cells += [(f"{r} {ch} {s:g} dB", r, ch, s, 0.0) for ch in channels for s in snrs]
+        cells.append((f"{r} lost {LOST_SHARE:.0%} tiles, awgn {LOST_SNR_DB:g} dB", r, "awgn", LOST_SNR_DB, LOST_SHARE))
+    return cells
 
 
 def _time_per_tile(codec: SemanticCodec, steps: int, shape: tuple[int, int], repeats: int) -> float:
@@ -72,13 +83,15 @@ def _time_per_tile(codec: SemanticCodec, steps: int, shape: tuple[int, int], rep
     times = []
     for _ in range(repeats + 1):  # the first call warms up
         t = time.perf_counter()
-        codec.decode(z, var, img.shape, method="diffusion", steps=steps)
+        codec.decode(z, var, img.shape, steps=steps)
         times.append(time.perf_counter() - t)
     return float(min(times[1:])) / z.shape[0]
 
 
 def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], *, weights: str | Path | None = None,
-                      steps: int = 10, seeds: int = 3, quick: bool = False, reference: bool = True) -> dict:
+                      steps: int = 10, seeds: int = 3, quick: bool = False, reference: bool = True,
+                      ratios: tuple[str, ...] = ("1/12", "1/24", "1/48"), snrs: tuple[float, ...] = SNRS_DB,
+                      channels: tuple[str, ...] = CHANNELS) -> dict:
     """Run the benchmark, write ``out_dir/results.json`` and ``metrics.png``; returns the result dict.
 
     Args:
@@ -87,8 +100,10 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], *, wei
         weights: codec directory / hub id (None: shipped default).
         steps: diffusion solver steps.
         seeds: noise seeds per cell (>= 1; the spread needs >= 2).
-        quick: two SNRs per channel and one timing repeat (for smoke tests).
+        quick: every other SNR of ``snrs`` and one timing repeat (for smoke tests).
         reference: also compute the ``avif@capacity`` row (about a second per photo and cell).
+        ratios: bandwidth ratios to measure.
+        snrs, channels: the SNRs (dB) and latent channels ('awgn', 'rayleigh') of the cells.
     """
     if not photos:
         raise ValueError("no photos to benchmark on; pass a folder holding PNG/JPEG images")
@@ -97,31 +112,34 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], *, wei
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     codec = SemanticCodec.from_pretrained(weights)
-    cells = _cells(quick)
-    latents = {name: codec.encode(img) for name, img in photos.items()}
+    decoders = codec.methods
+    unknown = set(channels) - set(CHANNELS)
+    if unknown:
+        raise ValueError(f"unknown latent channel(s) {', '.join(sorted(unknown))}; use {', '.join(CHANNELS)}")
+    cells = _cells(tuple(snrs)[::2] if quick else tuple(snrs), tuple(channels), ratios)
+    latents = {(name, r): codec.encode(img, r) for name, img in photos.items() for r in ratios}
     t0 = time.process_time()
     per_seed: dict = {}  # cell -> row -> metric -> [mean over photos, one per seed]
     bar = tqdm(total=len(cells) * len(photos) * seeds, desc="decoder bench", mininterval=5.0)
-    for ci, (cell, channel, snr, lost) in enumerate(cells):
+    for ci, (cell, ratio, channel, snr, lost) in enumerate(cells):
         rows = per_seed.setdefault(cell, {})
         for seed in range(seeds):
             acc: dict = {}
             for pi, (name, img) in enumerate(photos.items()):
-                y, var = received(latents[name], snr, channel, lost, 10_000 * ci + 100 * seed + pi)
-                decoded = {d: codec.decode(y, var, img.shape, method=d, steps=steps, seed=seed) for d in DECODERS}
+                y, var = received(latents[name, ratio], snr, channel, lost, 10_000 * ci + 100 * seed + pi)
+                decoded = {d: codec.decode(y, var, img.shape, method=d, steps=steps, seed=seed) for d in decoders}
                 if reference and seed == 0:
-                    budget = capacity_bytes(var)
-                    best = fit(img, budget, "avif")
+                    best = fit(img, capacity_bytes(var), "avif")
                     acc.setdefault(REFERENCE, []).append(
-                        (best.psnr_db, ms_ssim(img, decode_source(best.data, img.shape[:2]))) if best else (float("nan"), float("nan")))
+                        _metrics(img, decode_source(best.data, img.shape[:2])) if best else [float("nan")] * len(METRICS))
                 for d, rec in decoded.items():
-                    acc.setdefault(d, []).append((psnr(img, rec), ms_ssim(img, rec)))
+                    acc.setdefault(d, []).append(_metrics(img, rec))
                 bar.update(1)
             for row, vals in acc.items():
                 m = np.asarray(vals, dtype=np.float64).mean(axis=0)
-                r = rows.setdefault(row, {"psnr_db": [], "ms_ssim": []})
-                r["psnr_db"].append(float(m[0]))
-                r["ms_ssim"].append(float(m[1]))
+                r = rows.setdefault(row, {k: [] for k in METRICS})
+                for k, v in zip(METRICS, m):
+                    r[k].append(float(v))
     bar.close()
     quality = {cell: {row: {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None,
                                 "per_seed": v} for k, v in metrics.items()}
@@ -130,10 +148,11 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], *, wei
     repeats = 1 if quick else 3
     result = {
         "photos": sorted(photos), "n_photos": len(photos), "seeds": seeds, "steps": steps, "quick": quick,
-        "weights": str(weights) if weights else "shipped default", "diffusion_method": codec.diffusion_method,
-        "realism": codec.realism, "fusion_scale": codec.fusion_scale,
-        "latent_shape": list(codec.latent_shape), "channel_uses_per_tile": int(np.prod(codec.latent_shape)) // 2,
-        "bandwidth_ratio": int(np.prod(codec.latent_shape)) / 2 / (3 * codec.tile ** 2),
+        "weights": str(weights) if weights else "shipped default", "decoders": list(decoders),
+        "default_decoder": codec.default_method,
+        "latent_shape": {r: list(codec.latent_shape(r)) for r in ratios},
+        "channel_uses_per_tile": {r: int(np.prod(codec.latent_shape(r))) // 2 for r in ratios},
+        "sent_power": {r: _power_stats([latents[name, r] for name in photos]) for r in ratios},
         "torch_threads": torch.get_num_threads(), "quality": quality, "quality_cpu_s": quality_cpu_s,
         "s_per_tile": {"single_tile": _time_per_tile(codec, steps, (codec.tile, codec.tile), repeats),
                        "768x512": _time_per_tile(codec, steps, (512, 768), repeats)},
@@ -143,10 +162,17 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], *, wei
     return result
 
 
+def _power_stats(latents: list[np.ndarray]) -> dict:
+    """Mean square of the sent values: over all photos, and the 5th / 95th percentile over tiles."""
+    tiles = np.concatenate([(z.astype(np.float64) ** 2).mean(axis=(1, 2, 3)) for z in latents])
+    total = float(np.mean([(z.astype(np.float64) ** 2).mean() for z in latents]))
+    return {"mean": total, "tile_p5": float(np.percentile(tiles, 5)), "tile_p95": float(np.percentile(tiles, 95))}
+
+
 def format_table(result: dict) -> str:
     """Human-readable table: PSNR (dB) / MS-SSIM, mean ± std over seeds, per cell and row."""
-    rows = [*DECODERS, REFERENCE]
-    lines = [f"{'cell':34s}" + "".join(f"{r:>30s}" for r in rows)]
+    rows = [*result["decoders"], REFERENCE]
+    lines = [f"{'cell':40s}" + "".join(f"{r:>30s}" for r in rows)]
     for cell, per in result["quality"].items():
         out = []
         for r in rows:
@@ -157,7 +183,7 @@ def format_table(result: dict) -> str:
                 out.append(f"{p['mean']:.2f} / {s['mean']:.4f}")
             else:
                 out.append(f"{p['mean']:.2f}±{p['std']:.2f} / {s['mean']:.4f}±{s['std']:.4f}")
-        lines.append(f"{cell:34s}" + "".join(f"{c:>30s}" for c in out))
+        lines.append(f"{cell:40s}" + "".join(f"{c:>30s}" for c in out))
     t = result["s_per_tile"]
     lines.append(f"default decoder, {result['steps']} steps, {result['torch_threads']} thread(s): "
                  f"{t['single_tile']:.3f} s for one 64x64 tile, {t['768x512']:.3f} s per tile of a 768x512 image")
@@ -169,15 +195,19 @@ def _plot(path: Path, result: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2 * len(CHANNELS), figsize=(4.2 * 2 * len(CHANNELS), 3.4))
+    ratios = list(result["latent_shape"])
     for ci, ch in enumerate(CHANNELS):
-        cells = [(float(c.split()[1]), per) for c, per in result["quality"].items() if c.startswith(ch + " ")]
         for mi, (key, label) in enumerate((("psnr_db", "PSNR (dB)"), ("ms_ssim", "MS-SSIM"))):
             ax = axes[2 * ci + mi]
-            for row in (*DECODERS, REFERENCE):
-                pts = [(s, per[row][key]) for s, per in cells if row in per]
-                if pts:
-                    ax.errorbar([s for s, _ in pts], [m["mean"] for _, m in pts],
-                                yerr=[m["std"] or 0.0 for _, m in pts], marker="o", capsize=3, label=row)
+            for ratio in ratios:
+                cells = [(float(c.split()[2]), per) for c, per in result["quality"].items()
+                         if c.startswith(f"{ratio} {ch} ")]
+                for row in (*result["decoders"], REFERENCE):
+                    pts = [(s, per[row][key]) for s, per in cells if row in per]
+                    if pts:
+                        ax.errorbar([s for s, _ in pts], [m["mean"] for _, m in pts],
+                                    yerr=[m["std"] or 0.0 for _, m in pts], marker="o", capsize=3,
+                                    label=f"{row} {ratio}", linestyle="--" if row == REFERENCE else "-")
             ax.set_xlabel("SNR (dB per channel use)")
             ax.set_ylabel(label)
             ax.set_title(f"{ch}, {result['n_photos']} photos, {result['seeds']} seeds", fontsize=9)
@@ -200,10 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--bandwidth-ratio", nargs="+", default=["1/12", "1/24", "1/48"], choices=("1/12", "1/24", "1/48"))
+    p.add_argument("--snr", nargs="+", type=float, default=list(SNRS_DB))
+    p.add_argument("--latent-channel", nargs="+", default=list(CHANNELS), choices=CHANNELS)
     p.add_argument("--json", action="store_true", help="print the result dict as JSON")
     a = p.parse_args(argv)
     photos = photos_in_dirs([a.photo_dir]) if a.photo_dir else heldout_photos()
-    res = run_decoder_bench(a.out_dir, photos, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick)
+    res = run_decoder_bench(a.out_dir, photos, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick,
+                            ratios=tuple(a.bandwidth_ratio), snrs=tuple(a.snr), channels=tuple(a.latent_channel))
     print(json.dumps(res) if a.json else format_table(res))
     return 0
 

@@ -1,38 +1,55 @@
-"""SemanticCodec: image <-> per-tile latents, with direct and diffusion decoders.
+"""SemanticCodec: image <-> per-tile latents of the pretrained TAEF2 latent space, and their decoders.
 
-A codec directory (``save_pretrained`` / ``from_pretrained``) holds diffusers-format sub-folders:
-``jscc/`` (:class:`semantic.jscc.GdnJSCC` or the first model's :class:`semantic.jscc.JSCC`),
-``prior/`` (``UNet2DModel``), ``scheduler/`` (``DDPMScheduler``), ``codec_config.json`` (default
-diffusion decoder) and, from ``diffradio train``, ``data_split.json`` (its training photos).  A hub id
-(``owner/name``) loads the same layout through diffusers' hub code (needs network access).
+A codec directory (``save_pretrained`` / ``from_pretrained``) holds ``latent_codec/`` (a
+:class:`semantic.latent_codec.ProjectedLatentCodec` in diffusers format, float16 safetensors when
+shipped), ``codec_config.json`` (the default decoder) and, from ``diffradio train``,
+``data_split.json`` (its training photos).  A hub id (``owner/name``) loads the same layout from the
+Hugging Face hub's local cache (downloaded once where there is network access).
 
 Tiling: the image is padded by mirror reflection (``numpy.pad(mode='symmetric')``) to a multiple of
-the tile size (64 px by default) and split into tiles in row-major order; each tile's latent is
-power-normalised on its own and sent on its own (one tile's latents can be lost without affecting
-the others).  The encoder, the diffusion prior and the direct decoder are fully convolutional and
-run on the whole padded image / the stitched latent map, so a tile border sees its neighbours on
-both sides, the decoded image has no seams, and a lost tile is regenerated from its neighbours.
+the tile (64 px) and encoded whole (fully convolutional: no per-tile encoding, no seams); the sent
+map (k values per 8x8-pixel position: 32, 16 or 8 for bandwidth ratio 1/12, 1/24 or 1/48) is cut into
+tiles of 8x8 positions in row-major order, each sent on its own, so one tile can be lost without the
+others.  The receiver stitches the tiles back into one map and decodes it whole, so a lost tile is
+filled from its neighbours.
 """
 from __future__ import annotations
 
-import copy
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DDPMScheduler, UNet2DModel
 
-from semantic import samplers
-from semantic.jscc import JSCC_CLASSES, GdnJSCC, JSCC
+from semantic.latent_codec import RATIO_DIMS, ProjectedLatentCodec
 from semantic.refine import DEFAULT_LR, refine_latents
 
-#: Sub-folders of a codec directory.
-JSCC_DIR, PRIOR_DIR, SCHEDULER_DIR = "jscc", "prior", "scheduler"
+#: Sub-folder of a codec directory holding the network.
+MODEL_DIR = "latent_codec"
 CONFIG_NAME = "codec_config.json"
 #: Shipped default weights.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
-METHODS = ("diffusion", "snr-matched", "posterior", "direct")
+#: Decoders: 'direct' (LMMSE + restorer + decoder); 'diffusion' needs a diffusion prior in the codec.
+METHODS = ("direct", "diffusion")
+#: Bandwidth ratios (complex channel uses per real image value) one model serves.
+RATIOS = tuple(RATIO_DIMS)
+DEFAULT_RATIO = "1/24"
+
+
+def ratio_name(bandwidth_ratio: str | float | Fraction | None) -> str:
+    """'1/12', '1/24' or '1/48' from a name or a number (None = the default 1/24); ValueError naming the
+    supported ratios for anything else."""
+    if bandwidth_ratio is None:
+        return DEFAULT_RATIO
+    try:
+        frac = Fraction(str(bandwidth_ratio).strip()).limit_denominator(1000)
+    except (ValueError, ZeroDivisionError):
+        frac = None
+    name = f"{frac.numerator}/{frac.denominator}" if frac is not None else str(bandwidth_ratio)
+    if name not in RATIO_DIMS:
+        raise ValueError(f"bandwidth ratio {bandwidth_ratio!r} is not supported; use one of {', '.join(RATIOS)}")
+    return name
 
 
 class CodecLoadError(OSError):
@@ -66,33 +83,16 @@ class SemanticCodec:
     """Learned image codec for the link.
 
     Args:
-        jscc: encoder + direct decoder.
-        prior: diffusion prior UNet over the stitched latent map of an image.
-        scheduler: its DDPM training schedule.
-        diffusion_method: what ``method='diffusion'`` means: ``'posterior'`` or ``'snr-matched'``.
-        fusion_scale: the posterior decoder's trust in y relative to the prior (see
-            ``semantic.samplers.posterior``).
-        realism: the posterior decoder's default blend between its posterior-mean estimate (0) and
-            its posterior sample (1).  ``fusion_scale`` and ``realism`` are chosen on the validation
-            split (the model card says how).
-        prior_scope: ``'map'``: the prior runs on the stitched latent map of the whole image (a lost
-            tile is generated from its neighbours); ``'tile'``: on each tile's latent on its own
-            (the first shipped model); a tile of which nothing arrived is then decoded as by
-            ``method='direct'`` (a per-tile prior has nothing to draw it from).
+        model: the network (frozen TAEF2 encoder, nested projection, channel-aware decoder).
+        default_method: what ``decode`` does when no method is named (``'direct'`` until a diffusion
+            prior over this latent space ships).
     """
 
-    def __init__(self, jscc: JSCC, prior: UNet2DModel, scheduler: DDPMScheduler,
-                 diffusion_method: str = "posterior", fusion_scale: float = 10.0, realism: float = 1.0,
-                 prior_scope: str = "map"):
-        if diffusion_method not in ("posterior", "snr-matched"):
-            raise ValueError(f"diffusion_method={diffusion_method!r}; use 'posterior' or 'snr-matched'")
-        if not 0.0 <= realism <= 1.0:
-            raise ValueError(f"realism={realism} must be in [0, 1]")
-        if prior_scope not in ("map", "tile"):
-            raise ValueError(f"prior_scope={prior_scope!r}; use 'map' or 'tile'")
-        self.jscc, self.prior, self.scheduler = jscc.eval(), prior.eval(), scheduler
-        self.prior_scope = prior_scope
-        self.diffusion_method, self.fusion_scale, self.realism = diffusion_method, float(fusion_scale), float(realism)
+    def __init__(self, model: ProjectedLatentCodec, default_method: str = "direct"):
+        if default_method not in METHODS:
+            raise ValueError(f"default_method={default_method!r}; use one of {', '.join(METHODS)}")
+        self.model = model.eval()
+        self.default_method = default_method
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
@@ -110,16 +110,13 @@ class SemanticCodec:
         is_local = (Path(src).exists() or Path(src).parent.exists() or str(src).startswith((".", "/", "~"))
                     or str(src).count("/") != 1)
         path = Path(src) if is_local else _hub_snapshot(str(src))
-        if not (path / JSCC_DIR).is_dir():
-            raise CodecLoadError(f"no semantic codec at {str(src)!r} (missing {JSCC_DIR}/ sub-folder); {fix}")
+        if not (path / MODEL_DIR).is_dir():
+            raise CodecLoadError(f"no semantic codec at {str(src)!r} (missing {MODEL_DIR}/ sub-folder); {fix}")
         try:
             # float32 on load: the shipped weights are stored as float16 to keep the package small
-            jscc_cls = JSCC_CLASSES[GdnJSCC.load_config(path, subfolder=JSCC_DIR).get("_class_name", "JSCC")]
-            jscc = jscc_cls.from_pretrained(path, subfolder=JSCC_DIR, torch_dtype=torch.float32)
-            prior = UNet2DModel.from_pretrained(path, subfolder=PRIOR_DIR, torch_dtype=torch.float32)
-            sched = DDPMScheduler.from_pretrained(path, subfolder=SCHEDULER_DIR)
+            model = ProjectedLatentCodec.from_pretrained(path, subfolder=MODEL_DIR, torch_dtype=torch.float32)
             cfg = json.loads((path / CONFIG_NAME).read_text()) if (path / CONFIG_NAME).exists() else {}
-            return cls(jscc, prior, sched, **cfg)
+            return cls(model, **cfg)
         except Exception as e:  # noqa: BLE001 - every loader failure becomes one clear line
             reason = " ".join(str(e).split())[:200] or type(e).__name__
             raise CodecLoadError(f"cannot load semantic codec from {str(src)!r} "
@@ -128,25 +125,48 @@ class SemanticCodec:
     def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32) -> None:
         """Write the codec directory (safetensors weights + configs); ``dtype`` of the stored weights
         (``torch.float16`` halves the files; ``from_pretrained`` loads them as float32 either way)."""
+        import copy
         path = Path(path)
-        for model, sub in ((self.jscc, JSCC_DIR), (self.prior, PRIOR_DIR)):
-            (copy.deepcopy(model).to(dtype) if dtype != torch.float32 else model).save_pretrained(path / sub)
-        self.scheduler.save_pretrained(path / SCHEDULER_DIR)
-        (path / CONFIG_NAME).write_text(json.dumps({"diffusion_method": self.diffusion_method,
-                                                      "fusion_scale": self.fusion_scale,
-                                                      "realism": self.realism,
-                                                      "prior_scope": self.prior_scope}, indent=1))
+        model = copy.deepcopy(self.model).to(dtype) if dtype != torch.float32 else self.model
+        model.save_pretrained(path / MODEL_DIR)
+        (path / CONFIG_NAME).write_text(json.dumps({"default_method": self.default_method}, indent=1))
+
+    def fingerprint(self) -> int:
+        """CRC-32 of what fixes the meaning of the sent values (the encoder and the projection): a
+        receiver with another fingerprint would decode a wrong image."""
+        import zlib
+        crc = 0
+        state = {**{f"encoder.{k}": v for k, v in self.model.encoder.state_dict().items()},
+                 "basis": self.model.basis, "latent_mean": self.model.latent_mean, "latent_cov": self.model.latent_cov}
+        for name, tensor in sorted(state.items()):
+            crc = zlib.crc32(name.encode(), crc)
+            crc = zlib.crc32(tensor.detach().cpu().to(torch.float16).numpy().tobytes(), crc)
+        return crc
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The decoders this codec has: ('direct',) until it holds a diffusion prior."""
+        return ("direct",)
 
     # ------------------------------------------------------------------ tiling
     @property
     def tile(self) -> int:
         """Tile size in pixels."""
-        return self.jscc.config.tile
+        return self.model.config.tile
 
-    @property
-    def latent_shape(self) -> tuple[int, int, int]:
-        """(C, h, w) of one tile's latent."""
-        return self.jscc.latent_shape
+    def latent_shape(self, bandwidth_ratio: str | float | None = None) -> tuple[int, int, int]:
+        """(C, h, w) of one tile's sent values at ``bandwidth_ratio`` (None = 1/24)."""
+        return self.model.latent_shape(RATIO_DIMS[ratio_name(bandwidth_ratio)])
+
+    @staticmethod
+    def ratio_of(latent_shape: tuple[int, ...]) -> str:
+        """The bandwidth ratio of tiles of shape (..., C, h, w) (ValueError for an unknown C)."""
+        dims = {v: k for k, v in RATIO_DIMS.items()}
+        c = int(latent_shape[-3])
+        if c not in dims:
+            raise ValueError(f"latents with {c} values per position match no bandwidth ratio "
+                             f"({', '.join(f'{k}: {v}' for k, v in RATIO_DIMS.items())}); pass what encode() produced")
+        return dims[c]
 
     def tile_grid(self, image_shape: tuple[int, ...]) -> tuple[int, int]:
         """(rows, cols) of tiles covering an image of shape (H, W[, 3])."""
@@ -155,22 +175,24 @@ class SemanticCodec:
             raise ValueError(f"image shape {tuple(image_shape)} is empty; give an (H, W, 3) image")
         return -(-h // self.tile), -(-w // self.tile)
 
-    def values_per_image(self, image_shape: tuple[int, ...]) -> int:
-        """Real latent values sent for an image (two per complex channel use)."""
+    def values_per_image(self, image_shape: tuple[int, ...], bandwidth_ratio: str | float | None = None) -> int:
+        """Real values sent for an image (two per complex channel use)."""
         r, c = self.tile_grid(image_shape)
-        return r * c * int(np.prod(self.latent_shape))
+        return r * c * int(np.prod(self.latent_shape(bandwidth_ratio)))
 
     # ------------------------------------------------------------------ encode / decode
     @torch.no_grad()
-    def encode(self, image: np.ndarray, refine_steps: int = 0,
+    def encode(self, image: np.ndarray, bandwidth_ratio: str | float | None = None, refine_steps: int = 0,
                refine_snr_db: float | tuple[float, float] = (0.0, 15.0), refine_lr: float = DEFAULT_LR) -> np.ndarray:
-        """uint8 (H, W, 3) -> float32 latents (n_tiles, C, h, w), each tile unit mean square.
+        """uint8 (H, W, 3) -> float32 sent values (n_tiles, C, 8, 8), tiles in row-major order, two reals
+        per complex channel use; C = 32, 16 or 8 for ``bandwidth_ratio`` 1/12, 1/24 (None) or 1/48.
+        Unit mean power per value over the training photos (an image's own power varies with it).
 
-        ``refine_steps`` > 0 refines the encoder's latents for this image at the transmitter
-        (``semantic.refine``): that many decoder forward/backward passes, for AWGN at
-        ``refine_snr_db`` (dB per real latent value; a (low, high) range when the SNR is not known),
-        Adam step size ``refine_lr``.
+        ``refine_steps`` > 0 refines the values for this image at the transmitter (``semantic.refine``):
+        that many decoder forward/backward passes, for AWGN at ``refine_snr_db`` (dB per real value; a
+        (low, high) range when the SNR is not known), Adam step size ``refine_lr``.
         """
+        dims = RATIO_DIMS[ratio_name(bandwidth_ratio)]
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"encode needs a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}; "
@@ -180,72 +202,50 @@ class SemanticCodec:
         pad = np.pad(image, ((0, rows * t - image.shape[0]), (0, cols * t - image.shape[1]), (0, 0)),
                      mode="symmetric")
         x = torch.from_numpy(pad.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-        zmap = self.jscc.encode(x)                                           # (1, C, rows*h, cols*w)
-        zmap = refine_latents(self.jscc, x, zmap, refine_snr_db, refine_steps, lr=refine_lr,
+        smap = self.model.project(self.model.encode_latents(x), dims)       # (1, C, rows*h, cols*w)
+        c, h, w = self.model.latent_shape(dims)
+        smap = refine_latents(self.model, x, smap, refine_snr_db, refine_steps, block=(h, w), lr=refine_lr,
                               valid=image.shape[:2])[0]
-        c, h, w = self.latent_shape
-        tiles = zmap.reshape(c, rows, h, cols, w).permute(1, 3, 0, 2, 4).reshape(rows * cols, c, h, w)
+        tiles = smap.reshape(c, rows, h, cols, w).permute(1, 3, 0, 2, 4).reshape(rows * cols, c, h, w)
         return tiles.numpy().astype(np.float32)
 
     @torch.no_grad()
     def decode(self, received: np.ndarray, noise_var: np.ndarray, image_shape: tuple[int, ...],
-               method: str = "diffusion", steps: int = 10, seed: int = 0,
+               method: str | None = None, steps: int = 10, seed: int = 0,
                realism: float | None = None) -> np.ndarray:
-        """Reconstruct an image from received latents.
+        """Reconstruct an image from received values.
 
         Args:
-            received: float (n_tiles, C, h, w) equalised estimates of the sent latents.
+            received: float (n_tiles, C, 8, 8) equalised estimates of the sent values (C gives the ratio).
             noise_var: float, same shape, each value's noise variance; inf marks a missing value.
             image_shape: (H, W[, 3]) of the original image.
-            method: 'diffusion' (the default diffusion decoder, ``self.diffusion_method``),
-                'snr-matched', 'posterior' or 'direct'.
-            steps: diffusion solver steps (ignored by 'direct').
-            seed: seed of the sampler's noise (same inputs + seed -> same image).
-            realism: posterior decoder only: 0 = posterior-mean-like (smooth), 1 = sampled detail;
-                None = the codec's default (``self.realism``).
+            method: 'direct' or 'diffusion' (needs a codec with a diffusion prior); None = the codec's
+                default (``default_method``).
+            steps, seed, realism: settings of the diffusion decoder (unused by 'direct').
         Returns:
             uint8 (H, W, 3).
         """
+        method = self.default_method if method is None else method
         if method not in METHODS:
             raise ValueError(f"unknown decoder method {method!r}; use one of {', '.join(METHODS)}")
-        rows, cols = self.tile_grid(image_shape)
-        want = (rows * cols, *self.latent_shape)
+        if method == "diffusion":
+            raise ValueError("this codec has no diffusion prior over its latent space yet; decode with "
+                             "method='direct' (--decoder direct)")
         y = torch.as_tensor(np.asarray(received, dtype=np.float32))
         var = torch.as_tensor(np.asarray(noise_var, dtype=np.float32))
-        if tuple(y.shape) != want or tuple(var.shape) != want:
-            raise ValueError(f"received {tuple(y.shape)} / noise_var {tuple(var.shape)} do not match the "
-                             f"{want} latents of a {tuple(image_shape[:2])} image; pass what encode() produced")
-        if int(steps) < 1:
-            raise ValueError(f"steps={steps} must be >= 1")
-        if method == "diffusion":
-            method = self.diffusion_method
-        gen = torch.Generator().manual_seed(int(seed))
-        realism = self.realism if realism is None else float(realism)
-
-        def sample(y: torch.Tensor, var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            if method == "posterior":
-                return samplers.posterior(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen,
-                                          fusion_scale=self.fusion_scale, realism=realism)
-            return samplers.snr_matched(self.prior, self.scheduler, y, var, steps=int(steps), generator=gen)
-
-        if method == "direct":
-            z, zvar = self._stitch(y, rows, cols), self._stitch(var, rows, cols)
-        elif self.prior_scope == "tile":
-            # A per-tile prior samples tile by tile and knows nothing of a tile of which nothing
-            # arrived: a random draw there would be content unrelated to the image, so such a tile
-            # keeps what the direct decoder makes of it (the mean), and only heard tiles are sampled.
-            heard = torch.isfinite(var).flatten(1).any(1)
-            z, zvar = y.clone(), var.clone()
-            if bool(heard.any()):
-                z[heard], zvar[heard] = sample(y[heard], var[heard])
-            z, zvar = self._stitch(z, rows, cols), self._stitch(zvar, rows, cols)
-        else:
-            z, zvar = sample(self._stitch(y, rows, cols), self._stitch(var, rows, cols))
-        img = self.jscc.decode(z, zvar)[0]
+        rows, cols = self.tile_grid(image_shape)
+        c = y.shape[1] if y.ndim == 4 else -1
+        want = (rows * cols, c, *self.model.latent_shape(1)[1:])
+        if y.ndim != 4 or tuple(y.shape) != want or tuple(var.shape) != want or c not in RATIO_DIMS.values():
+            raise ValueError(f"received {tuple(y.shape)} / noise_var {tuple(var.shape)} do not match the latents "
+                             f"of a {tuple(image_shape[:2])} image ({rows * cols} tiles of (C, 8, 8), C in "
+                             f"{sorted(RATIO_DIMS.values())}); pass what encode() produced")
+        img = self.model.decode(self._stitch(y, rows, cols), self._stitch(var, rows, cols))[0]
         img = (img.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
         return img[: image_shape[0], : image_shape[1]]
 
-    def _stitch(self, tiles: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-        """(rows*cols, C, h, w) tiles in row-major order -> the latent map (1, C, rows*h, cols*w)."""
-        c, h, w = self.latent_shape
+    @staticmethod
+    def _stitch(tiles: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+        """(rows*cols, C, h, w) tiles in row-major order -> the map (1, C, rows*h, cols*w)."""
+        _, c, h, w = tiles.shape
         return tiles.reshape(rows, cols, c, h, w).permute(2, 0, 3, 1, 4).reshape(1, c, rows * h, cols * w)

@@ -1,8 +1,12 @@
-"""Image quality metrics on uint8 (H, W, 3) images: PSNR (dB), MS-SSIM, and VIF (perceptual).
+"""Image quality metrics on uint8 (H, W, 3) images: PSNR (dB), MS-SSIM, VIF, GMSD and the
+high-frequency energy ratio.
 
 VIF (visual information fidelity, pixel domain, Sheikh & Bovik 2006) is the weight-free perceptual
 metric: torchmetrics' implementation, computed on 0..255 values, nothing downloaded.  Higher is
-better for all three (VIF is 1 for identical images).
+better for these three (VIF is 1 for identical images).  GMSD (gradient magnitude similarity
+deviation, Xue et al. 2014; lower is better, 0 for identical images) says whether the edges are
+where the original has them; the high-frequency energy ratio says how much fine detail is there at
+all (1 = as much as the original, below 1 = blur).  Neither needs network weights.
 """
 from __future__ import annotations
 
@@ -59,6 +63,48 @@ def vif(ref: np.ndarray, img: np.ndarray) -> float:
     if min(r.shape[-2:]) < VIF_MIN_SIDE:
         raise ValueError(f"VIF needs images of at least {VIF_MIN_SIDE}x{VIF_MIN_SIDE} pixels, got {tuple(r.shape[-2:])}; use a larger image")
     return float(visual_information_fidelity(i, r))
+
+
+def _luminance(img: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of uint8 (H, W, 3), float64 in 0..255."""
+    return np.asarray(img, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def gmsd(ref: np.ndarray, img: np.ndarray) -> float:
+    """Gradient magnitude similarity deviation (Xue et al. 2014) on the luma: 2x2 average and
+    downsampling, Prewitt gradient magnitudes m_r, m_d, GMS = (2 m_r m_d + c) / (m_r^2 + m_d^2 + c)
+    with c = 170 (0..255 scale), GMSD = the standard deviation of GMS over the image.  Written here:
+    the library that has it (piq) needs a torchvision that does not install beside the pinned torch."""
+    from scipy.ndimage import convolve
+    if np.shape(ref) != np.shape(img):
+        raise ValueError(f"gmsd needs images of equal shape, got {np.shape(ref)} and {np.shape(img)}")
+    prewitt = np.array([[1.0, 0.0, -1.0]] * 3) / 3.0
+    mags = []
+    for im in (ref, img):
+        y = _luminance(im)
+        y = y[: y.shape[0] // 2 * 2, : y.shape[1] // 2 * 2]
+        y = 0.25 * (y[0::2, 0::2] + y[1::2, 0::2] + y[0::2, 1::2] + y[1::2, 1::2])
+        mags.append(np.hypot(convolve(y, prewitt, mode="nearest"), convolve(y, prewitt.T, mode="nearest")))
+    c = 170.0
+    gms = (2 * mags[0] * mags[1] + c) / (mags[0] ** 2 + mags[1] ** 2 + c)
+    return float(gms.std())
+
+
+#: Spatial frequency (cycles per pixel) above which luma energy counts as high-frequency detail.
+HF_CUTOFF = 1.0 / 8.0
+
+
+def hf_energy_ratio(ref: np.ndarray, img: np.ndarray) -> float:
+    """Luma energy above ``HF_CUTOFF`` cycles per pixel (radial, Hann-windowed periodogram) of ``img``
+    over that of ``ref``: 1 = fine detail kept, below 1 = blur, above 1 = added noise or detail."""
+    if np.shape(ref) != np.shape(img):
+        raise ValueError(f"hf_energy_ratio needs images of equal shape, got {np.shape(ref)} and {np.shape(img)}")
+    h, w = np.shape(ref)[:2]
+    window = np.outer(np.hanning(h), np.hanning(w))
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    high = np.hypot(fy, fx) > HF_CUTOFF
+    energy = [float((np.abs(np.fft.fft2(_luminance(im) * window)) ** 2)[high].sum()) for im in (ref, img)]
+    return energy[1] / max(energy[0], 1e-12)
 
 
 def colour_fidelity(ref: np.ndarray, img: np.ndarray) -> dict[str, float]:

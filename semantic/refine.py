@@ -4,7 +4,7 @@ and the latent channel, so that what is sent decodes better at the SNR the trans
 The encoder is amortised (one forward pass serves every image); for one image, a few dozen Adam
 steps on its latents close part of that gap (the "amortisation gap" of learned compression).  The
 decoder, the channel and the receiver are unchanged, so any receiver of the same model benefits,
-and the latents keep the encoder's power normalisation (unit mean square per tile).  The cost is
+and every tile keeps the mean power the encoder gave it.  The cost is
 ``steps`` forward and backward passes of the decoder over the image at the transmitter.
 """
 from __future__ import annotations
@@ -13,23 +13,37 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from semantic.jscc import tilewise_normalize
 from semantic.latent_channel import noise_variance, transmit
 
-#: Adam step size on the latents (unit mean square), chosen on the validation crops
-#: (docs/results/tx_refinement_validation.json).
+#: Adam step size on the sent values (unit mean power).
 DEFAULT_LR = 0.03
 
 
-def refine_latents(jscc, x: torch.Tensor, zmap: torch.Tensor, snr_db: float | tuple[float, float],
-                   steps: int, *, lr: float = DEFAULT_LR, valid: tuple[int, int] | None = None,
-                   seed: int = 0) -> torch.Tensor:
-    """Refine an encoder's latent map for AWGN at ``snr_db``.
+def tile_power(zmap: torch.Tensor, block: tuple[int, int]) -> torch.Tensor:
+    """Mean square per (h, w) = ``block`` tile of a map (B, C, H, W): (B, 1, H/h, 1, W/w, 1)."""
+    b, c, hh, ww = zmap.shape
+    h, w = block
+    return zmap.reshape(b, c, hh // h, h, ww // w, w).pow(2).mean((1, 3, 5), keepdim=True)
+
+
+def _to_power(zmap: torch.Tensor, power: torch.Tensor, block: tuple[int, int]) -> torch.Tensor:
+    """``zmap`` with every tile scaled to mean square ``power`` (as returned by :func:`tile_power`)."""
+    b, c, hh, ww = zmap.shape
+    h, w = block
+    t = zmap.reshape(b, c, hh // h, h, ww // w, w)
+    return (t * (power / tile_power(zmap, block).clamp_min(1e-12)).sqrt()).reshape(b, c, hh, ww)
+
+
+def refine_latents(model, x: torch.Tensor, zmap: torch.Tensor, snr_db: float | tuple[float, float],
+                   steps: int, *, block: tuple[int, int], lr: float = DEFAULT_LR,
+                   valid: tuple[int, int] | None = None, seed: int = 0) -> torch.Tensor:
+    """Refine the sent values of an image for AWGN at ``snr_db``.
 
     Args:
-        jscc: the codec's JSCC (its ``decode(y, noise_var)`` and ``latent_shape``); not modified.
-        x: float (B, 3, H, W) in [0, 1], the image(s) the latents stand for.
-        zmap: float (B, C, H/d, W/d) the encoder's latent map of ``x``, unit mean square per tile.
+        model: the codec's network (its ``decode(y, noise_var)``); not modified.
+        x: float (B, 3, H, W) in [0, 1], the image(s) the values stand for.
+        zmap: float (B, C, H/d, W/d) the values the encoder would send for ``x``.
+        block: (h, w) of one transmission tile in the map; each keeps its mean power.
         snr_db: the SNR (dB per real latent value) to refine for, or a (low, high) range: each step
             draws one SNR per image uniformly in dB, for a transmitter that does not know its channel.
         steps: Adam steps (0 returns ``zmap`` unchanged).
@@ -38,27 +52,27 @@ def refine_latents(jscc, x: torch.Tensor, zmap: torch.Tensor, snr_db: float | tu
         seed: seeds the channel noise of the steps.
 
     Returns:
-        float (B, C, H/d, W/d) refined latents, unit mean square per tile (no gradient attached).
+        float (B, C, H/d, W/d) refined values, each tile at its original mean power (no gradient attached).
     """
     if steps <= 0:
         return zmap
     lo, hi = (snr_db, snr_db) if isinstance(snr_db, (int, float)) else snr_db
     if hi < lo:
         raise ValueError(f"refine SNR range ({lo:g}, {hi:g}) dB has its high end below its low end")
-    block = tuple(jscc.latent_shape[1:])
+    power = tile_power(zmap, block)
     h, w = valid if valid is not None else x.shape[-2:]
     g = torch.Generator().manual_seed(seed)
     u = zmap.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([u], lr=lr)
-    params = [p for p in jscc.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]
     for p in params:
         p.requires_grad_(False)
     try:
         with torch.enable_grad():
             for _ in tqdm(range(steps), desc="refining latents", leave=False, disable=None, mininterval=2.0):
-                z = tilewise_normalize(u, block)
+                z = _to_power(u, power, block)
                 var = noise_variance(z.shape, lo + (hi - lo) * torch.rand(z.shape[0], generator=g), "awgn")
-                rec = jscc.decode(transmit(z, var, g), var)
+                rec = model.decode(transmit(z, var, g), var)
                 loss = F.mse_loss(rec[..., :h, :w], x[..., :h, :w])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -66,4 +80,4 @@ def refine_latents(jscc, x: torch.Tensor, zmap: torch.Tensor, snr_db: float | tu
     finally:
         for p in params:
             p.requires_grad_(True)
-    return tilewise_normalize(u.detach(), block)
+    return _to_power(u.detach(), power, block)

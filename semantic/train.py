@@ -1,329 +1,301 @@
-"""Two-stage training: (1) the JSCC encoder/direct decoder through a noisy latent channel,
-(2) the diffusion prior on the frozen encoder's latents.
+"""Channel-in-the-loop fine-tuning of :class:`semantic.latent_codec.ProjectedLatentCodec`.
 
-Both stages are seeded, show tqdm progress, checkpoint every ``ckpt_every`` steps with
-``accelerate`` (``out_dir/checkpoints/<stage>``), resume from there, and run unchanged on CPU, one
-GPU or several GPUs (``accelerate launch scripts/train.py ...``).  Each stage stops at its step count
-or its wall-time budget, whichever comes first; the learning rate follows a cosine decay over the
-larger of the two progress fractions, so a time-limited CPU run still anneals.  The result is a
-``SemanticCodec`` directory loadable with ``SemanticCodec.from_pretrained(out_dir)``.
+The TAEF2 encoder stays frozen, so the latents of every training photo are computed once (at the
+photo's size and at ``scales``) and cached in ``out_dir/latent_cache.pt``; training then runs only
+the projection, the LMMSE estimate, the restorer and the decoder.  Each step draws random crops
+(``crop`` pixels, aligned to the 8-pixel latent grid), sends their projected latents through a latent
+channel drawn per crop (bandwidth ratio 1/12, 1/24 or 1/48 by masking the later dimensions; AWGN or
+per-symbol Rayleigh fading at an SNR uniform in [snr_min_db, snr_max_db] dB per real value; with
+probability ``p_lost`` some whole tiles lost), and minimises the mean over crops of the log MSE of
+the decoded crop (each crop's MSE weighted by the inverse of its own: the mean PSNR, so that
+low-SNR and lost-tile crops do not dominate the gradient).
+
+Runs on CPU, one GPU or several (``accelerate launch -m semantic.train ...``; ``diffradio train``
+is the same command), logs to
+``out_dir/train_log.jsonl``, checkpoints (``accelerate.save_state``) every ``ckpt_every`` steps
+under ``out_dir/checkpoints`` and resumes from there; ``out_dir/model`` always holds the latest
+weights as a codec model folder (float16 safetensors).
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
-import platform
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
 import torch
-import torch.nn.functional as F
-from accelerate import Accelerator
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from semantic.data import TRAIN_PHOTOS, CropSampler, photos_in_dirs, split_train_val, train_photos
-from semantic.jscc import GdnJSCC
+from semantic.data import photos_in_dirs, split_train_val
 from semantic.latent_channel import noise_variance, transmit
-from semantic.prior import diffusion_loss, make_prior, make_scheduler
-from semantic.training_curve import LOG_NAME, plot_training_curve
+from semantic.latent_codec import RATIO_DIMS, ProjectedLatentCodec
+from semantic.taef2 import DOWNSAMPLE, load_taef2
+from semantic.training_curve import plot_training_curve
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("diffradio.train")
 
 
 @dataclass
-class TrainConfig:
-    """Training options (sizes in pixels, SNR in dB per real latent value, time in seconds)."""
-    out_dir: str = "runs/semantic"
-    stages: str = "jscc,prior"
-    photo_dir: tuple[str, ...] = ()  # folders of your own photos (repeatable); empty = the packaged photos
-    val_every: int = 10           # every val_every-th photo of the sorted folder(s) is held out for validation
+class FinetuneConfig:
+    """Options (sizes in pixels, SNR in dB per real latent value, time in seconds)."""
+    out_dir: str = "runs/codec-v3"
+    pretrained: str = "../shared/pretrained/taef2"   # folder with taef2_{encoder,decoder}.pth
+    photo_dir: tuple[str, ...] = ("../shared/datasets/photos",)
+    val_every: int = 10           # every val_every-th photo of the sorted folder(s) is held out
+    scales: tuple[float, ...] = (1.0, 0.6)
     seed: int = 0
-    tile: int = 64
-    latent_channels: int = 64
-    downsample: int = 16
-    hidden: int = 96
-    crop: int = 128               # training crop (a multiple of tile: the encoder sees neighbouring tiles)
-    prior_channels: str = "96,160"
-    prior_crop: int = 256         # image crop whose latent map the prior learns (4x4 tiles by default)
+    crop: int = 128
     batch: int = 8
-    prior_batch: int = 16
-    jscc_steps: int = 200000
-    prior_steps: int = 100000
-    jscc_time_s: float = 0.0      # 0 = no time budget
-    prior_time_s: float = 0.0
-    lr: float = 3e-4
-    msssim_weight: float = 0.005  # loss = MSE + msssim_weight * (1 - MS-SSIM)
-    snr_min_db: float = -3.0
+    steps: int = 20000
+    time_s: float = 0.0           # stop after this much training time (0 = no budget)
+    lr: float = 5e-4              # restorer
+    basis_lr: float = 2e-4        # projection
+    decoder_lr: float = 2e-5      # the pretrained decoder (higher rates measured worse on validation)
+    warmup: int = 50
+    snr_min_db: float = -2.0
     snr_max_db: float = 22.0
-    p_lost: float = 0.25          # fraction of training crops that lose some whole tiles (lost frames)
-    ckpt_every: int = 250
-    val_steps: int = 500          # validation PSNR logged every val_steps steps
-    threads: int = 0              # torch CPU threads (0 = torch default)
-    mixed_precision: str = "no"   # "bf16" (CPUs with AVX512-BF16/AMX, recent GPUs) or "fp16" (GPUs), via accelerate
+    p_fading: float = 0.5
+    p_lost: float = 0.2
+    ratio_weights: tuple[float, ...] = (0.3, 0.4, 0.3)   # for 1/12, 1/24, 1/48
+    ckpt_every: int = 200
+    val_steps: int = 500
+    threads: int = 0
 
 
-def native_cpu_precisions() -> set[str]:
-    """The mixed precisions (``'bf16'``, ``'fp16'``) this CPU has native oneDNN convolution kernels
-    for (bf16: AVX512 or AMX; fp16: AVX512-FP16 or AMX-FP16).  Without them autocast on the CPU runs
-    on a reference path many times slower than float32 (docs/results/train_speed_avx2.json)."""
-    native = {"bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported(),
-              "fp16": torch.ops.mkldnn._is_mkldnn_fp16_supported()}
-    return {p for p, ok in native.items() if ok}
+def _encode_photo(encoder, image: np.ndarray, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (H, W, 3) -> (image uint8 (3, H', W'), latents float16 (32, H'/8, W'/8)), H', W' the
+    rescaled size cut to multiples of 8."""
+    from PIL import Image
+    img = Image.fromarray(image)
+    if scale != 1.0:
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+    arr = np.asarray(img)
+    arr = arr[: arr.shape[0] // DOWNSAMPLE * DOWNSAMPLE, : arr.shape[1] // DOWNSAMPLE * DOWNSAMPLE]
+    x = torch.from_numpy(np.array(arr)).permute(2, 0, 1)
+    with torch.no_grad():
+        z = encoder(x[None].float() / 255.0)[0]
+    return x, z.half()
 
 
-def cpu_description() -> str:
-    """The CPU's name, its widest vector instructions as torch dispatches them and its native mixed
-    precisions, e.g. ``'AMD EPYC, AVX2, native mixed precision: none'``."""
-    name = torch._C._cpu._get_cpu_capability().get("cpu_name") or platform.machine()
-    return (f"{name}, {torch.backends.cpu.get_cpu_capability()}, "
-            f"native mixed precision: {', '.join(sorted(native_cpu_precisions())) or 'none'}")
+def latent_cache(cfg: FinetuneConfig, photos: dict[str, np.ndarray]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(image, latents) pairs of every photo at every scale, from ``out_dir/latent_cache.pt`` when it
+    holds the same photos and scales, else computed with the frozen encoder (with a progress bar)."""
+    path = Path(cfg.out_dir) / "latent_cache.pt"
+    key = {"photos": sorted(photos), "scales": list(cfg.scales)}
+    if path.exists():
+        cached = torch.load(path, weights_only=True)
+        if cached["key"] == json.dumps(key):
+            return list(zip(cached["images"], cached["latents"]))
+    encoder, _ = load_taef2(cfg.pretrained)
+    pairs = [_encode_photo(encoder, photos[n], s)
+             for n in tqdm(sorted(photos), desc="encoding training photos") for s in cfg.scales]
+    tmp = path.with_suffix(".tmp")
+    torch.save({"key": json.dumps(key), "images": [p[0] for p in pairs], "latents": [p[1] for p in pairs]}, tmp)
+    tmp.replace(path)
+    return pairs
 
 
-def _lr_factor(progress: float) -> float:
-    warm = min(1.0, progress / 0.02)
-    return warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+class LatentCrops:
+    """Random aligned crops of cached (image, latents) pairs, drawn by area, with a horizontal flip
+    applied to neither (the encoder is not flip-equivariant, so flips would need re-encoding)."""
+
+    def __init__(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], crop: int):
+        self.pairs = [p for p in pairs if min(p[0].shape[1:]) >= crop]
+        self.crop = crop
+        areas = torch.tensor([float(p[0].shape[1] * p[0].shape[2]) for p in self.pairs])
+        self.weights = areas / areas.sum()
+
+    def sample(self, batch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images float32 (B, 3, crop, crop) in [0, 1], latents float32 (B, 32, crop/8, crop/8))."""
+        c, lc = self.crop, self.crop // DOWNSAMPLE
+        xs, zs = [], []
+        for i in torch.multinomial(self.weights, batch, replacement=True, generator=gen).tolist():
+            img, z = self.pairs[i]
+            r = int(torch.randint(0, z.shape[1] - lc + 1, (1,), generator=gen))
+            q = int(torch.randint(0, z.shape[2] - lc + 1, (1,), generator=gen))
+            xs.append(img[:, r * DOWNSAMPLE: r * DOWNSAMPLE + c, q * DOWNSAMPLE: q * DOWNSAMPLE + c])
+            zs.append(z[:, r: r + lc, q: q + lc])
+        return torch.stack(xs).float() / 255.0, torch.stack(zs).float()
 
 
-def _channel_noise(shape: tuple[int, int, int, int], block: tuple[int, int], cfg: TrainConfig,
-                   gen: torch.Generator) -> torch.Tensor:
-    """Random per-value noise variance for latent maps (B, C, H, W) made of ``block`` = (h, w) tiles.
-
-    Per crop: SNR uniform in dB; half AWGN, half per-symbol Rayleigh (what an OFDM receiver hands
-    over on a frequency-selective channel after the scrambler); 10 % nearly clean (so the decoder
-    also serves denoised latents); a fraction ``p_lost`` of crops lose a random share (up to half)
-    of their tiles whole, as a lost frame does (variance inf).
-    """
-    b = shape[0]
+def channel_draw(shape: tuple[int, int, int, int], cfg: FinetuneConfig, tile: int,
+                 gen: torch.Generator) -> torch.Tensor:
+    """Per-value noise variance (B, 32, h, w) of one training batch: dims past each crop's ratio,
+    and the lost tiles, are inf."""
+    b, c, h, w = shape
     snr = cfg.snr_min_db + (cfg.snr_max_db - cfg.snr_min_db) * torch.rand(b, generator=gen)
-    var = torch.where((torch.rand(b, generator=gen) < 0.5).reshape(-1, 1, 1, 1),
-                      noise_variance(shape, snr, "awgn", gen), noise_variance(shape, snr, "rayleigh", gen))
-    clean = (torch.rand(b, generator=gen) < 0.1).reshape(-1, 1, 1, 1)
-    var = torch.where(clean, var * 1e-3, var)
-    rows, cols = shape[2] // block[0], shape[3] // block[1]
-    share = 0.5 * torch.rand(b, 1, 1, generator=gen) * (torch.rand(b, 1, 1, generator=gen) < cfg.p_lost)
-    lost = (torch.rand(b, rows, cols, generator=gen) < share)
-    lost = lost.repeat_interleave(block[0], 1).repeat_interleave(block[1], 2)[:, None]
-    return torch.where(lost, torch.full_like(var, float("inf")), var)
+    fading = torch.rand(b, generator=gen) < cfg.p_fading
+    var = torch.where(fading[:, None, None, None], noise_variance(shape, snr, "rayleigh", gen),
+                      noise_variance(shape, snr, "awgn", gen))
+    dims = torch.tensor(list(RATIO_DIMS.values()))[
+        torch.multinomial(torch.tensor(cfg.ratio_weights), b, replacement=True, generator=gen)]
+    var = torch.where(torch.arange(c)[None, :, None, None] >= dims[:, None, None, None], float("inf"), var)
+    t = tile // DOWNSAMPLE
+    lost = (torch.rand(b, 1, h // t, w // t, generator=gen) < 0.35) & (torch.rand(b, 1, 1, 1, generator=gen) < cfg.p_lost)
+    lost = lost.repeat_interleave(t, 2).repeat_interleave(t, 3)
+    return torch.where(lost, float("inf"), var)
 
 
-def _msssim_loss(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """1 - MS-SSIM (pytorch_msssim, five scales): the largest odd window up to 7 pixels that the
-    crop allows (its side must exceed 16 * (window - 1)), 7 for 128-pixel crops."""
-    from pytorch_msssim import ms_ssim
-    side = min(x.shape[-2:])
-    win = max(w for w in (3, 5, 7) if side > 16 * (w - 1) or w == 3)
-    return 1.0 - ms_ssim(x, ref, data_range=1.0, win_size=win)
+def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR (dB) of images in [0, 1] after rounding both to 8 bits."""
+    mse = ((a * 255).round() - (b * 255).round()).pow(2).mean().item()
+    return 10 * math.log10(255.0 ** 2 / max(mse, 1e-10))
 
 
-def validation_crops(photos: dict, crop: int, n: int) -> torch.Tensor:
-    """The fixed validation batch: ``n`` crops (float (n, 3, crop, crop) in [0, 1], no colour jitter)
-    drawn from ``photos`` with a fixed seed, the same on every machine and at every resume."""
-    return CropSampler(list(photos.values()), tile=crop, jitter=0.0).sample(n, torch.Generator().manual_seed(12345))
+VAL_CELLS = (("1/24", 0.0), ("1/24", 10.0), ("1/12", 10.0), ("1/48", 10.0))
 
 
 @torch.no_grad()
-def validation_psnr(model, crops: torch.Tensor, snrs_db: tuple[float, ...] = (0.0, 10.0)) -> dict:
-    """Mean PSNR (dB) of a JSCC's direct reconstruction of ``crops`` through AWGN at each SNR (dB per
-    real latent value), with fixed noise: {'val_psnr_0db': ..., 'val_psnr_10db': ...}."""
-    g = torch.Generator().manual_seed(0)
-    c, h, w = model.latent_shape
-    rows, cols = crops.shape[2] // model.config.tile, crops.shape[3] // model.config.tile
-    res = {}
-    for snr in snrs_db:
-        var = torch.full((crops.shape[0], c, rows * h, cols * w), 10 ** (-snr / 10), device=crops.device)
-        # encode/transmit/decode rather than forward: the figures stay float32 when training autocasts forward
-        rec = model.decode(transmit(model.encode(crops), var, g), var)
-        mse = F.mse_loss(rec, crops, reduction="none")
-        res[f"val_psnr_{snr:g}db"] = float((-10 * torch.log10(mse.mean((1, 2, 3)))).mean())
-    return res
-
-
-def _run_stage(name: str, cfg: TrainConfig, acc: Accelerator, model: torch.nn.Module,
-               loss_fn, steps: int, time_s: float, validate=None) -> None:
-    """Generic loop: AdamW, cosine LR, checkpoint/resume with accelerate, tqdm progress.
-
-    The model trains in channels-last memory layout (faster convolutions on CPU and GPU alike) and,
-    with ``cfg.mixed_precision``, under accelerate's autocast of its forward pass.
-
-    ``validate(model) -> dict`` (optional) runs every ``cfg.val_steps`` steps; its figures, the step,
-    the smoothed loss and the elapsed time go to ``out_dir/train_log.jsonl`` (one JSON per line), and
-    the curve so far to ``out_dir/train_curve.png``.
-    """
-    ckpt = Path(cfg.out_dir) / "checkpoints" / name
-    model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
-    model, opt = acc.prepare(model, opt)
-    step, elapsed0 = 0, 0.0
-    if (ckpt / "progress.json").exists():
-        acc.load_state(str(ckpt))
-        prog = json.loads((ckpt / "progress.json").read_text())
-        step, elapsed0 = prog["step"], prog["elapsed_s"]
-        acc.print(f"[{name}] resumed at step {step} ({elapsed0:.0f} s already spent)")
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + acc.process_index + step * 7919)
-    t0 = time.time()
-    bar = tqdm(total=steps, initial=step, desc=name, disable=not acc.is_local_main_process,
-               mininterval=10.0)
-    ema = None
-    while step < steps:
-        elapsed = elapsed0 + time.time() - t0
-        progress = max(step / steps, elapsed / time_s if time_s > 0 else 0.0)
-        if progress >= 1.0:
-            break
-        for g in opt.param_groups:
-            g["lr"] = cfg.lr * _lr_factor(progress)
-        loss = loss_fn(model, gen)
-        opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        acc.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
-        bar.update(1)
-        bar.set_postfix(loss=f"{ema:.4g}", lr=f"{opt.param_groups[0]['lr']:.2e}", refresh=False)
-        if step % cfg.ckpt_every == 0:
-            _checkpoint(acc, ckpt, step, elapsed0 + time.time() - t0)
-        if validate is not None and step % cfg.val_steps == 0 and acc.is_main_process:
-            _log(cfg, {"stage": name, "step": step, "loss": ema, "elapsed_s": round(elapsed0 + time.time() - t0),
-                       **validate(acc.unwrap_model(model))})
-    bar.close()
-    _checkpoint(acc, ckpt, step, elapsed0 + time.time() - t0)
-    acc.unwrap_model(model).to(memory_format=torch.contiguous_format)  # as saved weights must be
-    acc.free_memory()  # forget this stage's model/optimizer so the next stage's checkpoints hold only its own
-    acc.print(f"[{name}] done: {step} steps, {elapsed0 + time.time() - t0:.0f} s, final loss {ema}")
-
-
-def _log(cfg: TrainConfig, record: dict) -> None:
-    with open(Path(cfg.out_dir) / LOG_NAME, "a") as f:
-        f.write(json.dumps(record) + "\n")
-    print(json.dumps(record), flush=True)
-    plot_training_curve(Path(cfg.out_dir))
-
-
-def _checkpoint(acc: Accelerator, ckpt: Path, step: int, elapsed: float) -> None:
-    acc.wait_for_everyone()
-    acc.save_state(str(ckpt))
-    if acc.is_main_process:
-        (ckpt / "progress.json").write_text(json.dumps({"step": step, "elapsed_s": elapsed}))
-
-
-def train(config: TrainConfig | dict) -> Path:
-    """Train the stages named in ``config.stages`` and write a SemanticCodec directory.
-
-    Returns the output directory.  Stage ``prior`` needs a trained JSCC (from this run's stage
-    ``jscc`` or an existing ``out_dir/jscc``).
-    """
-    from semantic.codec import JSCC_DIR, PRIOR_DIR, SCHEDULER_DIR
-    cfg = config if isinstance(config, TrainConfig) else TrainConfig(**config)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    stages = [s.strip() for s in cfg.stages.split(",") if s.strip()]
-    if not stages or set(stages) - {"jscc", "prior"}:
-        raise ValueError(f"stages={cfg.stages!r} is invalid; use 'jscc', 'prior' or 'jscc,prior'")
-    if cfg.mixed_precision not in ("no", "bf16", "fp16"):
-        raise ValueError(f"mixed_precision={cfg.mixed_precision!r} is invalid; use 'no', 'bf16' or 'fp16'")
-    if cfg.crop % cfg.tile or cfg.prior_crop % cfg.tile:
-        raise ValueError(f"crop={cfg.crop} and prior_crop={cfg.prior_crop} must be multiples of tile={cfg.tile}")
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    acc = Accelerator(mixed_precision=cfg.mixed_precision)
-    torch.manual_seed(cfg.seed)
-    photos = photos_in_dirs(cfg.photo_dir) if cfg.photo_dir else dict(zip(TRAIN_PHOTOS, train_photos()))
-    train_set, val_set = split_train_val(photos, cfg.val_every)
-    dev = acc.device
-    hardware = f"{dev} x{acc.num_processes}, torch threads {torch.get_num_threads()}"
-    if dev.type == "cpu":
-        cpu = cpu_description()
-        hardware += f" ({cpu})"
-        if cfg.mixed_precision != "no" and cfg.mixed_precision not in native_cpu_precisions():
-            log.warning("--mixed-precision %s on a CPU without native %s kernels (%s) trains about 9x slower "
-                        "than float32 (measured on an AVX2 CPU: docs/results/train_speed_avx2.json); "
-                        "use --mixed-precision no here", cfg.mixed_precision, cfg.mixed_precision, cpu)
-    start = time.time()
-    run = {"config": asdict(cfg), "train_photos": sorted(train_set), "val_photos": sorted(val_set),
-           "hardware": hardware}
-    if acc.is_main_process:
-        (out / "data_split.json").write_text(json.dumps({k: run[k] for k in ("train_photos", "val_photos")}, indent=1))
-    if "jscc" in stages:
-        sampler = CropSampler(list(train_set.values()), tile=cfg.crop)
-        jscc = GdnJSCC(tile=cfg.tile, latent_channels=cfg.latent_channels, downsample=cfg.downsample,
-                    hidden=cfg.hidden)
-        block = jscc.latent_shape[1:]
-        map_shape = (cfg.batch, cfg.latent_channels, cfg.crop // cfg.downsample, cfg.crop // cfg.downsample)
-        val_x = validation_crops(val_set, cfg.crop, 32) if val_set else None
-
-        def jscc_loss(model, gen):
-            x = sampler.sample(cfg.batch, gen).to(dev)
-            var = _channel_noise(map_shape, block, cfg, gen).to(dev)
-            rec = model(x, var, generator=gen)
-            loss = F.mse_loss(rec, x)
-            return loss + cfg.msssim_weight * _msssim_loss(rec, x) if cfg.msssim_weight > 0 else loss
-
-        def jscc_val(model) -> dict:
-            if val_x is None:
-                return {}
-            model.eval()
-            res = validation_psnr(model, val_x.to(dev))
-            model.train()
-            return res
-
-        t = time.time()
-        _run_stage("jscc", cfg, acc, jscc, jscc_loss, cfg.jscc_steps, cfg.jscc_time_s, jscc_val)
-        run["jscc_wall_s"] = time.time() - t
-        if acc.is_main_process:
-            acc.unwrap_model(jscc).save_pretrained(out / JSCC_DIR)
-    if "prior" in stages:
-        jscc = GdnJSCC.from_pretrained(out / JSCC_DIR).to(dev, memory_format=torch.channels_last)
-        jscc = jscc.eval().requires_grad_(False)
-        unet = make_prior(jscc.config.latent_channels, tuple(int(c) for c in cfg.prior_channels.split(",")))
-        sched = make_scheduler()
-        sampler = CropSampler(list(train_set.values()), tile=cfg.prior_crop)
-        val_z = jscc.encode(validation_crops(val_set, cfg.prior_crop, 16).to(dev)) if val_set else None
-
-        def prior_loss(model, gen):
-            with torch.no_grad(), acc.autocast():   # the frozen encoder costs more than the UNet's step
-                z = jscc.encode(sampler.sample(cfg.prior_batch, gen).to(dev))
-            return diffusion_loss(model, sched, z.float(), gen)
-
-        @torch.no_grad()
-        def prior_val(model) -> dict:
-            if val_z is None:
-                return {}
-            model.eval()
-            loss = diffusion_loss(model, sched, val_z, torch.Generator().manual_seed(0))
-            model.train()
-            return {"val_diffusion_loss": float(loss)}
-
-        t = time.time()
-        _run_stage("prior", cfg, acc, unet, prior_loss, cfg.prior_steps, cfg.prior_time_s, prior_val)
-        run["prior_wall_s"] = time.time() - t
-        if acc.is_main_process:
-            acc.unwrap_model(unet).save_pretrained(out / PRIOR_DIR)
-            sched.save_pretrained(out / SCHEDULER_DIR)
-    run["total_wall_s"] = time.time() - start
-    if acc.is_main_process:
-        (out / f"train_log_{'_'.join(stages)}.json").write_text(json.dumps(run, indent=1))
+def validate(model: ProjectedLatentCodec, val: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
+    """Mean PSNR over the validation pairs per cell of VAL_CELLS (AWGN on the sent values, fixed seed)."""
+    out = {}
+    for ratio, snr in VAL_CELLS:
+        gen = torch.Generator().manual_seed(1234)
+        ps = []
+        for img, z in val:
+            s = model.project(z[None].float(), RATIO_DIMS[ratio])
+            var = noise_variance(tuple(s.shape), snr, "awgn")
+            ps.append(psnr_db(model.decode(transmit(s, var, gen), var), img[None].float() / 255.0))
+        out[f"val_psnr_{ratio}_{snr:g}dB"] = float(np.mean(ps))
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """argparse parser with one option per TrainConfig field (``--photo-dir`` may be repeated)."""
-    p = argparse.ArgumentParser(prog="diffradio train", description=__doc__.split("\n\n")[0])
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, tuple):
-            p.add_argument(flag, action="append", default=[], help="(repeatable; default: the packaged photos)")
-        else:
-            p.add_argument(flag, type=type(f.default), default=f.default, help=f"(default: {f.default})")
-    return p
+def initial_model(pretrained: str | Path, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> ProjectedLatentCodec:
+    """The starting point: TAEF2's encoder and decoder from ``pretrained``, the projection at the PCA
+    basis of the cached training latents, the restorer at identity."""
+    enc, dec = load_taef2(pretrained)
+    model = ProjectedLatentCodec()
+    model.encoder.load_state_dict(enc.state_dict())
+    model.decoder.load_state_dict(dec.state_dict())
+    model.init_projection(torch.cat([z.float().flatten(1).T for _, z in pairs]))
+    return model
+
+
+def finetune(cfg: FinetuneConfig) -> Path:
+    """Run (or resume) the fine-tuning; returns ``out_dir/model``."""
+    from accelerate import Accelerator
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    for name in ("encoder", "decoder"):
+        if not (Path(cfg.pretrained) / f"taef2_{name}.pth").is_file():
+            raise FileNotFoundError(f"no taef2_{name}.pth in {cfg.pretrained!r}; point --pretrained at the folder "
+                                    "holding the TAEF2 state dicts (taef2_encoder.pth, taef2_decoder.pth)")
+    photos = photos_in_dirs(cfg.photo_dir)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log.info("config %s", asdict(cfg))
+    acc = Accelerator()
+    train_set, val_set = split_train_val(photos, cfg.val_every)
+    (out / "data_split.json").write_text(json.dumps({"train_photos": sorted(train_set),
+                                                     "val_photos": sorted(val_set)}, indent=1))
+    pairs = latent_cache(cfg, train_set)
+    model = initial_model(cfg.pretrained, pairs)
+    if not (out / "initial_model").exists():
+        _save_weights(model, out / "initial_model")
+    val = [_encode_photo(model.encoder, _centre(img, 512), 1.0) for img in val_set.values()]
+    crops = LatentCrops(pairs, cfg.crop)
+    model.decoder.requires_grad_(cfg.decoder_lr > 0)    # --decoder-lr 0 keeps the published decoder
+    groups = [{"params": model.decoder.parameters(), "lr": cfg.decoder_lr},
+              {"params": model.restorer.parameters(), "lr": cfg.lr},
+              {"params": [model.basis], "lr": cfg.basis_lr}]
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(s / cfg.steps, 1.0))))
+    model, opt, sched = acc.prepare(model, opt, sched)
+    ckpt = out / "checkpoints"
+    step, elapsed = 0, 0.0
+    if (ckpt / "state.json").exists():
+        acc.load_state(str(ckpt))
+        state = json.loads((ckpt / "state.json").read_text())
+        step, elapsed = state["step"], state["elapsed_s"]
+        log.info("resumed at step %d (%.0f s trained)", step, elapsed)
+    gen = torch.Generator().manual_seed(cfg.seed + step)
+    bar = tqdm(total=cfg.steps, initial=step, desc="fine-tuning", disable=not acc.is_main_process)
+    t0, losses = time.time() - elapsed, []
+    raw = acc.unwrap_model(model)
+    while step < cfg.steps and not (cfg.time_s and time.time() - t0 >= cfg.time_s):
+        model.train()
+        x, z = crops.sample(cfg.batch, gen)
+        x, z = x.to(acc.device), z.to(acc.device)
+        var = channel_draw(tuple(z.shape), cfg, raw.config.tile, gen).to(acc.device)
+        s = raw.project(z, z.shape[1])
+        y = transmit(s, var, gen)
+        mse = (model(y, var) - x).pow(2).mean((1, 2, 3))
+        # each crop weighted by 1/its own MSE (scaled to keep the batch's gradient size): the mean
+        # log-MSE, i.e. the mean PSNR, so that low-SNR and lost-tile crops do not drown the others
+        loss = (mse * (mse.mean() / mse.clamp_min(1e-8)).detach()).mean()
+        acc.backward(loss)
+        acc.clip_grad_norm_(raw.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        losses.append(mse.mean().item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.5f}")
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            _save(acc, raw, out, step, time.time() - t0)
+        if step % cfg.val_steps == 0 or step == cfg.steps:
+            model.eval()
+            rec = {"step": step, "elapsed_s": round(time.time() - t0, 1),
+                   "train_mse": float(np.mean(losses[-cfg.val_steps:])), **validate(raw, val)}
+            losses = []
+            if acc.is_main_process:
+                with (out / "train_log.jsonl").open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                plot_training_curve(out)
+                log.info("%s", rec)
+    _save(acc, raw, out, step, time.time() - t0)
+    return out / "model"
+
+
+def _centre(image: np.ndarray, size: int) -> np.ndarray:
+    """Central size x size crop of uint8 (H, W, 3) (the whole side where the image is smaller)."""
+    h, w = image.shape[:2]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return np.ascontiguousarray(image[top:top + size, left:left + size])
+
+
+def _save(acc, model: ProjectedLatentCodec, out: Path, step: int, elapsed: float) -> None:
+    """Checkpoint (weights + optimizer, for resuming) and the current model folder (float16 weights)."""
+    acc.wait_for_everyone()
+    if not acc.is_main_process:
+        return
+    ckpt = out / "checkpoints"
+    acc.save_state(str(ckpt))
+    (ckpt / "state.json").write_text(json.dumps({"step": step, "elapsed_s": elapsed}))
+    _save_weights(model, out / "model")
+
+
+def _save_weights(model: ProjectedLatentCodec, dest: Path) -> None:
+    """``dest`` as a model folder of float16 weights, replaced whole (never half-written)."""
+    import shutil
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    copy.deepcopy(model).to(torch.float16).save_pretrained(tmp)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.replace(dest)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: ``python scripts/train.py --out-dir DIR [--jscc-time-s S] ...``."""
-    args = build_parser().parse_args(argv)
-    args.photo_dir = tuple(args.photo_dir)
-    out = train(TrainConfig(**vars(args)))
-    print(f"trained codec written to {out}")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for f in fields(FinetuneConfig):
+        default = f.default
+        if isinstance(default, tuple):
+            parser.add_argument("--" + f.name.replace("_", "-"), nargs="+", type=type(default[0]), default=default)
+        else:
+            parser.add_argument("--" + f.name.replace("_", "-"), type=type(default), default=default)
+    args = vars(parser.parse_args(argv))
+    cfg = FinetuneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    print(finetune(cfg))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,55 +15,54 @@ LOG_NAME = "train_log.jsonl"
 PNG_NAME = "train_curve.png"
 
 
-def read_log(run_dir: Path) -> dict[str, list[dict]]:
-    """The validation records of ``run_dir/train_log.jsonl`` by stage: {'jscc': [...], 'prior': [...]}
-    in step order (a resumed run's repeated steps keep their last record)."""
+def read_log(run_dir: Path) -> list[dict]:
+    """The validation records of ``run_dir/train_log.jsonl`` in step order (a resumed run's repeated
+    steps keep their last record)."""
     path = Path(run_dir) / LOG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: give the --out-dir of a diffradio train run")
-    stages: dict[str, dict[int, dict]] = {}
+    records: dict[int, dict] = {}
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-            stages.setdefault(rec["stage"], {})[int(rec["step"])] = rec
+            records[int(rec["step"])] = rec
         except (ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{path} line {n} is not a training record ({err}); it is not a diffradio train log")
-    return {s: [recs[k] for k in sorted(recs)] for s, recs in stages.items()}
+    return [records[k] for k in sorted(records)]
 
 
 def plot_training_curve(run_dir: Path, out: Path | None = None) -> Path:
     """Write the curve (default ``run_dir/train_curve.png``) and return its path.
 
-    Left: the JSCC's validation PSNR (dB) at 0 and 10 dB AWGN against step; right: the prior's
-    validation diffusion loss against step.  The PNG is written to a temporary name and renamed, so
-    a reader never sees half a file.
+    Left: validation PSNR (dB) of every logged cell (bandwidth ratio, AWGN SNR) against step; right:
+    the training loss (MSE of images in [0, 1]).  The PNG is written to a temporary name and
+    renamed, so a reader never sees half a file.
     """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stages = read_log(run_dir)
+    records = read_log(run_dir)
     out = Path(out) if out is not None else Path(run_dir) / PNG_NAME
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    jscc = stages.get("jscc", [])
-    for key, label in (("val_psnr_0db", "0 dB AWGN"), ("val_psnr_10db", "10 dB AWGN")):
-        pts = [(r["step"], r[key]) for r in jscc if key in r]
-        if pts:
-            axes[0].plot(*zip(*pts), marker=".", label=label)
-    axes[0].set(title="JSCC: validation PSNR", xlabel="step", ylabel="PSNR (dB)")
-    axes[0].ticklabel_format(axis="y", useOffset=False)
-    prior = [(r["step"], r["val_diffusion_loss"]) for r in stages.get("prior", []) if "val_diffusion_loss" in r]
-    if prior:
-        axes[1].plot(*zip(*prior), marker=".", color="C2")
-    axes[1].set(title="prior: validation diffusion loss", xlabel="step", ylabel="loss")
-    for ax, recs in ((axes[0], jscc), (axes[1], stages.get("prior", []))):
+    keys = sorted({k for r in records for k in r if k.startswith("val_psnr_")})
+    for key in keys:
+        axes[0].plot([r["step"] for r in records if key in r], [r[key] for r in records if key in r], marker=".",
+                     label=key.removeprefix("val_psnr_").replace("_", " at ").replace("dB", " dB"))
+    axes[0].set(title="validation PSNR (latent AWGN)", xlabel="step", ylabel="PSNR (dB)")
+    loss = [(r["step"], r["train_mse"]) for r in records if "train_mse" in r]
+    if loss:
+        axes[1].plot(*zip(*loss), marker=".", color="C2")
+        axes[1].set_yscale("log")
+    axes[1].set(title="training loss", xlabel="step", ylabel="MSE")
+    for ax in axes:
         ax.grid(alpha=0.3)
-        if not recs:
+        if not records:
             ax.text(0.5, 0.5, "no validation records yet", ha="center", va="center", transform=ax.transAxes)
-    if jscc:
-        axes[0].legend()
+    if keys:
+        axes[0].legend(fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.png")

@@ -1,4 +1,4 @@
-"""``diffradio bench``: the JSON keys of MISSION.md's contract, from a quick run of each benchmark."""
+"""``diffradio bench``: the JSON keys of the contract in docs/cli.md, from a quick run of each benchmark."""
 import json
 
 from diffradio.cli import main
@@ -20,10 +20,13 @@ def test_bench_phy_quick_has_the_contract_keys(tmp_path, capsys):
 
 
 def test_bench_decoder_quick_reports_time_per_tile(tmp_path, capsys):
-    assert main(["bench", "decoder", "--quick", "--out", str(tmp_path), "--json"]) == 0
+    assert main(["bench", "decoder", "--quick", "--bandwidth-ratio", "1/48", "--snr", "10", "--latent-channel", "awgn",
+                 "--seeds", "1", "--out", str(tmp_path), "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
     result = json.loads(out[0])
     assert result["s_per_tile"] and all(v > 0 for per_steps in result["s_per_tile"].values()
                                         for v in (per_steps.values() if isinstance(per_steps, dict) else [per_steps]))
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())
+    assert set(result["quality"]) == {"1/48 awgn 10 dB", "1/48 lost 25% tiles, awgn 5 dB"}
+    assert set(result["quality"]["1/48 awgn 10 dB"]["direct"]) == {"psnr_db", "ms_ssim", "gmsd", "hf_ratio"}

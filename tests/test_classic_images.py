@@ -1,10 +1,10 @@
-"""scripts/classic_images.py: classic photos through the whole link, with colour, per photo."""
+"""experiments/classic_images.py: classic photos through the whole link, with colour, per photo."""
 import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "experiments"))
 import classic_images  # noqa: E402
 
 

@@ -15,7 +15,7 @@ from phy.tdl import TDL_PROFILES
 FS = 2e6
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3"
-BENCH = ROOT / "scripts" / "gnuradio_ofdm_bench.py"
+GNURADIO_REFERENCE = ROOT / "phy" / "gnuradio_reference.py"
 
 
 def _burst(n: int = 20_000, gap: int = 2_000, seed: int = 0) -> np.ndarray:
@@ -262,21 +262,11 @@ def _gnuradio_available() -> bool:
         return False
 
 
-def _bench_script():
-    """scripts/gnuradio_ofdm_bench.py as a module (it imports gnuradio only inside its functions)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("gnuradio_ofdm_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(not _gnuradio_available(), reason=f"{SYSTEM_PYTHON} cannot import gnuradio (apt-get install gnuradio)")
 def test_awgn_and_cfo_agree_with_gnuradio_channel_model():
     """GNU Radio's channels.channel_model (independent implementation) vs ours, same settings, same measurement."""
     noise_voltage, cfo_hz, n = 0.3, 25_000.0, 400_000
-    out = subprocess.run([SYSTEM_PYTHON, str(BENCH), "--channel-check", "--noise-voltage", str(noise_voltage),
+    out = subprocess.run([SYSTEM_PYTHON, str(GNURADIO_REFERENCE), "--channel-check", "--noise-voltage", str(noise_voltage),
                           "--cfo-hz", str(cfo_hz), "--samples", str(n), "--sample-rate", str(FS)],
                          capture_output=True, text=True, timeout=120, check=True)
     gr = json.loads(out.stdout)
@@ -284,9 +274,19 @@ def test_awgn_and_cfo_agree_with_gnuradio_channel_model():
     snr_db = 10 * np.log10(1.0 / (OfdmParams().occupied_fraction * noise_voltage**2))
     tone = np.exp(2j * np.pi * 0.01 * np.arange(n))
     y = Channel(ChannelConfig(snr_db=snr_db, cfo_hz=cfo_hz, seed=0), FS).apply(tone, signal_power=1.0)
-    ours = _bench_script().measure_tone(y.astype(np.complex128), 0.01, FS)
+    from phy.gnuradio_reference import measure_tone  # imports gnuradio only inside its functions
+    ours = measure_tone(y.astype(np.complex128), 0.01, FS)
     for result in (gr, ours):
         assert result["noise_variance"] == pytest.approx(noise_voltage**2, rel=0.02)
         assert result["cfo_hz"] == pytest.approx(cfo_hz, abs=1.0)
         assert result["signal_power"] == pytest.approx(1.0, rel=0.01)
     assert ours["noise_variance"] == pytest.approx(gr["noise_variance"], rel=0.03)
+
+
+@pytest.mark.skipif(not _gnuradio_available(), reason=f"{SYSTEM_PYTHON} cannot import gnuradio (apt-get install gnuradio)")
+def test_bench_runs_the_gnuradio_reference_receiver():
+    """``phy.bench`` finds phy/gnuradio_reference.py and gets a speed from it (GNU Radio decodes its frames)."""
+    from phy.bench import gnuradio
+    msps, details = gnuradio(100_000, OfdmParams())
+    assert msps is not None and msps > 0, details
+    assert details["frames_decoded"] > 0

@@ -42,10 +42,10 @@ def test_header_rejects_noise_and_bad_fields():
         Header("pilot", 7)
 
 
-def _message(mode, modulation=0, code_rate=0, length=100, reserved=0):
+def _message(mode, modulation=0, code_rate=0, length=100, level=0):
     """The 96 message bits of a header with raw field values and a valid CRC."""
     values = dict(mode=mode, modulation=modulation, code_rate=code_rate, length=length, frame_index=0,
-                  frame_count=1, stream_id=0, nonce=0, reserved=reserved)
+                  frame_count=1, stream_id=0, nonce=0, level=level)
     info = 0
     for name, width in _FIELDS:
         info = (info << width) | values[name]
@@ -53,9 +53,32 @@ def _message(mode, modulation=0, code_rate=0, length=100, reserved=0):
     return np.unpackbits(np.frombuffer(((info << 16) | crc).to_bytes(12, "big"), np.uint8))
 
 
-def test_invalid_mode_or_reserved_bits_are_rejected_despite_a_valid_crc():
-    for msg in (_message(3), _message(0, reserved=1)):
+def test_invalid_mode_or_level_is_rejected_despite_a_valid_crc():
+    """The level field (reserved, zero, before control frames had levels) is only for control frames."""
+    for msg in (_message(3), _message(0, level=1), _message(2, level=2), _message(2, level=3)):
         assert decode_header(_llr(_transmitted_bits(msg, P)), P) is None
+    assert decode_header(_llr(_transmitted_bits(_message(2, level=1), P)), P).level == 1
+    with pytest.raises(ValueError, match="level"):
+        Header("analog", 7, level=1)
+
+
+def test_control_levels_repeat_more_and_old_control_frames_read_as_level_0():
+    from phy.control import LEVEL_COPIES
+    from phy.header import CONTROL_LEVELS
+
+    assert len(LEVEL_COPIES) == CONTROL_LEVELS and LEVEL_COPIES[0] == COPIES
+    assert control_symbols(27, P, 1) == 60 and control_symbols(27, P, 0) == 20
+    payload = bytes(range(27))
+    bits = 2.0 * encode_control(payload, P, 1) - 1
+    rng = np.random.default_rng(3)
+    es = 10 ** (-5 / 10)                    # -5 dB per BPSK symbol: level 1 decodes, level 0 does not
+    ok = [0, 0]
+    for level in (0, 1):
+        sent = 2.0 * encode_control(payload, P, level) - 1
+        for _ in range(20):
+            llr = 4 * es * (sent + rng.normal(size=sent.size) / np.sqrt(2 * es))
+            ok[level] += decode_control(llr, 27) == (payload, True)
+    assert ok[1] >= 19 and ok[0] <= 10 and bits.size == 60 * P.n_data
 
 
 def test_header_decisions_give_the_transmitted_bits_and_whiten_them():

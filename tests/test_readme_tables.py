@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "experiments"))
 import readme_tables  # noqa: E402
 
 
 def test_readme_tables_match_their_result_files():
     text = (ROOT / "README.md").read_text()
     _, changed = readme_tables.render(text)
-    assert changed == [], f"stale README tables {changed}: run python scripts/readme_tables.py"
+    assert changed == [], f"stale README tables {changed}: run python experiments/readme_tables.py"
     for name in readme_tables.TABLES:  # every table is in the README, generated from a committed file
         assert f"<!-- table:{name} -->" in text
         assert readme_tables.TABLES[name][0].exists()

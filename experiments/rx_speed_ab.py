@@ -1,0 +1,115 @@
+"""Receiver speed of two checkouts side by side, in CPU time, on a shared machine.
+
+Each round runs one worker process per checkout in turn (A, B, A, B, ...), each with that
+checkout's ``phy`` first on its path; a worker times ``Receiver`` (time.process_time, best of
+``--repeats``) on the same captures (one fixed stream nonce): 100 analog frames of 48 payload
+symbols at 20 dB (the ``bench phy`` capture), the same with a DC offset and with a CW spur
+(317 kHz) at the noise power, and 400 000 samples of noise alone. Prints and writes (``--out``)
+one JSON object: each checkout's best over the rounds per capture (MS/s, CPU ms per frame, frames
+decoded, STF triggers), B's speed over A's, and each checkout's commit (None outside git).
+
+Example (the commit before the front-end work against this checkout)::
+
+    git worktree add /tmp/rx_old ba459ed
+    python experiments/rx_speed_ab.py /tmp/rx_old . --rounds 3 --out docs/results/rx_speed_ab.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASES = ("frames", "frames_dc", "frames_spur", "noise")
+
+
+def _captures():
+    """The captures, built with the checkout's own transmitter and channel model."""
+    import numpy as np
+    from phy.channel import Channel, ChannelConfig
+    from phy.params import OfdmParams
+    from phy.tx import Transmitter
+
+    p = OfdmParams()
+    tx, rng = Transmitter(p, nonce=0), np.random.default_rng(0)     # one nonce: the same samples on both sides
+    pieces = []
+    for i in range(100):
+        pieces += [np.zeros(int(rng.integers(200, 601)), np.complex64),
+                   tx.analog_burst(rng.normal(size=tx.max_analog_values()), frame_index=i)]
+    x = np.concatenate(pieces)
+    power = float(np.mean(np.abs(pieces[1][: pieces[1].size - p.idle_gap]) ** 2))
+    ch = Channel(ChannelConfig(seed=0, snr_db=20.0), p.sample_rate_hz)
+    y = ch.apply(x, signal_power=power).astype(np.complex64)
+    amp = float(np.sqrt(ch.noise_variance(power)))                 # a tone at the noise power
+    tone = amp * np.exp(2j * np.pi * 317e3 / p.sample_rate_hz * np.arange(y.size))
+    noise = ((rng.normal(size=400_000) + 1j * rng.normal(size=400_000)) / np.sqrt(2)).astype(np.complex64)
+    return p, {"frames": y, "frames_dc": (y + amp).astype(np.complex64),
+               "frames_spur": (y + tone).astype(np.complex64), "noise": noise}
+
+
+def worker(repeats: int) -> dict:
+    """Time the checkout on the path; one JSON-able dict per capture."""
+    from threadpoolctl import threadpool_limits
+    from phy.rx import Receiver
+
+    p, caps = _captures()
+
+    def run(sig):
+        rx = Receiver(p)
+        c0 = time.process_time()
+        frames = [f for i in range(0, sig.size, 1 << 16) for f in rx.process(sig[i: i + (1 << 16)])] + rx.flush()
+        return time.process_time() - c0, len(frames), rx.stats["stf_triggers"]
+
+    out = {}
+    with threadpool_limits(1):
+        run(caps["frames"][:50_000])                                # compiled kernels loaded
+        for name, sig in caps.items():
+            cpu, found, triggers = min(run(sig) for _ in range(repeats))
+            out[name] = {"msps": sig.size / cpu / 1e6, "frames": found, "stf_triggers": triggers,
+                         "cpu_ms_per_frame": cpu / 100 * 1e3 if name != "noise" else None}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("a", type=Path, help="checkout A (e.g. the older commit's worktree)")
+    ap.add_argument("b", type=Path, help="checkout B")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="timed passes per capture in each worker")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker)))
+        return 0
+    for d in (args.a, args.b):
+        if not (d / "phy" / "rx.py").is_file():
+            ap.error(f"{d} is not a diffradio checkout (no phy/rx.py)")
+    best: dict = {}
+    for _ in range(args.rounds):
+        for key, d in (("a", args.a), ("b", args.b)):
+            res = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(d), str(d),
+                                  "--worker", str(args.repeats)], cwd=d,
+                                 env={**os.environ, "PYTHONPATH": str(d.resolve()), "OPENBLAS_NUM_THREADS": "1"},
+                                 capture_output=True, text=True, check=True)
+            for name, r in json.loads(res.stdout.strip().splitlines()[-1]).items():
+                if name not in best.setdefault(key, {}) or r["msps"] > best[key][name]["msps"]:
+                    best[key][name] = r
+    commits = [subprocess.run(["git", "-C", str(d), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=False).stdout.strip() or None for d in (args.a, args.b)]
+    result = {"a": str(args.a), "b": str(args.b), "a_commit": commits[0], "b_commit": commits[1],
+              "rounds": args.rounds, "repeats": args.repeats,
+              "best": best, "b_over_a_speed": {n: best["b"][n]["msps"] / best["a"][n]["msps"] for n in CASES}}
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
