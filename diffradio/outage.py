@@ -37,6 +37,7 @@ from phy.header import Header, n_header_symbols
 from phy.ofdm import fft_windows, layout
 from phy.params import OfdmParams
 from phy.preamble import ltf_freq, stf_length
+from semantic.metrics import psnr
 
 GENIE_USEFUL_DB = 15.0
 """PSNR (dB) of the genie's image from which a realisation counts as one where an image is useful."""
@@ -101,11 +102,6 @@ def genie_latents(transmission: Transmission, received: np.ndarray, cfg: Channel
     return values, noise_var, snr_db
 
 
-def _psnr(ref: np.ndarray, img: np.ndarray) -> float:
-    mse = float(np.mean((ref.astype(np.float64) - img.astype(np.float64)) ** 2))
-    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
-
-
 def outage_run(transmission: Transmission, image: np.ndarray, codec, channel: str, snr_db: float, seed: int,
                params: OfdmParams, method: str | None, steps: int) -> dict:
     """One realisation: the real receiver and the genie on the same samples; a JSON-able dict."""
@@ -123,14 +119,14 @@ def outage_run(transmission: Transmission, image: np.ndarray, codec, channel: st
     try:
         state = images(run, first_only=True)[0]
         rec = decode(run, codec=codec, method=method, steps=steps, seed=seed, stream=state)
-        row.update(image=True, psnr_db=_psnr(image, rec.image), frames_lost=rec.frames_expected - rec.frames_decoded)
+        row.update(image=True, psnr_db=psnr(image, rec.image), frames_lost=rec.frames_expected - rec.frames_decoded)
     except LinkError:
         row.update(image=False, psnr_db=None, frames_lost=desc.n_data_frames,
                    cause="no_frame" if not run.assembler.frames_detected else "no_descriptor")
     values, var, inst = genie_latents(transmission, run.head, cfg, lead, params)
     genie = codec.decode(values.reshape(desc.latent_shape), var.reshape(desc.latent_shape), desc.image_shape,
                          method=method, steps=steps, seed=seed)
-    row.update(genie_psnr_db=_psnr(image, genie), realisation_snr_db=inst)
+    row.update(genie_psnr_db=psnr(image, genie), realisation_snr_db=inst)
     return row
 
 

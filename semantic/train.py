@@ -31,9 +31,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from semantic.data import photos_in_dirs, split_train_val
+from semantic.data import centre_crop, photos_in_dirs, split_train_val
 from semantic.latent_channel import noise_variance, transmit
 from semantic.latent_codec import RATIO_DIMS, ProjectedLatentCodec
+from semantic.metrics import psnr
 from semantic.taef2 import DOWNSAMPLE, load_taef2
 from semantic.training_curve import plot_training_curve
 
@@ -141,12 +142,6 @@ def channel_draw(shape: tuple[int, int, int, int], cfg: FinetuneConfig, tile: in
     return torch.where(lost, float("inf"), var)
 
 
-def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR (dB) of images in [0, 1] after rounding both to 8 bits."""
-    mse = ((a * 255).round() - (b * 255).round()).pow(2).mean().item()
-    return 10 * math.log10(255.0 ** 2 / max(mse, 1e-10))
-
-
 VAL_CELLS = (("1/24", 0.0), ("1/24", 10.0), ("1/12", 10.0), ("1/48", 10.0))
 
 
@@ -160,7 +155,8 @@ def validate(model: ProjectedLatentCodec, val: list[tuple[torch.Tensor, torch.Te
         for img, z in val:
             s = model.project(z[None].float(), RATIO_DIMS[ratio])
             var = noise_variance(tuple(s.shape), snr, "awgn")
-            ps.append(psnr_db(model.decode(transmit(s, var, gen), var), img[None].float() / 255.0))
+            rec = (model.decode(transmit(s, var, gen), var)[0] * 255).round().to(torch.uint8)
+            ps.append(psnr(img.permute(1, 2, 0).numpy(), rec.permute(1, 2, 0).numpy()))
         out[f"val_psnr_{ratio}_{snr:g}dB"] = float(np.mean(ps))
     return out
 
@@ -197,7 +193,8 @@ def finetune(cfg: FinetuneConfig) -> Path:
     model = initial_model(cfg.pretrained, pairs)
     if not (out / "initial_model").exists():
         _save_weights(model, out / "initial_model")
-    val = [_encode_photo(model.encoder, _centre(img, 512), 1.0) for img in val_set.values()]
+    val = [_encode_photo(model.encoder, centre_crop(img, min(img.shape[0], 512), min(img.shape[1], 512)), 1.0)
+           for img in val_set.values()]
     crops = LatentCrops(pairs, cfg.crop)
     model.decoder.requires_grad_(cfg.decoder_lr > 0)    # --decoder-lr 0 keeps the published decoder
     groups = [{"params": model.decoder.parameters(), "lr": cfg.decoder_lr},
@@ -252,13 +249,6 @@ def finetune(cfg: FinetuneConfig) -> Path:
                 log.info("%s", rec)
     _save(acc, raw, out, step, time.time() - t0)
     return out / "model"
-
-
-def _centre(image: np.ndarray, size: int) -> np.ndarray:
-    """Central size x size crop of uint8 (H, W, 3) (the whole side where the image is smaller)."""
-    h, w = image.shape[:2]
-    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    return np.ascontiguousarray(image[top:top + size, left:left + size])
 
 
 def _save(acc, model: ProjectedLatentCodec, out: Path, step: int, elapsed: float) -> None:
