@@ -73,7 +73,15 @@ def encode_control(payload: bytes, params: OfdmParams, level: int = 0) -> np.nda
 def decode_control(llr: np.ndarray, n_bytes: int) -> tuple[bytes, bool]:
     """Transmitted-bit LLRs of an ``n_bytes`` payload (float (control_symbols * n_data,), log
     P(1)/P(0); the sum over copies of one payload is also fine) → (payload bytes, CRC ok)."""
-    message, _ = golay.soft_decisions(llr, _rate_match(n_bytes, np.size(llr)))
+    payload, ok, _ = decode_control_bits(llr, n_bytes)
+    return payload, ok
+
+
+def decode_control_bits(llr: np.ndarray, n_bytes: int) -> tuple[bytes, bool, np.ndarray]:
+    """``decode_control``, also returning the transmitted bits of the decided codewords (uint8, the
+    size of ``llr``): what a decision-directed pass of the receiver takes as known symbols when the
+    CRC failed (``phy.rx.Receiver``)."""
+    message, sent = golay.soft_decisions(llr, _rate_match(n_bytes, np.size(llr)))
     data = np.packbits(message[: 8 * n_bytes + _CRC_BITS]).tobytes()
     payload, crc = data[:n_bytes], data[n_bytes:]
-    return payload, binascii.crc_hqx(payload, 0xFFFF).to_bytes(2, "big") == crc
+    return payload, binascii.crc_hqx(payload, 0xFFFF).to_bytes(2, "big") == crc, sent

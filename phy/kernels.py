@@ -380,21 +380,57 @@ def _rotations(phase, delay, ks, n_fft, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _line_fit(z, t):
+def _line_fit(z, t, about_line=False):
     """Weighted straight-line fit of the unwrapped phases of z (complex (n,)) over t (n,), weights
-    |z|: (a, b) with phase ≈ a + b t (``phy.equalizer`` model)."""
-    angles = np.empty(z.size)
-    for i in range(z.size):                     # in a loop of their own: it vectorises
+    |z|: (a, b) with phase ≈ a + b t (``phy.equalizer`` model).
+
+    ``about_line`` False: the phases are unwrapped symbol by symbol. True: about a first line
+    instead, whose slope is the phase of sum_i z[i+1] conj(z[i]) over the mean spacing of t
+    (weights |z[i+1] z[i]|) and whose intercept is the phase of sum_i z[i] exp(-j slope t[i]); each
+    phase is taken within ±pi of that line. Symbol by symbol, one noisy row (a payload symbol has
+    only its pilots: near -5 dB its phase is off by more than a radian now and then) slips a whole
+    turn for every row after it where a residual CFO of a few kHz turns the rows by most of a radian
+    each, and the line fitted to that loses the frame (measured: an analog frame at -5 dB with a
+    3.4 kHz error in its LTF's CFO estimate came out at -18 dB); about the first line a noisy row
+    stays one noisy row. The first line needs rows whose phase carries the slope, strong ones next
+    to each other: the payload's fit (the LTF and the decoded header, fully known), not the
+    header's first pass (the LTF, whose two symbols agree by construction, then pilots only)."""
+    n = z.size
+    angles = np.empty(n)
+    for i in range(n):                          # in a loop of their own: it vectorises
         angles[i] = _wrap_angle(z[i])
+    b0 = 0.0
+    a0 = 0.0
+    if about_line:
+        dz = 0j
+        wdt = 0.0
+        wsum = 0.0
+        for i in range(n - 1):
+            q = z[i + 1] * np.conj(z[i])
+            dz += q
+            w = abs(q)
+            wdt += w * (t[i + 1] - t[i])
+            wsum += w
+        if wsum > 0 and wdt > 0:
+            b0 = _wrap_angle(dz) / (wdt / wsum)
+        acc = 0j
+        for i in range(n):
+            acc += z[i] * _cis(-b0 * t[i])
+        a0 = _wrap_angle(acc)
     s0 = s1 = s2 = y0 = y1 = 0.0
     prev = 0.0
     turns = 0.0
-    for i in range(z.size):
+    for i in range(n):
         ph = angles[i]
-        if i > 0:
-            turns += np.rint((ph - prev) / _TWO_PI)
-        prev = ph
-        y = ph - _TWO_PI * turns
+        if about_line:
+            ref = a0 + b0 * t[i]
+            dev = ph - ref
+            y = ref + (dev - _TWO_PI * np.rint(dev / _TWO_PI))
+        else:
+            if i > 0:
+                turns += np.rint((ph - prev) / _TWO_PI)
+            prev = ph
+            y = ph - _TWO_PI * turns
         w = abs(z[i])
         s0 += w
         s1 += w * t[i]
@@ -544,7 +580,7 @@ def _common_phase(known, r, info, c, d, sm, u_all, half_window, z, zs, row_info,
         z[i] = acc
         row_info[i + 1] = row_info[i] + inf
         j += is_dense
-    a, slope = _line_fit(z, t)
+    a, slope = _line_fit(z, t, known.n_full > 2)
     for i in range(n_rows):
         zs[i + 1] = zs[i] + z[i] * _cis(-(a + slope * t[i]))
     c00, c01, c11 = cov
@@ -644,7 +680,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
         nv[b] = _estimate(yb, xf, fb, 2, None, None, sm, h[b], h_err[b], nv_sc[b])
         for it in range(max(passes, 1)):
             _symbol_sums(known, yk, h[b], nv[b], r, info, z)
-            a, slope = _line_fit(z, t)
+            a, slope = _line_fit(z, t, passes > 0 and known.n_full > 2)
             if passes == 0:                      # the common-phase line only
                 tot = 0.0
                 for e in range(n_known):

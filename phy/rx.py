@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phy.analog import symbols_to_values
-from phy.control import decode_control
+from phy.control import decode_control_bits
 from phy.equalizer import Equalizer
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
 from phy.header import (CONTROL_LEVELS, Header, decode_headers_bits, encode_header, match_headers, n_header_symbols,
@@ -43,6 +43,8 @@ LTF_FALSE_ALARM = 1e-2
 per sample (``bench outage`` measures false_alarms_per_1e6), and a header must still pass its CRC or
 match a heard stream's; a stricter LTF test would cost weak bursts (its threshold on the normalised
 correlation over ~200 positions: about 0.075 here, 0.108 at 1e-4)."""
+CONTROL_DD_PASSES = 2
+"""Decision-directed passes over a control frame whose CRC failed (``Receiver._control_dd``)."""
 PARKED_HEADERS = 64
 """Failed headers kept (with their bursts' samples) for a stream heard later: the most recent ones."""
 PARKED_SAMPLES = 1 << 17
@@ -229,11 +231,13 @@ class Receiver:
         self._heard: OrderedDict = OrderedDict()   # (stream id, nonce, frame count) -> {header shape}
         self._parked: list[tuple[_Burst, np.ndarray]] = []   # failed headers kept for matching: (burst, LLRs)
         self._candidates_cache: list[Header] | None = None
-        self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "header_matched": 0, "frames": 0}
+        self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "header_matched": 0, "frames": 0,
+                      "control_dd": 0}
         """Counters since the last reset: STF triggers examined, bursts confirmed by the LTF test,
         confirmed bursts whose header failed in their batch (Golay + CRC and the matching; a parked
         one may still match later), headers that failed their CRC but matched a heard stream's,
-        frames returned."""
+        frames returned, decision-directed passes over control frames whose CRC failed
+        (``_control_dd``)."""
 
     # ----------------------------------------------------------------- streaming
     def process(self, chunk) -> list[ReceivedFrame]:
@@ -588,6 +592,8 @@ class Receiver:
                     frame.values, frame.noise_var = analog[j]
                 else:
                     self._decode_payload(frame, eq.equalized[j], eq.error_var[j])
+                    if frame.header.mode == "control" and not frame.crc_ok:
+                        self._control_dd(frame, y[j], b.header_bits, n)
                 frame.diagnostics = {
                     "subcarriers": used_subcarriers(p),
                     "channel": est.h[j], "noise_var": float(est.noise_var[j]),
@@ -615,13 +621,36 @@ class Receiver:
             out.update(zip(js, zip(values, noise_var)))
         return out
 
+    def _control_dd(self, frame: ReceivedFrame, y: np.ndarray, header_bits: np.ndarray, n_pay: int) -> None:
+        """Decision-directed passes over a control frame whose CRC failed (at most CONTROL_DD_PASSES):
+        the Golay decoder's decisions, re-encoded, are taken as known symbols with the header, so
+        that the channel, common phase and timing drift are fitted to the whole frame (2 + n_hdr +
+        n_pay symbols) instead of the LTF and the header alone; the payload is equalised and decoded
+        again with that fit. Near the control plane's limit (in-band SNR -4 to -7 dB) the fit to the
+        LTF and the header is what loses the frame (its noise and a timing drift fitted to noise);
+        the decisions are mostly right even where the CRC fails, and the CRC still guards the result.
+        ``y``: complex (2 + n_hdr + n_pay, n_used) the frame's FFTs. Fills the frame's LLRs, bytes and CRC
+        from the last pass (its LLRs are what failed copies are combined from)."""
+        p, n_hdr = self.params, self._hdr_syms
+        sent = self._control_sent
+        for _ in range(CONTROL_DD_PASSES):
+            bits = np.concatenate([header_bits, sent])[None]
+            eq = self._payload_eq(y[None], known_entries(p, n_hdr + n_pay, n_hdr + n_pay, bits))
+            llr = demap_llr(eq.equalized[0].reshape(-1), eq.error_var[0].reshape(-1), "bpsk").astype(np.float32)
+            payload, ok, sent = decode_control_bits(llr, frame.header.length)
+            frame.llr, frame.payload, frame.crc_ok = llr, payload, ok
+            frame.snr_db = float(eq.estimate.snr_db[0])
+            self.stats["control_dd"] += 1
+            if ok:
+                break
+
     def _decode_payload(self, frame: ReceivedFrame, eq: np.ndarray, var: np.ndarray) -> None:
         """Demapping and decoding of a digital or control frame: fill its LLRs, bytes and CRC from
         its equalised data symbols and their error variances (n_payload_symbols, n_data)."""
         header = frame.header
         if header.mode == "control":
             frame.llr = demap_llr(eq.reshape(-1), var.reshape(-1), "bpsk").astype(np.float32)
-            frame.payload, frame.crc_ok = decode_control(frame.llr, header.length)
+            frame.payload, frame.crc_ok, self._control_sent = decode_control_bits(frame.llr, header.length)
             return
         llr = demap_llr(eq.reshape(-1), var.reshape(-1), header.modulation)[: payload_bits(header, self.params)]
         frame.llr = llr.astype(np.float32)

@@ -141,3 +141,48 @@ def test_a_deep_fade_stream_still_yields_an_image():
 
 SEED = 50
 """A flat Rayleigh realisation 4.7 dB below the mean (``genie_latents`` measures it)."""
+
+
+def _control_at(snr_db, seed, payload, level=0):
+    tx = Transmitter(P, nonce=7)
+    b = tx.control_burst(payload, level=level)
+    x = np.concatenate([np.zeros(3000, np.complex64), b, np.zeros(3000, np.complex64)])
+    power = float(np.mean(np.abs(b[: -P.idle_gap]) ** 2))
+    return Channel(ChannelConfig(snr_db=snr_db, seed=seed), P.sample_rate_hz).apply(x, signal_power=power)
+
+
+def test_a_failed_control_frame_is_decoded_again_with_its_decisions_as_known_symbols(monkeypatch):
+    """Level-0 control frames at -2.5 dB (AWGN) whose header decodes but whose payload fails its CRC
+    on the fit to the LTF and the header (seeds 1 and 23 of 0..39, measured: 25 of 33 frames pass
+    without the decision-directed pass, 27 with it): the pass over the whole frame recovers them."""
+    from phy import rx as rx_module
+
+    payload = bytes(range(27))
+    for seed in (1, 23):
+        x = _control_at(-2.5, seed, payload)
+        rx = Receiver(P)
+        (frame,) = rx.receive(x)
+        assert frame.crc_ok and frame.payload == payload and rx.stats["control_dd"] >= 1
+        monkeypatch.setattr(rx_module, "CONTROL_DD_PASSES", 0)
+        (frame,) = Receiver(P).receive(x)
+        assert not frame.crc_ok
+        monkeypatch.undo()
+
+
+def test_the_payload_phase_line_is_unwrapped_about_a_first_line():
+    """A residual CFO of 0.84 rad per symbol (3.4 kHz at 2 MS/s, the LTF's CFO estimate off by 3.4
+    sigma near -5 dB) over 10 strong rows (the LTF and a decoded header) and 150 pilot-only rows
+    with 1.2 rad of phase noise: symbol by symbol the unwrapping slips turns and the slope is lost;
+    about the first line the fit stays within 1 %."""
+    from phy.kernels import _line_fit
+
+    rng = np.random.default_rng(3)
+    t = np.concatenate([[0.0, 64.0], 144.0 + 80.0 * np.arange(158)])
+    slope = 0.84 / 80
+    w = np.where(np.arange(t.size) < 10, 50.0, 4.0)
+    noise = np.where(np.arange(t.size) < 10, 0.05, 1.2) * rng.normal(size=t.size)
+    z = w * np.exp(1j * (0.3 + slope * t + noise))
+    _, b_line = _line_fit(z, t, True)
+    _, b_seq = _line_fit(z, t, False)
+    assert abs(b_line / slope - 1) < 0.01
+    assert abs(b_seq / slope - 1) > 0.05
