@@ -106,19 +106,24 @@ def _stf_matched_filter(xr, xi, ta, tb, yr, yi, lo, hi):
     (half the products of the plain filter)."""
     half = ta.size - 1
     lag = 2 * half
-    for t in range(lo, hi):
-        ur, ui = xr[t] - xr[t + half], xi[t] - xi[t + half]       # taps 0 and L/2
-        sr = ur * ta[0] + ui * tb[0]
-        si = ui * ta[0] - ur * tb[0]
-        for n in range(1, half):
-            u_r, u_i, v_r, v_i = xr[t + n], xi[t + n], xr[t + lag - n], xi[t + lag - n]
+    a0, b0 = ta[0], tb[0]
+    m = hi - lo
+    if m <= 0:
+        return
+    y_r, y_i = yr[lo:hi], yi[lo:hi]           # tap by tap over views from index 0: the loops vectorise
+    x_r, x_i, h_r, h_i = xr[lo: hi], xi[lo: hi], xr[lo + half: hi + half], xi[lo + half: hi + half]
+    for t in range(m):                          # taps 0 and L/2
+        ur, ui = x_r[t] - h_r[t], x_i[t] - h_i[t]
+        y_r[t] = ur * a0 + ui * b0
+        y_i[t] = ui * a0 - ur * b0
+    for n in range(1, half):
+        a, b = ta[n], tb[n]
+        u_r, u_i = xr[lo + n: hi + n], xi[lo + n: hi + n]
+        v_r, v_i = xr[lo + lag - n: hi + lag - n], xi[lo + lag - n: hi + lag - n]
+        for t in range(m):
             # p = u - j v, q = u + j v; a p - j b q
-            p_r, p_i = u_r + v_i, u_i - v_r
-            q_r, q_i = u_r - v_i, u_i + v_r
-            sr += ta[n] * p_r + tb[n] * q_i
-            si += ta[n] * p_i - tb[n] * q_r
-        yr[t] = sr
-        yi[t] = si
+            y_r[t] += a * (u_r[t] + v_i[t]) + b * (u_i[t] + v_r[t])
+            y_i[t] += a * (u_i[t] - v_r[t]) - b * (u_r[t] - v_i[t])
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -210,21 +215,35 @@ def stf_mf_scan(x, first, tpl, periods, t_pre, t_coherent, coherence, twiddle, r
             hi_t = t_run - 1
             y_hi = hi_t + span - lag + half + 1
             _stf_matched_filter(xr, xi, ta, tb, yr, yi, lo_t, y_hi)
-            for t in range(lo_t, y_hi - lag):   # y(t + L) conj(y(t)), then per-residue running sums from lo_t
-                czr[t] = np.float64(yr[t + lag]) * yr[t] + np.float64(yi[t + lag]) * yi[t]
-                czi[t] = np.float64(yi[t + lag]) * yr[t] - np.float64(yr[t + lag]) * yi[t]
-            for t in range(lo_t + lag, y_hi - lag):
-                czr[t] += czr[t - lag]
-                czi[t] += czi[t - lag]
+            n_z = y_hi - lag - lo_t              # y(t + L) conj(y(t)), then per-residue running sums from lo_t
+            if n_z > 0:                         # (over views from index 0: the loops vectorise)
+                zr, zi = czr[lo_t: lo_t + n_z], czi[lo_t: lo_t + n_z]
+                y0r, y0i, y1r, y1i = yr[lo_t: lo_t + n_z], yi[lo_t: lo_t + n_z], yr[lo_t + lag: y_hi], yi[lo_t + lag: y_hi]
+                for i in range(n_z):
+                    zr[i] = np.float64(y1r[i]) * y0r[i] + np.float64(y1i[i]) * y0i[i]
+                    zi[i] = np.float64(y1i[i]) * y0r[i] - np.float64(y1r[i]) * y0i[i]
+                for i in range(lag, n_z):
+                    zr[i] += zr[i - lag]
+                    zi[i] += zi[i - lag]
             j0 = seg + lo_t
             t0 = lo_t
-            for u in range(hi_t - lo_t + 1):    # the pre-test of every window (vectorises), then those passing
-                t = t0 + u
-                last = t + (periods - 2) * lag
-                dr = czr[last] - (czr[t - lag] if t >= lo_t + lag else 0.0)
-                di = czi[last] - (czi[t - lag] if t >= lo_t + lag else 0.0)
-                pw = ce[t + span] - ce[t]
+            n_u = hi_t - lo_t + 1               # the pre-test of every window, then those passing
+            sep = (periods - 2) * lag
+            p_lo, p_hi = ce[lo_t: lo_t + n_u], ce[lo_t + span: lo_t + span + n_u]
+            l_r, l_i = czr[lo_t + sep: lo_t + sep + n_u], czi[lo_t + sep: lo_t + sep + n_u]
+            for u in range(min(lag, n_u)):
+                dr, di = l_r[u], l_i[u]
+                pw = p_hi[u] - p_lo[u]
                 passed[u] = (dr * dr + di * di > scale * pw * pw) & (pw <= top)
+            if n_u > lag:
+                e_r, e_i = czr[lo_t: lo_t + n_u - lag], czi[lo_t: lo_t + n_u - lag]
+                l_r2, l_i2 = l_r[lag:], l_i[lag:]
+                p_lo2, p_hi2, ok = p_lo[lag:], p_hi[lag:], passed[lag: n_u]
+                for u in range(n_u - lag):
+                    dr = l_r2[u] - e_r[u]
+                    di = l_i2[u] - e_i[u]
+                    pw = p_hi2[u] - p_lo2[u]
+                    ok[u] = (dr * dr + di * di > scale * pw * pw) & (pw <= top)
             for u in range(hi_t - lo_t + 1):
                 j = j0 + u
                 if not passed[u] or j < after:
