@@ -883,3 +883,14 @@ def descramble(axes, var, pos, gain, var_scale):
             vals[i] = ax[pos[i]] * gain[i]
             nv[i] = vb[pos[i] >> np.uint64(1)] * var_scale
     return values, noise
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lag_products(x, spans, lag, dc):
+    """sum over the index ranges [a, b) of ``spans`` (int64 (m, 2)) of conj(x[i] - dc) (x[i + lag] - dc),
+    x complex64 (n,), in complex128 (``phy.sync.preamble_cfo``)."""
+    acc = 0j
+    for s in range(spans.shape[0]):
+        for i in range(spans[s, 0], spans[s, 1]):
+            acc += np.conj(np.complex128(x[i]) - dc) * (np.complex128(x[i + lag]) - dc)
+    return acc

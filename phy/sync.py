@@ -443,12 +443,11 @@ def preamble_cfo(x: np.ndarray, first_ltf: int, cfo_hz: float, params: OfdmParam
     stf0 = gi - stf_length(params)
     if stf0 + PREAMBLE_SKIP < 0 or first_ltf + 2 * n > x.size:
         return cfo_hz
+    from phy.kernels import lag_products
+
     fs = params.sample_rate_hz
-    acc = 0j
-    for a, b in ((stf0 + PREAMBLE_SKIP, stf0 + stf_length(params) - n), (gi + PREAMBLE_SKIP, first_ltf + n)):
-        u = x[a: b].astype(np.complex128) - dc
-        v = x[a + n: b + n].astype(np.complex128) - dc
-        acc += np.vdot(u, v)
+    spans = np.array([[stf0 + PREAMBLE_SKIP, stf0 + stf_length(params) - n], [gi + PREAMBLE_SKIP, first_ltf + n]])
+    acc = lag_products(np.asarray(x, dtype=np.complex64), spans, n, complex(dc))
     if acc == 0:
         return cfo_hz
     turn = cmath.exp(-2j * math.pi * cfo_hz * n / fs)
