@@ -266,27 +266,38 @@ def _render_classic_summary(path: Path) -> str:
 
 
 def _render_outage(path: Path) -> str:
-    """Per channel and mean SNR: runs with no image before this receiver (``outage_before.json``), with
-    the receiver alone (``outage_receiver_only.json``) and now (``path``), the causes now, the mean PSNR
-    of the images that arrived and of the genie's, and the share of images where the genie's reaches
-    its useful PSNR; then the control plane's side figures of the run."""
+    """Per channel and mean SNR: runs with no image before issue 21 (``outage_before.json``), with its
+    first receiver changes alone (``outage_receiver_only.json``), with the receiver of 786e975 on the
+    same runs as now (``outage_receiver_786e975.json``: the shipped codec's transmission, no image
+    decoded) and now (``path``), the causes now, the mean PSNR of the images that arrived and of the
+    genie's, and the share of images where the genie's reaches its useful PSNR (786e975's from its
+    runs and the genie PSNRs of ``path``: the same realisations, codec and genie); then the control
+    plane's side figures of the run."""
     now = json.loads(path.read_text())
-    older = [json.loads((RESULTS / name).read_text()) for name in ("outage_before.json", "outage_receiver_only.json")]
+    older = [json.loads((RESULTS / name).read_text())
+             for name in ("outage_before.json", "outage_receiver_only.json", "outage_receiver_786e975.json")]
     cells = [{(c["channel"], c["snr_db"]): c for c in doc["cells"]} for doc in [*older, now]]
+    genie = {(r["channel"], r["snr_db"], r["seed"]): r["genie_psnr_db"] for r in now["runs"]}
+    prev_runs = older[2]["runs"]
     pct = lambda x: f"{100 * x:.0f} %"
-    lines = ["| channel | mean SNR | runs | no image: before | receiver only | now (no frame / no descriptor) | "
+
+    def prev_share(key) -> str:
+        useful = [r["image"] for r in prev_runs if (r["channel"], r["snr_db"]) == key
+                  and genie.get((r["channel"], r["snr_db"], r["seed"]), -math.inf) >= now["genie_useful_db"]]
+        return pct(sum(useful) / len(useful)) if useful else "–"
+
+    lines = ["| channel | mean SNR | runs | no image: before | receiver only | 786e975 | now (no frame / no descriptor) | "
              "PSNR of images now | genie PSNR | image where genie ≥ "
-             f"{now['genie_useful_db']:g} dB: before → now |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(cells[2], key=lambda k: (k[0], k[1])):
-        b, r, c = (cell.get(key) for cell in cells)
-        share = lambda cell: "–" if cell is None or cell["image_where_genie_useful"] is None \
-            else pct(cell["image_where_genie_useful"])
+             f"{now['genie_useful_db']:g} dB: 786e975 → now |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(cells[3], key=lambda k: (k[0], k[1])):
+        b, r, v, c = (cell.get(key) for cell in cells)
+        share = "–" if c["image_where_genie_useful"] is None else pct(c["image_where_genie_useful"])
         lines.append(f"| {key[0].upper()} | {key[1]:g} dB | {c['runs']} | {pct(b['no_image']) if b else '–'} | "
-                     f"{pct(r['no_image']) if r else '–'} | {pct(c['no_image'])} ({pct(c['no_frame'])} / "
-                     f"{pct(c['no_descriptor'])}) | "
+                     f"{pct(r['no_image']) if r else '–'} | {pct(v['no_image']) if v else '–'} | "
+                     f"{pct(c['no_image'])} ({pct(c['no_frame'])} / {pct(c['no_descriptor'])}) | "
                      f"{'–' if c['psnr_db_mean'] is None else format(c['psnr_db_mean'], '.1f') + ' dB'} | "
-                     f"{c['genie_psnr_db_mean']:.1f} dB | {share(b)} → {share(c)} |")
+                     f"{c['genie_psnr_db_mean']:.1f} dB | {prev_share(key)} → {share} |")
     fa, foreign, speed = now["false_alarms"], now["foreign_80211a"], now["speed"]
     lines.append("")
     lines.append(f"Same run: {fa['false_alarms_per_1e6']:g} false alarms (LTF-confirmed bursts) per 10^6 noise samples "

@@ -67,3 +67,25 @@ def test_bench_outage_quick_json(tmp_path, capsys):
         assert key in result
     assert result["foreign_80211a"]["frames_out"] == 0
     assert (tmp_path / "outage.png").exists() and "runs" in json.loads((tmp_path / "outage.json").read_text())
+
+
+def test_receiver_only_outage_of_the_bench_runs(tmp_path, monkeypatch):
+    """``experiments/outage_receiver_ab.py``: the bench's runs received without decoding images, one
+    JSON row per run with the same keys the bench uses for the receiver's side."""
+    import sys
+    from pathlib import Path
+
+    import diffradio.outage as outage
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
+    import outage_receiver_ab
+
+    monkeypatch.setattr(outage, "CHANNELS", ("rayleigh",))
+    monkeypatch.setattr(outage, "SNRS_DB", (15.0,))
+    out = tmp_path / "rx.json"
+    assert outage_receiver_ab.main(["--runs", "2", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    (cell,) = res["cells"]
+    assert cell["runs"] == 2 and cell["no_image"] == 0.0
+    assert [r["seed"] for r in res["runs"]] == [1, 2] and all(r["image"] and r["cause"] is None for r in res["runs"])
+    assert all(r["frames_detected"] == res["frames_sent"] for r in res["runs"])
