@@ -38,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     from phy.tx import Transmitter
     from semantic import SemanticCodec
 
+    try:                                     # the link's options object (issue 20), else the keyword (786e975)
+        from diffradio.link import ReceiveOptions
+
+        def rx(radio):
+            return receive(radio, p, ReceiveOptions(keep=1 << 22))
+    except ImportError:
+        def rx(radio):
+            return receive(radio, p, keep=1 << 22)
+
     p = OfdmParams()
     image = sweep_photo("coffee", 192)
     transmission = semantic_transmission(image, SemanticCodec.from_pretrained(), Transmitter(p, nonce=0x0A7E),
@@ -52,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 for burst in transmission.bursts:
                     radio.transmit(burst)
                 c0 = time.process_time()
-                run = receive(radio, p, keep=1 << 22)
+                run = rx(radio)
                 cpu = time.process_time() - c0
                 try:
                     images(run, first_only=True)
