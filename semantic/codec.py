@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from semantic.latent_codec import RATIO_DIMS, ProjectedLatentCodec
-from semantic.refine import DEFAULT_LR, refine_latents
+from semantic.refine import DEFAULT_LR, RefineSettings, refine_latents
 
 #: Sub-folder of a codec directory holding the network.
 MODEL_DIR = "latent_codec"
@@ -204,8 +204,8 @@ class SemanticCodec:
         x = torch.from_numpy(pad.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
         smap = self.model.project(self.model.encode_latents(x), dims)       # (1, C, rows*h, cols*w)
         c, h, w = self.model.latent_shape(dims)
-        smap = refine_latents(self.model, x, smap, refine_snr_db, refine_steps, block=(h, w), lr=refine_lr,
-                              valid=image.shape[:2])[0]
+        refine = RefineSettings(steps=refine_steps, snr_db=refine_snr_db, lr=refine_lr)
+        smap = refine_latents(self.model, x, smap, refine, block=(h, w), valid=image.shape[:2])[0]
         tiles = smap.reshape(c, rows, h, cols, w).permute(1, 3, 0, 2, 4).reshape(rows * cols, c, h, w)
         return tiles.numpy().astype(np.float32)
 

@@ -202,12 +202,12 @@ def test_training_curve_plots_a_run_and_refuses_what_is_not_one(tmp_path):
 def test_decoder_bench_on_a_folder(tmp_path):
     from PIL import Image
 
-    from semantic.bench import REFERENCE, capacity_bytes, run_decoder_bench
+    from semantic.bench import REFERENCE, BenchGrid, capacity_bytes, run_decoder_bench
     for i, name in enumerate(("coffee", "chelsea")):
         Image.fromarray(load_photo(name)[:64, :128]).save(tmp_path / f"{i}.png")
     from semantic.data import photos_in_dirs
-    res = run_decoder_bench(tmp_path / "out", photos_in_dirs([tmp_path]), seeds=2, quick=True,
-                            ratios=("1/24", "1/48"))
+    res = run_decoder_bench(tmp_path / "out", photos_in_dirs([tmp_path]), BenchGrid(ratios=("1/24", "1/48")),
+                            seeds=2, quick=True)
     cell = res["quality"]["1/24 awgn 10 dB"]
     assert set(cell) == {"direct", REFERENCE}
     direct = cell["direct"]["psnr_db"]
