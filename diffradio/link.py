@@ -6,7 +6,6 @@ one place where the semantic codec, the modem and the radio meet.
 from __future__ import annotations
 
 import time
-import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
