@@ -86,10 +86,10 @@ results-decoder: $(STAMP)
 	cp $(OUT)/bench-decoder/results.json docs/results/decoder_bench_heldout.json
 	cp $(OUT)/bench-decoder/metrics.png docs/figures/decoder_metrics.png
 	$(if $(KODAK_PHOTOS),$(BIN)/diffradio bench decoder --photo-dir $(KODAK) --bandwidth-ratio 1/24 --snr 0 10 \
-		--latent-channel awgn --seeds 3 --no-reference --out $(OUT)/bench-kodak --json > /dev/null,@echo "no Kodak photos in $(KODAK): Kodak benchmarks not rerun")
+		--latent-channel awgn --seeds 3 --out $(OUT)/bench-kodak --json > /dev/null,@echo "no Kodak photos in $(KODAK): Kodak benchmarks not rerun")
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak/results.json docs/results/decoder_bench_kodak.json)
 	$(if $(KODAK_PHOTOS),$(BIN)/diffradio bench decoder --photo-dir $(KODAK) --bandwidth-ratio 1/12 1/48 --snr 10 \
-		--latent-channel awgn --seeds 3 --no-reference --out $(OUT)/bench-kodak-ratios --json > /dev/null)
+		--latent-channel awgn --seeds 3 --out $(OUT)/bench-kodak-ratios --json > /dev/null)
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak-ratios/results.json docs/results/decoder_bench_kodak_ratios.json)
 
 clean:

@@ -25,10 +25,11 @@ def _add_decoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", choices=DECODERS, default=None,
                    help="how semantic frames are decoded (default: the model's, see its codec_config.json: "
                         "direct for the shipped model; diffusion needs a model with a diffusion prior)")
-    p.add_argument("--steps", type=int, default=10, help="diffusion decoder: steps (default 10)")
+    p.add_argument("--steps", type=int, default=10,
+                   help="diffusion decoder: DDIM steps, one UNet evaluation each (default 10)")
     p.add_argument("--realism", type=float, default=None,
-                   help="diffusion decoder: 0 = posterior-mean estimate (highest PSNR), 1 = posterior sample "
-                        "(default: the model's setting)")
+                   help="diffusion decoder: 0 = the direct decoder's (posterior-mean) estimate, 1 = a posterior "
+                        "sample from pure noise; between: the start noise level and DDIM eta (default: the model's)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the channel and the decoder")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from diffradio import link
 from diffradio.images import read_image, write_image
+from diffradio.settings import LinkSettings, ReceiveOptions
 from phy import ChannelConfig, OfdmParams, Transmitter
 from sdr import RadioConfig, open_radio
 
@@ -48,21 +49,29 @@ def _finish(rec: link.Reception, run_: link.RxRun, args, reference, sample_rate_
     return 0
 
 
+def _decoder_settings(args, **fields) -> LinkSettings:
+    """The receiver's settings from the decoder flags (``--decoder``, ``--steps``, ``--seed``,
+    ``--realism``) and ``fields``."""
+    return LinkSettings.for_decoder(args.decoder, steps=args.steps, seed=args.seed, realism=args.realism, **fields)
+
+
+SIM_CHANNEL_FIELDS = ("snr_db", "channel", "cfo_hz", "sro_ppm", "seed")
+"""The ``phy.ChannelConfig`` fields that ``loopback``'s flags set, reported as ``sim_channel``."""
+
+
 def loopback(args, emit) -> int:
     """Send an image through a (simulated) radio and back, report the metrics."""
     image = read_image(args.image)
-    radio = args.radio or ChannelConfig(snr_db=args.snr, channel=args.channel, cfo_hz=args.cfo, sro_ppm=args.sro,
-                                        seed=args.seed)
-    transmission, run_, rec = link.loopback(image, _codec(args.model), radio, decoder=args.decoder,
-                                            snr_hint_db=args.snr, steps=args.steps, seed=args.seed,
-                                            realism=args.realism, progress=_progress(args), channel=args.channel,
-                                            source_codec=args.source_codec, refine_steps=args.refine_steps,
-                                            bandwidth_ratio=args.bandwidth_ratio)
-    # the JSON names the simulated radio as the --radio URI that reopens it (output only, never parsed back)
-    label = args.radio or (f"sim:snr={args.snr:g},channel={args.channel},cfo={args.cfo:g},sro={args.sro:g},"
-                           f"seed={args.seed}")
-    extra = dict(frames_sent=transmission.frames_sent, radio=label, decoder=args.decoder,
-                 **link.digital_report(transmission))
+    sim = None if args.radio else ChannelConfig(snr_db=args.snr, channel=args.channel, cfo_hz=args.cfo,
+                                                sro_ppm=args.sro, seed=args.seed)
+    settings = _decoder_settings(args, snr_hint_db=args.snr, channel=args.channel, source_codec=args.source_codec,
+                                 refine_steps=args.refine_steps, bandwidth_ratio=args.bandwidth_ratio)
+    transmission, run_, rec = link.loopback(image, _codec(args.model), args.radio or sim, settings,
+                                            progress=_progress(args))
+    # the simulated radio is reported by its typed channel fields, a radio the user named by its URI
+    extra = dict(frames_sent=transmission.frames_sent, radio=args.radio,
+                 sim_channel={k: getattr(sim, k) for k in SIM_CHANNEL_FIELDS} if sim else None,
+                 decoder=args.decoder, **link.digital_report(transmission))
     return _finish(rec, run_, args, image, OfdmParams().sample_rate_hz, extra, emit)
 
 
@@ -74,9 +83,10 @@ def tx(args, emit) -> int:
     transmitter = Transmitter(params, nonce=args.nonce)  # a random stream nonce per run unless --nonce
     config = RadioConfig(sample_rate_hz=args.rate, center_freq_hz=args.freq, tx_gain_db=args.tx_gain)
     with open_radio(args.radio, config) as radio:
-        transmission = link.build_transmission(image, _codec(args.model), transmitter, args.scheme,
-                                               args.snr_hint, args.stream_id, source_codec=args.source_codec,
-                                               refine_steps=args.refine_steps, bandwidth_ratio=args.bandwidth_ratio)
+        settings = LinkSettings(scheme=args.scheme, snr_hint_db=args.snr_hint, stream_id=args.stream_id,
+                                source_codec=args.source_codec, refine_steps=args.refine_steps,
+                                bandwidth_ratio=args.bandwidth_ratio)
+        transmission = link.build_transmission(image, _codec(args.model), transmitter, settings)
         link.transmit(radio, transmission, repeat=args.repeat is not None)
         if args.repeat is not None:
             radio.wait(args.repeat)
@@ -128,9 +138,8 @@ def _decode_and_report(run_: link.RxRun, args, reference, params: OfdmParams, em
         raise KeyboardInterrupt
     streams = link.images(run_, first_only=not numbered)[len(written):getattr(args, "count", None)]
     codec = _codec(args.model) if any(s.descriptor.scheme == "semantic" for s in streams) else None
-    recs = [link.decode(run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed,
-                        realism=args.realism, stream=s)
-            for s in streams]
+    settings = _decoder_settings(args)
+    recs = [link.decode(run_, codec=codec, settings=settings, stream=s) for s in streams]
     if not numbered:
         return _finish(recs[0], run_, args, reference, params.sample_rate_hz, extra or {}, emit)
     outs = [args.out.format(n=n) for n in range(len(written) + 1, len(written) + len(recs) + 1)]
@@ -182,10 +191,11 @@ def rx(args, emit) -> int:
                 monitor.codec = codec
                 _log(f"live page at {server.url}")
 
+            settings = _decoder_settings(args)
+
             def decode(run_, state):
                 with decoding:
-                    return link.decode(run_, codec=codec, method=args.decoder, steps=args.steps, seed=args.seed,
-                                       realism=args.realism, stream=state)
+                    return link.decode(run_, codec=codec, settings=settings, stream=state)
 
             writer = ImageWriter(args.out, decode, reference, _log, on_written=monitor.on_written if monitor else None)
         on_image = writer.submit if writer else None
@@ -201,10 +211,10 @@ def rx(args, emit) -> int:
                     recorder = SigMFRecorder.from_radio(args.record, radio, hw=args.radio,
                                                         description="diffradio rx --record")
                 try:
-                    run_ = link.receive(radio, params, timeout_s=args.timeout, stop_when_complete=True,
-                                        count=args.count if writer else 1, recorder=recorder,
-                                        progress=_progress(args), log=_log, warm=True, on_image=on_image,
-                                        keep_frames=RX_KEEP_FRAMES if writer else None,
+                    options = ReceiveOptions(timeout_s=args.timeout, count=args.count if writer else 1,
+                                             stop_when_complete=True, keep_frames=RX_KEEP_FRAMES if writer else None,
+                                             warm=True, progress=_progress(args))
+                    run_ = link.receive(radio, params, options, recorder=recorder, log=_log, on_image=on_image,
                                         on_frame=monitor.on_frame if monitor else None)
                 finally:
                     if recorder is not None:
@@ -244,7 +254,7 @@ def replay(args, emit) -> int:
     reference = read_image(args.reference) if args.reference else None
     params = OfdmParams(sample_rate_hz=args.rate)
     with open_radio(f"file:{capture}", RadioConfig(sample_rate_hz=args.rate)) as radio:
-        run_ = link.receive(radio, params, timeout_s=None, stop_when_complete=False, progress=_progress(args),
+        run_ = link.receive(radio, params, ReceiveOptions(stop_when_complete=False, progress=_progress(args)),
                             log=_log)
     return _decode_and_report(run_, args, reference, params, emit)
 
@@ -256,10 +266,10 @@ def broadcast(args, emit) -> int:
         raise ValueError("broadcast sends the semantic and the digital stream; --decoder picks the semantic "
                          "decoder (direct or diffusion)")
     image = read_image(args.image)
-    result = run_broadcast(image, _codec(args.model), args.out, snrs=args.snr, channel=args.channel,
-                           digital_target_snr=args.digital_target_snr, seed=args.seed, method=args.decoder,
-                           steps=args.steps, source_codec=args.source_codec, image_path=args.image,
-                           bandwidth_ratio=args.bandwidth_ratio)
+    settings = LinkSettings(channel=args.channel, seed=args.seed, method=args.decoder, steps=args.steps,
+                            source_codec=args.source_codec, bandwidth_ratio=args.bandwidth_ratio)
+    result = run_broadcast(image, _codec(args.model), args.out, settings, snrs=args.snr,
+                           digital_target_snr=args.digital_target_snr, image_path=args.image)
     emit(result, args.json)
     return 0
 
@@ -280,22 +290,22 @@ def bench(args, emit) -> int:
             from phy.bench import run_phy_bench
             result = run_phy_bench(args.out, quick=args.quick)
         elif args.what == "outage":
-            from diffradio.outage import run_outage_bench
+            from diffradio.outage import OutagePlan, run_outage_bench
             if args.runs < 1:
                 raise ValueError(f"--runs must be >= 1, got {args.runs}")
-            result = run_outage_bench(args.out, _codec(args.model), photo=args.photo, size=args.size,
-                                      channels=args.channel, snrs=args.snr or [-5.0, 0.0, 5.0, 10.0, 15.0],
-                                      n=args.runs, first_seed=args.first_seed,
-                                      steps=args.steps, quick=args.quick, progress=not args.json)
+            plan = OutagePlan(photo=args.photo, size=args.size, channels=tuple(args.channel),
+                              snrs=tuple(args.snr or (-5.0, 0.0, 5.0, 10.0, 15.0)), runs_per_cell=args.runs,
+                              first_seed=args.first_seed, steps=args.steps, quick=args.quick)
+            result = run_outage_bench(args.out, _codec(args.model), plan, progress=not args.json)
             result = {k: v for k, v in result.items() if k != "runs"}
         else:
-            from semantic.bench import format_table, run_decoder_bench
+            from semantic.bench import BenchGrid, format_table, run_decoder_bench
             from semantic.data import heldout_photos, photos_in_dirs
             photos = photos_in_dirs([args.photo_dir]) if args.photo_dir else heldout_photos()
-            result = run_decoder_bench(args.out, photos, weights=args.model, steps=args.steps, seeds=args.seeds,
-                                       quick=args.quick, ratios=tuple(args.bandwidth_ratio),
-                                       snrs=tuple(args.snr or (0.0, 5.0, 10.0, 15.0)), reference=not args.no_reference,
-                                       channels=tuple(args.latent_channel))
+            grid = BenchGrid(ratios=tuple(args.bandwidth_ratio), snrs=tuple(args.snr or (0.0, 5.0, 10.0, 15.0)),
+                             channels=tuple(args.latent_channel))
+            result = run_decoder_bench(args.out, photos, grid, weights=args.model, steps=args.steps, seeds=args.seeds,
+                                       quick=args.quick, reference=not args.no_reference)
             print(format_table(result))
     if args.json:
         emit(result, True)

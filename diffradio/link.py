@@ -6,13 +6,13 @@ one place where the semantic codec, the modem and the radio meet.
 from __future__ import annotations
 
 import time
-import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from diffradio.settings import LinkSettings, ReceiveOptions
 from diffradio.stream import (DESCRIPTOR_BYTES, StreamAssembler, StreamDescriptor, frame_slices, frames_needed,
                               gather_bytes, gather_latents, stream_key)
 from phy import ChannelConfig, OfdmParams, Receiver, Transmitter
@@ -174,20 +174,20 @@ def digital_transmission(image: np.ndarray, channel_uses: int, snr_db: float, tx
                         code_rate=mcs.code_rate, source=fit)
 
 
-def build_transmission(image: np.ndarray, codec, tx: Transmitter, scheme: str = "semantic",
-                       snr_hint_db: float = 10.0, stream_id: int = 0, *, channel: str = "awgn",
-                       source_codec: str | None = None, mcs: "Mcs | None" = None,
-                       refine_steps: int = 0, bandwidth_ratio: str | None = None) -> Transmission:
-    """The bursts of ``image`` for ``scheme``: 'semantic' (analog latents at ``bandwidth_ratio``, refined
-    for ``snr_hint_db`` with ``refine_steps`` > 0), or 'digital' (the source-codec + LDPC baseline, given the semantic
-    stream's channel uses and the MCS for ``snr_hint_db`` on ``channel``, or ``mcs``; see
-    ``digital_transmission``)."""
-    transmission = semantic_transmission(image, codec, tx, stream_id, bandwidth_ratio=bandwidth_ratio,
-                                         refine_steps=refine_steps if scheme == "semantic" else 0,
-                                         refine_snr_db=snr_hint_db)
-    if scheme == "digital":
-        transmission = digital_transmission(image, transmission.channel_uses, snr_hint_db, tx, stream_id,
-                                            channel=channel, source_codec=source_codec, mcs=mcs)
+def build_transmission(image: np.ndarray, codec, tx: Transmitter,
+                       settings: LinkSettings = LinkSettings()) -> Transmission:
+    """The bursts of ``image`` (uint8 (H, W, 3)) for ``settings.scheme``, as stream
+    ``settings.stream_id``: 'semantic' (analog latents at ``bandwidth_ratio``, refined for
+    ``snr_hint_db`` with ``refine_steps`` > 0), or 'digital' (the source-codec + LDPC baseline, given
+    the semantic stream's channel uses and the MCS for ``snr_hint_db`` on ``channel``, or ``mcs``;
+    see ``digital_transmission``)."""
+    s = settings
+    transmission = semantic_transmission(image, codec, tx, s.stream_id, bandwidth_ratio=s.bandwidth_ratio,
+                                         refine_steps=s.refine_steps if s.scheme == "semantic" else 0,
+                                         refine_snr_db=s.snr_hint_db)
+    if s.scheme == "digital":
+        transmission = digital_transmission(image, transmission.channel_uses, s.snr_hint_db, tx, s.stream_id,
+                                            channel=s.channel, source_codec=s.source_codec, mcs=s.mcs)
     return transmission
 
 
@@ -259,33 +259,33 @@ def image_line(number: int, state) -> str:
             f"{d.n_data_frames} payload frame(s) complete")
 
 
-def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None, chunk: int = 1 << 16,
-            recorder=None, stop_when_complete: bool = True, count: int | None = 1, progress: bool = False,
-            keep: int = 1 << 18, log=None, warm: bool = False, on_image=None,
-            keep_frames: int | None = None, on_frame=None) -> RxRun:
-    """Stream samples from ``radio`` through the receiver until the radio ends, ``timeout_s`` passes
-    (radio time: samples / sample rate), ``count`` images are complete (``stop_when_complete``; None:
-    no limit), or Ctrl-C (``RxRun.interrupted``).
+def receive(radio: Radio, params: OfdmParams, options: ReceiveOptions = ReceiveOptions(), *, recorder=None,
+            log=None, on_image=None, on_frame=None) -> RxRun:
+    """Stream samples from ``radio`` through the receiver until the radio ends, ``options.timeout_s``
+    passes (radio time: samples / sample rate), ``options.count`` images are complete
+    (``options.stop_when_complete``; None: no limit), or Ctrl-C (``RxRun.interrupted``); see
+    ``ReceiveOptions`` for the rest (chunk size, samples and frames kept, warm-up, progress bar).
 
     ``recorder`` (an ``sdr.SigMFRecorder``) gets every chunk; ``log`` (a callable taking a str), if
-    given, one line per frame and per complete image; ``warm``: compile the receiver (``warm_up``)
-    before the radio streams. ``on_image`` (a callable taking this ``RxRun``, the image's number,
-    from 1 in the order images complete, and its ``StreamState``), if given, gets each stream as it completes and
-    the stream is released (``StreamAssembler.release``: the callee owns it, later copies are only
-    counted); ``keep_frames`` bounds ``RxRun.frames`` to the most recent frames, so that a long
-    reception does not hold every frame. ``on_frame`` (a callable taking the frame's ``StreamState``
-    and the ``ReceivedFrame``), if given, gets every frame once it is filed (``rx --live``).
+    given, one line per frame and per complete image. ``on_image`` (a callable taking this ``RxRun``,
+    the image's number, from 1 in the order images complete, and its ``StreamState``), if given, gets
+    each stream as it completes and the stream is released (``StreamAssembler.release``: the callee
+    owns it, later copies are only counted); ``options.keep_frames`` bounds ``RxRun.frames`` to the
+    most recent frames, so that a long reception does not hold every frame. ``on_frame`` (a callable
+    taking the frame's ``StreamState`` and the ``ReceivedFrame``), if given, gets every frame once it
+    is filed (``rx --live``).
     """
     from tqdm import tqdm
 
-    if warm:
+    count, keep = options.count, options.keep
+    if options.warm:
         warm_up(params)
     rx = Receiver(params, control_lengths=(DESCRIPTOR_BYTES,))
-    run = RxRun(StreamAssembler(), deque(maxlen=keep_frames) if keep_frames else [], 0, np.zeros(0, np.complex64),
-                hint=radio.no_signal_hint())
+    run = RxRun(StreamAssembler(), deque(maxlen=options.keep_frames) if options.keep_frames else [], 0,
+                np.zeros(0, np.complex64), hint=radio.no_signal_hint())
     head: list[np.ndarray] = []
-    limit = None if timeout_s is None else int(timeout_s * params.sample_rate_hz)
-    bar = tqdm(total=limit, unit="S", unit_scale=True, desc="receiving", disable=not progress, leave=False)
+    limit = None if options.timeout_s is None else int(options.timeout_s * params.sample_rate_hz)
+    bar = tqdm(total=limit, unit="S", unit_scale=True, desc="receiving", disable=not options.progress, leave=False)
 
     def file_frames(frames) -> None:
         for f in frames:
@@ -305,7 +305,7 @@ def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None,
 
     try:
         try:
-            for block in radio.stream(chunk, limit):
+            for block in radio.stream(options.chunk, limit):
                 if recorder is not None:
                     recorder.write(block)
                 if run.samples < keep:
@@ -313,7 +313,7 @@ def receive(radio: Radio, params: OfdmParams, *, timeout_s: float | None = None,
                 run.samples += block.size
                 bar.update(block.size)
                 file_frames(rx.process(block))
-                if stop_when_complete and count is not None and len(run.assembler.completed) >= count:
+                if options.stop_when_complete and count is not None and len(run.assembler.completed) >= count:
                     break
         except KeyboardInterrupt:
             run.interrupted = True
@@ -337,11 +337,11 @@ def images(run: RxRun, first_only: bool = False) -> list:
     return found[:1] if first_only else found
 
 
-def decode(run: RxRun, *, codec=None, method: str | None = None, steps: int = 10, seed: int = 0,
-           realism: float | None = None, stream=None) -> Reception:
+def decode(run: RxRun, *, codec=None, settings: LinkSettings = LinkSettings(), stream=None) -> Reception:
     """Rebuild the image of ``stream`` (a ``StreamState`` of ``run``; default: the first image,
     ``images``). ``codec`` is loaded (shipped default) if a semantic stream needs it and none is given;
-    ``method`` (None = the codec's default), ``steps``, ``seed`` and ``realism`` go to ``codec.decode``.
+    the receiver's ``settings`` (``method``, ``steps``, ``seed``, ``realism``) go to ``codec.decode``;
+    the stream's descriptor, not ``settings.scheme``, says how it was sent.
 
     Raises LinkError when no frame or no stream descriptor was received.
     """
@@ -359,7 +359,8 @@ def decode(run: RxRun, *, codec=None, method: str | None = None, steps: int = 10
                             f"{model_id(codec):08x}; pass the sender's model with --model")
         values, var, used = gather_latents(state)
         image = codec.decode(values.reshape(desc.latent_shape), var.reshape(desc.latent_shape),
-                             desc.image_shape, method=method, steps=steps, seed=seed, realism=realism)
+                             desc.image_shape, method=settings.method, steps=settings.steps, seed=settings.seed,
+                             realism=settings.realism)
         channel_uses = -(-desc.payload_len // 2)
         extra["values_missing"] = int(np.isinf(var).sum())
     else:
@@ -388,42 +389,33 @@ def decode(run: RxRun, *, codec=None, method: str | None = None, steps: int = 10
                      decode_s=time.perf_counter() - t0, samples=run.samples, extra=extra)
 
 
-def loopback(image: np.ndarray, codec, radio: ChannelConfig | str, *, decoder: str | None = None,
-             snr_hint_db: float = 10.0, steps: int = 10, seed: int = 0, realism: float | None = None,
-             stream_id: int = 1, progress: bool = False, params: OfdmParams | None = None, channel: str = "awgn",
-             source_codec: str | None = None, mcs: "Mcs | None" = None,
-             refine_steps: int = 0, bandwidth_ratio: str | None = None) -> tuple[Transmission, RxRun, Reception]:
+def loopback(image: np.ndarray, codec, radio: ChannelConfig | str, settings: LinkSettings = LinkSettings(), *,
+             progress: bool = False, params: OfdmParams | None = None) -> tuple[Transmission, RxRun, Reception]:
     """Send ``image`` through ``radio`` (a simulated channel, or a URI the user gave; see ``hear``)
     and decode what comes back.
 
-    ``decoder`` is 'digital' for the source-codec + LDPC baseline (its MCS chosen for ``snr_hint_db``
-    on ``channel``'s calibration, or ``mcs``; its ``source_codec`` bytes sized to the semantic stream's
-    channel uses) or a semantic decoding method (None = the codec's default), whose latents, sent at
-    ``bandwidth_ratio``, ``refine_steps`` > 0 refines for ``snr_hint_db``. See ``hear`` for how the
-    radio is used.
+    ``settings.scheme`` 'digital' sends the source-codec + LDPC baseline (its MCS chosen for
+    ``snr_hint_db`` on ``channel``'s calibration, or ``mcs``; its ``source_codec`` bytes sized to the
+    semantic stream's channel uses); 'semantic' sends latents at ``bandwidth_ratio``, refined for
+    ``snr_hint_db`` with ``refine_steps`` > 0, and decodes them with ``method`` (None = the codec's
+    default). The stream nonce is ``seed & 0xFFFF``. See ``hear`` for how the radio is used.
     """
     params = params or OfdmParams()
     # the stream nonce follows the seed, so that a seeded loopback is reproducible
-    transmission = build_transmission(image, codec, Transmitter(params, nonce=seed & 0xFFFF),
-                                      "digital" if decoder == "digital" else "semantic", snr_hint_db, stream_id,
-                                      channel=channel, source_codec=source_codec, mcs=mcs, refine_steps=refine_steps,
-                                      bandwidth_ratio=bandwidth_ratio)
-    method = None if decoder == "digital" else decoder
-    run, reception = hear(transmission, radio, codec=codec, method=method, steps=steps, seed=seed,
-                          realism=realism, progress=progress, params=params)
+    transmission = build_transmission(image, codec, Transmitter(params, nonce=settings.seed & 0xFFFF), settings)
+    run, reception = hear(transmission, radio, settings, codec=codec, progress=progress, params=params)
     return transmission, run, reception
 
 
-def hear(transmission: Transmission, radio: ChannelConfig | str, *, codec=None, method: str | None = None,
-         steps: int = 10, seed: int = 0, realism: float | None = None, progress: bool = False,
-         params: OfdmParams | None = None) -> tuple[RxRun, Reception]:
+def hear(transmission: Transmission, radio: ChannelConfig | str, settings: LinkSettings = LinkSettings(), *,
+         codec=None, progress: bool = False, params: OfdmParams | None = None) -> tuple[RxRun, Reception]:
     """Send a built ``transmission`` through ``radio``, receive and decode it.
 
     ``radio`` is a ``ChannelConfig`` (a simulated radio, ``sdr.sim.SimRadio``, through that channel)
     or a radio URI from the user (``sdr.open_radio``). A simulated radio sends each burst once and
     plays the stream out (one fading realisation and noise draw per radio: one receiver); any other
-    radio loops the stream (cyclic buffer) and listens for 5 s. ``method``, ``steps``, ``seed`` and
-    ``realism`` go to the semantic decoder.
+    radio loops the stream (cyclic buffer) and listens for 5 s. The receiver's ``settings``
+    (``method``, ``steps``, ``seed``, ``realism``) go to the semantic decoder.
     """
     from sdr import RadioConfig, open_radio
     from sdr.sim import SimRadio
@@ -433,9 +425,9 @@ def hear(transmission: Transmission, radio: ChannelConfig | str, *, codec=None, 
     with (SimRadio(radio, config) if isinstance(radio, ChannelConfig) else open_radio(radio, config)) as opened:
         hardware = not isinstance(opened, SimRadio)
         transmit(opened, transmission, repeat=hardware)
-        run = receive(opened, params, timeout_s=5.0 if hardware else None, stop_when_complete=hardware,
-                      progress=progress)
-    return run, decode(run, codec=codec, method=method, steps=steps, seed=seed, realism=realism)
+        run = receive(opened, params, ReceiveOptions(timeout_s=5.0 if hardware else None,
+                                                     stop_when_complete=hardware, progress=progress))
+    return run, decode(run, codec=codec, settings=settings)
 
 
 def measurements(rec: Reception, reference: np.ndarray | None, out: str | None) -> dict:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from diffradio.link import LinkError, Transmission, decode, images, receive
+from diffradio.settings import LinkSettings, ReceiveOptions
 from diffradio.stream import frame_slices
 from phy.analog import symbols_to_values
 from phy.channel import Channel, ChannelConfig
@@ -46,6 +47,33 @@ SNRS_DB = (-5.0, 0.0, 5.0, 10.0, 15.0)
 LEAD_RANGE = (500, 5000)
 """Idle samples before the stream, drawn per run (the simulated radio's default range)."""
 TRAIL = 2000
+
+
+@dataclasses.dataclass(frozen=True)
+class OutagePlan:
+    """What ``run_outage_bench`` measures.
+
+    Attributes:
+        photo: held-out photo name or image file sent in every run.
+        size: the photo's short side in pixels.
+        channels: channel families ('tdl-c', 'rayleigh', ...; ``phy.channel.ChannelConfig.channel``).
+        snrs: mean in-band SNRs in dB.
+        runs_per_cell: seeded realisations per (channel, SNR) cell.
+        first_seed: seed of the first realisation of every cell (then first_seed + 1, ...).
+        method: semantic decoding method (None = the codec's default).
+        steps: diffusion decoder steps.
+        quick: fewer trials in the control-plane checks (a smoke run).
+    """
+
+    photo: str = "coffee"
+    size: int = 192
+    channels: tuple[str, ...] = CHANNELS
+    snrs: tuple[float, ...] = SNRS_DB
+    runs_per_cell: int = 200
+    first_seed: int = 1
+    method: str | None = None
+    steps: int = 10
+    quick: bool = False
 
 
 def _radio(cfg: ChannelConfig, lead: int, params: OfdmParams):
@@ -102,23 +130,27 @@ def genie_latents(transmission: Transmission, received: np.ndarray, cfg: Channel
     return values, noise_var, snr_db
 
 
-def outage_run(transmission: Transmission, image: np.ndarray, codec, channel: str, snr_db: float, seed: int,
-               params: OfdmParams, method: str | None, steps: int) -> dict:
-    """One realisation: the real receiver and the genie on the same samples; a JSON-able dict."""
+def outage_run(transmission: Transmission, image: np.ndarray, codec, cfg: ChannelConfig, params: OfdmParams, *,
+               method: str | None = None, steps: int = 10) -> dict:
+    """One realisation: the real receiver and the genie on the same samples; a JSON-able dict.
+
+    ``cfg``: the run's channel (``channel``, mean in-band ``snr_db``; its ``seed`` also draws the idle
+    lead and seeds the decoder). ``method``, ``steps``: the semantic decoder's.
+    """
+    channel, snr_db, seed = cfg.channel, cfg.snr_db, cfg.seed
     lead = int(np.random.default_rng([seed, 2]).integers(LEAD_RANGE[0], LEAD_RANGE[1] + 1))
-    cfg = ChannelConfig(snr_db=snr_db, channel=channel, seed=seed)
     radio = _radio(cfg, lead, params)
     for burst in transmission.bursts:
         radio.transmit(burst)
     c0 = time.process_time()
-    run = receive(radio, params, keep=1 << 22)
+    run = receive(radio, params, ReceiveOptions(keep=1 << 22))
     rx_cpu = time.process_time() - c0
     row = {"channel": channel, "snr_db": snr_db, "seed": seed, "rx_cpu_s": rx_cpu, "samples": run.samples,
            "frames_detected": run.assembler.frames_detected}
     desc = transmission.descriptor
     try:
         state = images(run, first_only=True)[0]
-        rec = decode(run, codec=codec, method=method, steps=steps, seed=seed, stream=state)
+        rec = decode(run, codec=codec, settings=LinkSettings(method=method, steps=steps, seed=seed), stream=state)
         row.update(image=True, psnr_db=psnr(image, rec.image), frames_lost=rec.frames_expected - rec.frames_decoded)
     except LinkError:
         row.update(image=False, psnr_db=None, frames_lost=desc.n_data_frames,
@@ -193,11 +225,11 @@ def control_plane_checks(params: OfdmParams, quick: bool) -> dict:
     return res
 
 
-def run_outage_bench(out_dir, codec, *, photo: str = "coffee", size: int = 192, channels=CHANNELS,
-                     snrs=SNRS_DB, n: int = 200, first_seed: int = 1, method: str | None = None, steps: int = 10,
-                     quick: bool = False, params: OfdmParams = OfdmParams(), progress: bool = True) -> dict:
-    """Run the outage benchmark; write ``outage.json`` and ``outage.png`` into ``out_dir``; return the
-    JSON-able result (``cells``: ``summarise``; ``runs``: every realisation; the control-plane checks)."""
+def run_outage_bench(out_dir, codec, plan: OutagePlan = OutagePlan(), *, params: OfdmParams = OfdmParams(),
+                     progress: bool = True) -> dict:
+    """Run the outage benchmark ``plan``; write ``outage.json`` and ``outage.png`` into ``out_dir``;
+    return the JSON-able result (``cells``: ``summarise``; ``runs``: every realisation; the
+    control-plane checks)."""
     from tqdm import tqdm
 
     from diffradio.link import semantic_transmission
@@ -206,18 +238,21 @@ def run_outage_bench(out_dir, codec, *, photo: str = "coffee", size: int = 192, 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    image = sweep_photo(photo, size)
+    photo, n, method, steps = plan.photo, plan.runs_per_cell, plan.method, plan.steps
+    image = sweep_photo(photo, plan.size)
     transmission = semantic_transmission(image, codec, Transmitter(params, nonce=0x0A7E), stream_id=1)
     rows = []
-    grid = [(c, float(s), first_seed + k) for c in channels for s in snrs for k in range(n)]
+    grid = [(c, float(s), plan.first_seed + k) for c in plan.channels for s in plan.snrs for k in range(n)]
     t0 = time.time()
     for channel, snr, seed in tqdm(grid, desc="outage", disable=not progress):
-        rows.append(outage_run(transmission, image, codec, channel, snr, seed, params, method, steps))
+        rows.append(outage_run(transmission, image, codec, ChannelConfig(snr_db=snr, channel=channel, seed=seed),
+                               params, method=method, steps=steps))
     res = {"photo": photo, "image_shape": list(image.shape[:2]), "frames_sent": transmission.frames_sent,
-           "realisations_per_cell": n, "first_seed": first_seed, "decoder": method or codec.default_method, "steps": steps,
+           "realisations_per_cell": n, "first_seed": plan.first_seed, "decoder": method or codec.default_method,
+           "steps": steps,
            "genie_useful_db": GENIE_USEFUL_DB, "wall_s": time.time() - t0,
            "cells": summarise(rows)}
-    res.update(control_plane_checks(params, quick))
+    res.update(control_plane_checks(params, plan.quick))
     res["runs"] = rows
     (out / "outage.json").write_text(json.dumps(res, indent=1))
     plot_outage(res["cells"], out / "outage.png",

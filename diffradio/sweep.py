@@ -133,13 +133,17 @@ def capacity_bits_per_use(snr_db: float, channel: str, seed: int) -> float:
 _CODEC = {}
 
 
-def _loopback(point: Point, image: np.ndarray, **kw):
+def _loopback(point: Point, image: np.ndarray, decoder: str, mcs=None):
+    """One loopback of ``point`` with ``decoder`` ('digital' or a semantic method) and, for the
+    digital scheme, ``mcs`` (a ``phy.mcs.Mcs``; None = the calibrated choice)."""
     from diffradio import link
+    from diffradio.settings import LinkSettings
     from phy.channel import ChannelConfig
     radio = ChannelConfig(snr_db=float(point.snr_db), channel=point.channel, seed=point.seed)
-    return link.loopback(image, _CODEC[point.model], radio, snr_hint_db=point.snr_db, steps=point.steps,
-                         seed=point.seed, channel=point.channel, source_codec=point.source_codec,
-                         bandwidth_ratio=point.bandwidth_ratio, **kw)
+    settings = LinkSettings.for_decoder(decoder, snr_hint_db=point.snr_db, steps=point.steps, seed=point.seed,
+                                        channel=point.channel, source_codec=point.source_codec,
+                                        bandwidth_ratio=point.bandwidth_ratio, mcs=mcs)
+    return link.loopback(image, _CODEC[point.model], radio, settings)
 
 
 def _oracle(point: Point, image: np.ndarray):

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from diffradio import link
 from diffradio.images import atomic_target
+from diffradio.settings import LinkSettings
 from diffradio.sweep import sweep_photo
 from phy import ChannelConfig
 from semantic import SemanticCodec
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             runs = []
             for seed in range(args.seeds):
                 radio = ChannelConfig(snr_db=args.snr, channel=args.channel, seed=seed)
-                _, _, rec = link.loopback(sent, codec, radio, snr_hint_db=args.snr, seed=seed, channel=args.channel)
+                settings = LinkSettings(snr_hint_db=args.snr, seed=seed, channel=args.channel)
+                _, _, rec = link.loopback(sent, codec, radio, settings)
                 runs.append({"seed": seed, "psnr_db": psnr(sent, rec.image), "ms_ssim": ms_ssim(sent, rec.image),
                              **colour_fidelity(sent, rec.image),
                              "frames_lost": rec.frames_expected - rec.frames_decoded})

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from diffradio import link
 from diffradio.images import read_image
+from diffradio.settings import LinkSettings
 from diffradio.sweep import sweep_photo
 from phy import ChannelConfig
 from semantic import SemanticCodec, source_codec
@@ -39,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         full = sweep_photo(name, args.crop) if name in HELDOUT_PHOTOS else read_image(name)
         image = centre_crop(full, args.crop, args.crop)
         radio = ChannelConfig(snr_db=args.snr, channel=args.channel, seed=args.seed)
-        transmission, _, rec = link.loopback(image, codec, radio, decoder="digital", snr_hint_db=args.snr,
-                                             channel=args.channel)
+        settings = LinkSettings(scheme="digital", snr_hint_db=args.snr, channel=args.channel)
+        transmission, _, rec = link.loopback(image, codec, radio, settings)
         report = link.digital_report(transmission)
         measured = link.measurements(rec, image, None)
         jpeg = source_codec.fit(image, report["source_bytes"], "jpeg")

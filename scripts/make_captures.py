@@ -30,6 +30,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from diffradio import link
+from diffradio.settings import LinkSettings
 from diffradio.sweep import sweep_photo
 from phy import OfdmParams, Transmitter
 from sdr import RadioConfig, SigMFRecorder, open_radio
@@ -69,9 +70,9 @@ def nonce(name: str, index: int) -> int:
 def make(out: Path, name: str, codec) -> Path:
     uri, rate, datatype, scheme, description = CAPTURES[name]
     params = OfdmParams()
+    settings = LinkSettings(scheme=scheme, snr_hint_db=15.0, stream_id=7)
     transmissions = [link.build_transmission(sweep_photo(photo, PHOTO_SIZE), codec,
-                                             Transmitter(params, nonce=nonce(name, i)), scheme, snr_hint_db=15.0,
-                                             stream_id=7)
+                                             Transmitter(params, nonce=nonce(name, i)), settings)
                      for i, photo in enumerate(PHOTOS.get(name, (PHOTO,)))]
     meta = out / f"{name}.sigmf-meta"
     config = RadioConfig(sample_rate_hz=params.sample_rate_hz, center_freq_hz=CENTER_FREQ_HZ)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,22 @@ REFERENCE = "avif@capacity"
 #: Per-image metrics of every cell: PSNR (dB), MS-SSIM, GMSD (lower is better) and the luma energy
 #: above 1/8 cycle per pixel relative to the original (``semantic.metrics``).
 METRICS = ("psnr_db", "ms_ssim", "gmsd", "hf_ratio")
+
+
+@dataclass(frozen=True)
+class BenchGrid:
+    """The cells of the decoder benchmark: every bandwidth ratio × latent channel × SNR, plus one
+    ``lost`` cell per ratio.
+
+    Attributes:
+        ratios: bandwidth ratios, complex channel uses per real image value ('1/12', '1/24', '1/48').
+        snrs: SNRs in dB per real latent value (= per complex channel use).
+        channels: latent channels ('awgn', 'rayleigh'; ``semantic.latent_channel.CHANNELS``).
+    """
+
+    ratios: tuple[str, ...] = ("1/12", "1/24", "1/48")
+    snrs: tuple[float, ...] = SNRS_DB
+    channels: tuple[str, ...] = CHANNELS
 
 
 def _metrics(ref: np.ndarray, img: np.ndarray) -> list[float]:
@@ -88,23 +105,22 @@ def _time_per_tile(codec: SemanticCodec, steps: int, shape: tuple[int, int], rep
     return float(min(times[1:])) / z.shape[0]
 
 
-def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], *, weights: str | Path | None = None,
-                      steps: int = 10, seeds: int = 3, quick: bool = False, reference: bool = True,
-                      ratios: tuple[str, ...] = ("1/12", "1/24", "1/48"), snrs: tuple[float, ...] = SNRS_DB,
-                      channels: tuple[str, ...] = CHANNELS) -> dict:
+def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: BenchGrid = BenchGrid(), *,
+                      weights: str | Path | None = None, steps: int = 10, seeds: int = 3, quick: bool = False,
+                      reference: bool = True) -> dict:
     """Run the benchmark, write ``out_dir/results.json`` and ``metrics.png``; returns the result dict.
 
     Args:
         out_dir: output folder (created).
         photos: {name: uint8 (H, W, 3)} to measure on (e.g. ``semantic.data.photos_in_dirs``).
+        grid: the bandwidth ratios, SNRs (dB) and latent channels ('awgn', 'rayleigh') of the cells.
         weights: codec directory / hub id (None: shipped default).
         steps: diffusion solver steps.
         seeds: noise seeds per cell (>= 1; the spread needs >= 2).
-        quick: every other SNR of ``snrs`` and one timing repeat (for smoke tests).
+        quick: every other SNR of ``grid.snrs`` and one timing repeat (for smoke tests).
         reference: also compute the ``avif@capacity`` row (about a second per photo and cell).
-        ratios: bandwidth ratios to measure.
-        snrs, channels: the SNRs (dB) and latent channels ('awgn', 'rayleigh') of the cells.
     """
+    ratios, snrs, channels = grid.ratios, grid.snrs, grid.channels
     if not photos:
         raise ValueError("no photos to benchmark on; pass a folder holding PNG/JPEG images")
     if seeds < 1:
@@ -236,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the result dict as JSON")
     a = p.parse_args(argv)
     photos = photos_in_dirs([a.photo_dir]) if a.photo_dir else heldout_photos()
-    res = run_decoder_bench(a.out_dir, photos, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick,
-                            ratios=tuple(a.bandwidth_ratio), snrs=tuple(a.snr), channels=tuple(a.latent_channel))
+    grid = BenchGrid(ratios=tuple(a.bandwidth_ratio), snrs=tuple(a.snr), channels=tuple(a.latent_channel))
+    res = run_decoder_bench(a.out_dir, photos, grid, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick)
     print(json.dumps(res) if a.json else format_table(res))
     return 0
 

@@ -2,8 +2,10 @@
 
 A codec directory (``save_pretrained`` / ``from_pretrained``) holds ``latent_codec/`` (a
 :class:`semantic.latent_codec.ProjectedLatentCodec` in diffusers format, float16 safetensors when
-shipped), ``codec_config.json`` (the default decoder) and, from ``diffradio train``,
-``data_split.json`` (its training photos).  A hub id (``owner/name``) loads the same layout from the
+shipped), ``codec_config.json`` (the default decoder and realism), optionally ``prior/`` and
+``scheduler/`` (a diffusion prior over the latent space, ``semantic.prior_train``: it enables the
+``diffusion`` decoder, ``semantic.posterior``) and, from ``diffradio train``, ``data_split.json``
+(its training photos).  A hub id (``owner/name``) loads the same layout from the
 Hugging Face hub's local cache (downloaded once where there is network access).
 
 Tiling: the image is padded by mirror reflection (``numpy.pad(mode='symmetric')``) to a multiple of
@@ -15,6 +17,7 @@ filled from its neighbours.
 """
 from __future__ import annotations
 
+import copy
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -23,10 +26,13 @@ import numpy as np
 import torch
 
 from semantic.latent_codec import RATIO_DIMS, ProjectedLatentCodec
-from semantic.refine import DEFAULT_LR, refine_latents
+from semantic.posterior import posterior_latents
+from semantic.refine import DEFAULT_LR, RefineSettings, refine_latents
 
 #: Sub-folder of a codec directory holding the network.
 MODEL_DIR = "latent_codec"
+#: Sub-folders of a codec directory holding a diffusion prior (optional).
+PRIOR_DIR, SCHEDULER_DIR = "prior", "scheduler"
 CONFIG_NAME = "codec_config.json"
 #: Shipped default weights.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
@@ -84,15 +90,27 @@ class SemanticCodec:
 
     Args:
         model: the network (frozen TAEF2 encoder, nested projection, channel-aware decoder).
-        default_method: what ``decode`` does when no method is named (``'direct'`` until a diffusion
-            prior over this latent space ships).
+        default_method: what ``decode`` does when no method is named (``'direct'`` unless the codec
+            holds a diffusion prior).
+        prior, scheduler: a diffusers ``UNet2DModel`` over the standardised latents and its
+            ``DDPMScheduler`` (``semantic.prior_train``), or None: the ``diffusion`` decoder.
+        default_realism: the diffusion decoder's realism when ``decode`` is given none (0 =
+            posterior-mean estimate, 1 = posterior sample; ``semantic.posterior``).
     """
 
-    def __init__(self, model: ProjectedLatentCodec, default_method: str = "direct"):
+    def __init__(self, model: ProjectedLatentCodec, default_method: str = "direct", prior=None, scheduler=None,
+                 default_realism: float = 1.0):
         if default_method not in METHODS:
             raise ValueError(f"default_method={default_method!r}; use one of {', '.join(METHODS)}")
+        if (prior is None) != (scheduler is None):
+            raise ValueError("a diffusion prior needs both its UNet and its scheduler")
+        if default_method == "diffusion" and prior is None:
+            raise ValueError("default_method='diffusion' needs a diffusion prior (prior=, scheduler=)")
         self.model = model.eval()
         self.default_method = default_method
+        self.prior = prior.eval() if prior is not None else None
+        self.scheduler = scheduler
+        self.default_realism = default_realism
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
@@ -116,6 +134,10 @@ class SemanticCodec:
             # float32 on load: the shipped weights are stored as float16 to keep the package small
             model = ProjectedLatentCodec.from_pretrained(path, subfolder=MODEL_DIR, torch_dtype=torch.float32)
             cfg = json.loads((path / CONFIG_NAME).read_text()) if (path / CONFIG_NAME).exists() else {}
+            if (path / PRIOR_DIR).is_dir():
+                from diffusers import DDPMScheduler, UNet2DModel
+                cfg["prior"] = UNet2DModel.from_pretrained(path / PRIOR_DIR, torch_dtype=torch.float32)
+                cfg["scheduler"] = DDPMScheduler.from_pretrained(path / SCHEDULER_DIR)
             return cls(model, **cfg)
         except Exception as e:  # noqa: BLE001 - every loader failure becomes one clear line
             reason = " ".join(str(e).split())[:200] or type(e).__name__
@@ -125,11 +147,15 @@ class SemanticCodec:
     def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32) -> None:
         """Write the codec directory (safetensors weights + configs); ``dtype`` of the stored weights
         (``torch.float16`` halves the files; ``from_pretrained`` loads them as float32 either way)."""
-        import copy
         path = Path(path)
         model = copy.deepcopy(self.model).to(dtype) if dtype != torch.float32 else self.model
         model.save_pretrained(path / MODEL_DIR)
-        (path / CONFIG_NAME).write_text(json.dumps({"default_method": self.default_method}, indent=1))
+        if self.prior is not None:
+            (copy.deepcopy(self.prior).to(dtype) if dtype != torch.float32 else self.prior).save_pretrained(
+                path / PRIOR_DIR)
+            self.scheduler.save_pretrained(path / SCHEDULER_DIR)
+        (path / CONFIG_NAME).write_text(json.dumps({"default_method": self.default_method,
+                                                    "default_realism": self.default_realism}, indent=1))
 
     def fingerprint(self) -> int:
         """CRC-32 of what fixes the meaning of the sent values (the encoder and the projection): a
@@ -145,8 +171,8 @@ class SemanticCodec:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        """The decoders this codec has: ('direct',) until it holds a diffusion prior."""
-        return ("direct",)
+        """The decoders this codec has: ('direct',), and 'diffusion' when it holds a diffusion prior."""
+        return METHODS if self.prior is not None else ("direct",)
 
     # ------------------------------------------------------------------ tiling
     @property
@@ -204,8 +230,8 @@ class SemanticCodec:
         x = torch.from_numpy(pad.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
         smap = self.model.project(self.model.encode_latents(x), dims)       # (1, C, rows*h, cols*w)
         c, h, w = self.model.latent_shape(dims)
-        smap = refine_latents(self.model, x, smap, refine_snr_db, refine_steps, block=(h, w), lr=refine_lr,
-                              valid=image.shape[:2])[0]
+        refine = RefineSettings(steps=refine_steps, snr_db=refine_snr_db, lr=refine_lr)
+        smap = refine_latents(self.model, x, smap, refine, block=(h, w), valid=image.shape[:2])[0]
         tiles = smap.reshape(c, rows, h, cols, w).permute(1, 3, 0, 2, 4).reshape(rows * cols, c, h, w)
         return tiles.numpy().astype(np.float32)
 
@@ -221,14 +247,15 @@ class SemanticCodec:
             image_shape: (H, W[, 3]) of the original image.
             method: 'direct' or 'diffusion' (needs a codec with a diffusion prior); None = the codec's
                 default (``default_method``).
-            steps, seed, realism: settings of the diffusion decoder (unused by 'direct').
+            steps, seed, realism: the diffusion decoder's UNet evaluations, noise seed and realism
+                (0..1, None = ``default_realism``; ``semantic.posterior``); unused by 'direct'.
         Returns:
             uint8 (H, W, 3).
         """
         method = self.default_method if method is None else method
         if method not in METHODS:
             raise ValueError(f"unknown decoder method {method!r}; use one of {', '.join(METHODS)}")
-        if method == "diffusion":
+        if method == "diffusion" and self.prior is None:
             raise ValueError("this codec has no diffusion prior over its latent space yet; decode with "
                              "method='direct' (--decoder direct)")
         y = torch.as_tensor(np.asarray(received, dtype=np.float32))
@@ -240,7 +267,13 @@ class SemanticCodec:
             raise ValueError(f"received {tuple(y.shape)} / noise_var {tuple(var.shape)} do not match the latents "
                              f"of a {tuple(image_shape[:2])} image ({rows * cols} tiles of (C, 8, 8), C in "
                              f"{sorted(RATIO_DIMS.values())}); pass what encode() produced")
-        img = self.model.decode(self._stitch(y, rows, cols), self._stitch(var, rows, cols))[0]
+        y, var = self._stitch(y, rows, cols), self._stitch(var, rows, cols)
+        if method == "diffusion":
+            z = posterior_latents(self.model, self.prior, self.scheduler, y, var, steps=steps, seed=seed,
+                                  realism=self.default_realism if realism is None else realism)
+            img = self.model.decoder(z).clamp(0.0, 1.0)[0]
+        else:
+            img = self.model.decode(y, var)[0]
         img = (img.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
         return img[: image_shape[0], : image_shape[1]]
 

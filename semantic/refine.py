@@ -9,6 +9,8 @@ and every tile keeps the mean power the encoder gave it.  The cost is
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -17,6 +19,24 @@ from semantic.latent_channel import noise_variance, transmit
 
 #: Adam step size on the sent values (unit mean power).
 DEFAULT_LR = 0.03
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """How :func:`refine_latents` refines.
+
+    Attributes:
+        steps: Adam steps, each one forward and backward pass of the decoder (0: no refinement).
+        snr_db: the SNR (dB per real latent value) to refine for, or a (low, high) range in dB: each
+            step draws one SNR per image uniformly in dB, for a transmitter that does not know its channel.
+        lr: Adam step size on the sent values (unit mean power).
+        seed: seeds the channel noise of the steps.
+    """
+
+    steps: int = 0
+    snr_db: float | tuple[float, float] = (0.0, 15.0)
+    lr: float = DEFAULT_LR
+    seed: int = 0
 
 
 def tile_power(zmap: torch.Tensor, block: tuple[int, int]) -> torch.Tensor:
@@ -34,26 +54,23 @@ def _to_power(zmap: torch.Tensor, power: torch.Tensor, block: tuple[int, int]) -
     return (t * (power / tile_power(zmap, block).clamp_min(1e-12)).sqrt()).reshape(b, c, hh, ww)
 
 
-def refine_latents(model, x: torch.Tensor, zmap: torch.Tensor, snr_db: float | tuple[float, float],
-                   steps: int, *, block: tuple[int, int], lr: float = DEFAULT_LR,
-                   valid: tuple[int, int] | None = None, seed: int = 0) -> torch.Tensor:
-    """Refine the sent values of an image for AWGN at ``snr_db``.
+def refine_latents(model, x: torch.Tensor, zmap: torch.Tensor, settings: RefineSettings, *, block: tuple[int, int],
+                   valid: tuple[int, int] | None = None) -> torch.Tensor:
+    """Refine the sent values of an image for AWGN at ``settings.snr_db``.
 
     Args:
         model: the codec's network (its ``decode(y, noise_var)``); not modified.
         x: float (B, 3, H, W) in [0, 1], the image(s) the values stand for.
         zmap: float (B, C, H/d, W/d) the values the encoder would send for ``x``.
+        settings: steps (0 returns ``zmap`` unchanged), SNR or SNR range, Adam step size and noise
+            seed (:class:`RefineSettings`).
         block: (h, w) of one transmission tile in the map; each keeps its mean power.
-        snr_db: the SNR (dB per real latent value) to refine for, or a (low, high) range: each step
-            draws one SNR per image uniformly in dB, for a transmitter that does not know its channel.
-        steps: Adam steps (0 returns ``zmap`` unchanged).
-        lr: Adam step size.
         valid: (H, W) of the image inside ``x`` (the rest is tile padding, left out of the loss).
-        seed: seeds the channel noise of the steps.
 
     Returns:
         float (B, C, H/d, W/d) refined values, each tile at its original mean power (no gradient attached).
     """
+    steps, snr_db = settings.steps, settings.snr_db
     if steps <= 0:
         return zmap
     lo, hi = (snr_db, snr_db) if isinstance(snr_db, (int, float)) else snr_db
@@ -61,9 +78,9 @@ def refine_latents(model, x: torch.Tensor, zmap: torch.Tensor, snr_db: float | t
         raise ValueError(f"refine SNR range ({lo:g}, {hi:g}) dB has its high end below its low end")
     power = tile_power(zmap, block)
     h, w = valid if valid is not None else x.shape[-2:]
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(settings.seed)
     u = zmap.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([u], lr=lr)
+    opt = torch.optim.Adam([u], lr=settings.lr)
     params = [p for p in model.parameters() if p.requires_grad]
     for p in params:
         p.requires_grad_(False)

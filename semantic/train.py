@@ -11,10 +11,12 @@ the decoded crop (each crop's MSE weighted by the inverse of its own: the mean P
 low-SNR and lost-tile crops do not dominate the gradient).
 
 Runs on CPU, one GPU or several (``accelerate launch -m semantic.train ...``; ``diffradio train``
-is the same command), logs to
-``out_dir/train_log.jsonl``, checkpoints (``accelerate.save_state``) every ``ckpt_every`` steps
+is the same command), records every start and resume with its options in ``out_dir/train_config.jsonl``,
+logs to ``out_dir/train_log.jsonl``, checkpoints (``accelerate.save_state``) every ``ckpt_every`` steps
 under ``out_dir/checkpoints`` and resumes from there; ``out_dir/model`` always holds the latest
-weights as a codec model folder (float16 safetensors).
+weights as a codec model folder (float16 safetensors) and ``out_dir/best_model`` the weights with the
+best mean validation PSNR so far (``val_psnr_mean`` in the log; early stopping on the validation
+split: the decoder can over-fit the few training photos).
 """
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ class FinetuneConfig:
     lr: float = 5e-4              # restorer
     basis_lr: float = 2e-4        # projection
     decoder_lr: float = 2e-5      # the pretrained decoder (higher rates measured worse on validation)
+    decoder_stages: int = 4       # decoder stages fine-tuned, from the latent side (4 = all; see decoder_stage_params)
     warmup: int = 50
     snr_min_db: float = -2.0
     snr_max_db: float = 22.0
@@ -172,6 +175,23 @@ def initial_model(pretrained: str | Path, pairs: list[tuple[torch.Tensor, torch.
     return model
 
 
+def decoder_stage_params(decoder: torch.nn.Sequential, stages: int) -> list[torch.nn.Parameter]:
+    """Parameters of the first ``stages`` resolution stages of the TAEF2 decoder, counted from the
+    latent side (stage 1: the layers before the first 2x upsampling, at the latent resolution;
+    stages 2-3: each upsampling's stage; stage 4: the last, at full resolution).  Fine-tuning only
+    the early stages adapts the decoder to noisy latents and keeps the published texture stages."""
+    if not 1 <= stages <= 4:
+        raise ValueError(f"decoder_stages must be 1..4, got {stages}")
+    params, stage = [], 1
+    for layer in decoder:
+        if isinstance(layer, torch.nn.Upsample):
+            stage += 1
+        if stage > stages:
+            break
+        params += list(layer.parameters())
+    return params
+
+
 def finetune(cfg: FinetuneConfig) -> Path:
     """Run (or resume) the fine-tuning; returns ``out_dir/model``."""
     from accelerate import Accelerator
@@ -196,8 +216,11 @@ def finetune(cfg: FinetuneConfig) -> Path:
     val = [_encode_photo(model.encoder, centre_crop(img, min(img.shape[0], 512), min(img.shape[1], 512)), 1.0)
            for img in val_set.values()]
     crops = LatentCrops(pairs, cfg.crop)
-    model.decoder.requires_grad_(cfg.decoder_lr > 0)    # --decoder-lr 0 keeps the published decoder
-    groups = [{"params": model.decoder.parameters(), "lr": cfg.decoder_lr},
+    model.decoder.requires_grad_(False)                  # --decoder-lr 0 keeps the published decoder
+    tuned = decoder_stage_params(model.decoder, cfg.decoder_stages) if cfg.decoder_lr > 0 else []
+    for param in tuned:
+        param.requires_grad_(True)
+    groups = [{"params": tuned, "lr": cfg.decoder_lr},
               {"params": model.restorer.parameters(), "lr": cfg.lr},
               {"params": [model.basis], "lr": cfg.basis_lr}]
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
@@ -211,10 +234,15 @@ def finetune(cfg: FinetuneConfig) -> Path:
         state = json.loads((ckpt / "state.json").read_text())
         step, elapsed = state["step"], state["elapsed_s"]
         log.info("resumed at step %d (%.0f s trained)", step, elapsed)
+    if acc.is_main_process:   # every start and resume, with its options: how the run was made
+        with (out / "train_config.jsonl").open("a") as f:
+            f.write(json.dumps({"from_step": step, "config": asdict(cfg)}) + "\n")
     gen = torch.Generator().manual_seed(cfg.seed + step)
     bar = tqdm(total=cfg.steps, initial=step, desc="fine-tuning", disable=not acc.is_main_process)
     t0, losses = time.time() - elapsed, []
     raw = acc.unwrap_model(model)
+    if step == 0 and acc.is_main_process and _best_logged(out / "train_log.jsonl") is None:
+        _log_validation(raw, val, out, {"step": 0, "elapsed_s": 0.0})   # the bar every later step must beat
     while step < cfg.steps and not (cfg.time_s and time.time() - t0 >= cfg.time_s):
         model.train()
         x, z = crops.sample(cfg.batch, gen)
@@ -240,15 +268,36 @@ def finetune(cfg: FinetuneConfig) -> Path:
         if step % cfg.val_steps == 0 or step == cfg.steps:
             model.eval()
             rec = {"step": step, "elapsed_s": round(time.time() - t0, 1),
-                   "train_mse": float(np.mean(losses[-cfg.val_steps:])), **validate(raw, val)}
+                   "train_mse": float(np.mean(losses[-cfg.val_steps:]))}
             losses = []
             if acc.is_main_process:
-                with (out / "train_log.jsonl").open("a") as f:
-                    f.write(json.dumps(rec) + "\n")
-                plot_training_curve(out)
-                log.info("%s", rec)
+                _log_validation(raw, val, out, rec)
     _save(acc, raw, out, step, time.time() - t0)
     return out / "model"
+
+
+def _log_validation(model: ProjectedLatentCodec, val: list, out: Path, rec: dict) -> None:
+    """Validate, append the record to ``train_log.jsonl`` (with ``val_psnr_mean``, dB, and ``best``
+    when it beats every earlier record: then ``out/best_model`` gets these weights) and redraw the curve."""
+    rec.update(validate(model, val))
+    rec["val_psnr_mean"] = float(np.mean([v for k, v in rec.items() if k.startswith("val_psnr_")]))
+    best = _best_logged(out / "train_log.jsonl")
+    if best is None or rec["val_psnr_mean"] > best:
+        _save_weights(model, out / "best_model")   # early stopping on the validation split
+        rec["best"] = True
+    with (out / "train_log.jsonl").open("a") as f:
+        f.write(json.dumps(rec) + "\n")
+    plot_training_curve(out)
+    log.info("%s", rec)
+
+
+def _best_logged(log_path: Path) -> float | None:
+    """Best ``val_psnr_mean`` (dB) logged so far in ``train_log.jsonl``, None before the first."""
+    if not log_path.exists():
+        return None
+    means = [json.loads(line).get("val_psnr_mean") for line in log_path.read_text().splitlines() if line.strip()]
+    means = [m for m in means if m is not None]
+    return max(means) if means else None
 
 
 def _save(acc, model: ProjectedLatentCodec, out: Path, step: int, elapsed: float) -> None:

@@ -28,6 +28,9 @@ def test_loopback_json_contract_and_files(tmp_path, photo_png, capsys):
     assert result["frames_decoded"] == result["frames_expected"] and result["frames_sent"] == result["frames_expected"] + 2
     assert abs(result["cfo_hz_est"] - 3000) < 500
     assert abs(result["snr_db_est"] - 12) < 1.5
+    # the simulated radio is reported by its typed channel fields, never as a URI built here
+    assert result["radio"] is None and result["sim_channel"] == dict(snr_db=12.0, channel="awgn", cfo_hz=3000.0,
+                                                                     sro_ppm=30.0, seed=0)
     assert Image.open(out).size == Image.open(photo_png).size
     assert Image.open(plot).size[0] > 1000
 
@@ -43,6 +46,7 @@ def test_tx_file_replay_equals_noiseless_loopback(tmp_path, photo_png, capsys):
     assert main(["loopback", "--image", photo_png, "--radio", "sim:", "--steps", "4", "--out",
                  str(tmp_path / "loop.png"), "--json"]) == 0
     looped = _json(capsys)
+    assert looped["radio"] == "sim:" and looped["sim_channel"] is None  # the user's URI, as given
     assert replayed["frames_decoded"] == looped["frames_decoded"] == sent["frames_sent"] - 2
     a = np.asarray(Image.open(tmp_path / "replay.png"), dtype=int)
     b = np.asarray(Image.open(tmp_path / "loop.png"), dtype=int)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from diffradio import link
+from diffradio.settings import LinkSettings
 from phy import ChannelConfig
 from semantic.source_codec import decode as decode_source
 
@@ -10,7 +11,7 @@ from semantic.source_codec import decode as decode_source
 def test_high_snr_loopback_reproduces_the_direct_decoder(codec, photo):
     ideal = codec.decode(codec.encode(photo), np.zeros_like(codec.encode(photo)), photo.shape, method="direct")
     radio = ChannelConfig(snr_db=40, cfo_hz=1500, sro_ppm=20, seed=3)
-    tx, _, rec = link.loopback(photo, codec, radio, decoder="direct")
+    tx, _, rec = link.loopback(photo, codec, radio, LinkSettings(method="direct"))
     assert rec.image.shape == photo.shape
     assert rec.frames_decoded == rec.frames_expected == tx.descriptor.n_data_frames
     diff = np.abs(rec.image.astype(int) - ideal.astype(int))
@@ -19,8 +20,9 @@ def test_high_snr_loopback_reproduces_the_direct_decoder(codec, photo):
 
 def test_a_channel_config_is_the_simulated_radio_its_uri_names(codec, photo):
     """Typed channel settings and the user's ``sim:`` URI give the same radio: same samples, same image."""
-    typed = link.loopback(photo, codec, ChannelConfig(snr_db=8, channel="tdl-c", cfo_hz=500, seed=5), decoder="direct")
-    uri = link.loopback(photo, codec, "sim:snr=8,channel=tdl-c,cfo=500,seed=5", decoder="direct")
+    direct = LinkSettings(method="direct")
+    typed = link.loopback(photo, codec, ChannelConfig(snr_db=8, channel="tdl-c", cfo_hz=500, seed=5), direct)
+    uri = link.loopback(photo, codec, "sim:snr=8,channel=tdl-c,cfo=500,seed=5", direct)
     assert typed[1].samples == uri[1].samples and [f.start_sample for f in typed[1].frames] == [
         f.start_sample for f in uri[1].frames]
     np.testing.assert_array_equal(typed[2].image, uri[2].image)
@@ -28,7 +30,8 @@ def test_a_channel_config_is_the_simulated_radio_its_uri_names(codec, photo):
 
 def test_latents_arrive_with_the_noise_variance_the_receiver_reports(codec, photo):
     sent = codec.encode(photo).reshape(-1)
-    _, run, _ = link.loopback(photo, codec, ChannelConfig(snr_db=8, channel="tdl-c", seed=5), decoder="direct")
+    _, run, _ = link.loopback(photo, codec, ChannelConfig(snr_db=8, channel="tdl-c", seed=5),
+                              LinkSettings(method="direct"))
     from diffradio.stream import gather_latents
     _, state = run.assembler.best()
     values, var, _ = gather_latents(state)
@@ -37,7 +40,8 @@ def test_latents_arrive_with_the_noise_variance_the_receiver_reports(codec, phot
 
 
 def test_digital_baseline_is_bit_exact_at_high_snr(codec, photo):
-    tx, _, rec = link.loopback(photo, codec, ChannelConfig(snr_db=30, seed=1), decoder="digital", snr_hint_db=30)
+    tx, _, rec = link.loopback(photo, codec, ChannelConfig(snr_db=30, seed=1),
+                               LinkSettings(scheme="digital", snr_hint_db=30))
     assert rec.scheme == "digital" and rec.frames_decoded == rec.frames_expected
     assert len(tx.source.data) == tx.descriptor.payload_len
     np.testing.assert_array_equal(rec.image, decode_source(tx.source.data, photo.shape[:2]))
@@ -49,9 +53,10 @@ def test_digital_baseline_fits_the_semantic_channel_uses(codec, photo, source_co
     from phy import OfdmParams, Transmitter
     from phy.mcs import CANDIDATES
     tx = Transmitter(OfdmParams())
-    semantic = link.build_transmission(photo, codec, tx, "semantic")
+    semantic = link.build_transmission(photo, codec, tx, LinkSettings(scheme="semantic"))
     mcs = CANDIDATES[4]
-    digital = link.build_transmission(photo, codec, tx, "digital", source_codec=source_codec, mcs=mcs)
+    digital = link.build_transmission(photo, codec, tx,
+                                      LinkSettings(scheme="digital", source_codec=source_codec, mcs=mcs))
     report = link.digital_report(digital)
     assert report["source_codec"] == source_codec and report["mcs"] == mcs.name
     assert report["source_bytes"] <= link.source_budget(semantic.channel_uses, mcs)

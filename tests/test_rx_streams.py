@@ -3,6 +3,7 @@ Ctrl-C keeps what was received, one log line per frame and per image."""
 import numpy as np
 
 from diffradio import link
+from diffradio.settings import ReceiveOptions
 from diffradio.stream import StreamDescriptor
 from phy import OfdmParams, Transmitter
 from phy.frame import preamble_length
@@ -51,7 +52,7 @@ def _stream(nonce, values, corrupt_first=False):
 def test_a_crc_failed_descriptor_copy_does_not_end_reception():
     values = np.linspace(-1, 1, 96)
     lines = []
-    run = link.receive(Samples(_stream(5, values, corrupt_first=True)), P, chunk=4096, log=lines.append)
+    run = link.receive(Samples(_stream(5, values, corrupt_first=True)), P, ReceiveOptions(chunk=4096), log=lines.append)
     failed = [f for f in run.frames if f.header.mode == "control" and not f.crc_ok]
     assert len(failed) == 1 and failed[0].header.frame_index == 0
     (state,) = run.assembler.images()
@@ -62,14 +63,14 @@ def test_a_crc_failed_descriptor_copy_does_not_end_reception():
 def test_ctrl_c_keeps_the_images_received_so_far():
     a, b = np.ones(96), -np.ones(96)
     radio = Samples(np.concatenate([_stream(1, a), _stream(2, b)]), then=KeyboardInterrupt())
-    run = link.receive(radio, P, chunk=4096, stop_when_complete=True, count=None)
+    run = link.receive(radio, P, ReceiveOptions(chunk=4096, stop_when_complete=True, count=None))
     assert run.interrupted
     assert [s.key[1] for s in run.assembler.images()] == [1, 2]
 
 
 def test_receive_stops_after_count_images():
     radio = Samples(np.concatenate([_stream(1, np.ones(96)), _stream(2, np.ones(96)), np.zeros(20000, np.complex64)]))
-    run = link.receive(radio, P, chunk=2048, count=1)
+    run = link.receive(radio, P, ReceiveOptions(chunk=2048, count=1))
     assert not run.interrupted and run.assembler.completed[0][1] == 1 and run.samples < radio.samples.size
 
 
@@ -88,7 +89,7 @@ def test_rx_compiles_the_receiver_before_the_radio_streams():
             return super().receive(n)
 
     radio = Checking(_stream(4, np.ones(96)))
-    run = link.receive(radio, P, warm=True)
+    run = link.receive(radio, P, ReceiveOptions(warm=True))
     after = {name for name, f in vars(kernels).items() if isinstance(f, CPUDispatcher) and f.signatures}
     assert run.assembler.completed and radio.compiled == after
 
@@ -99,8 +100,9 @@ def test_a_handed_out_stream_keeps_no_later_copies():
     ``RxRun.frames``."""
     once = _stream(6, np.ones(96))
     got = []
-    run = link.receive(Samples(np.concatenate([once] * 3)), P, chunk=4096, count=None, stop_when_complete=False,
-                       on_image=lambda run_, n, state: got.append((n, state, len(state.received))), keep_frames=2)
+    options = ReceiveOptions(chunk=4096, count=None, stop_when_complete=False, keep_frames=2)
+    run = link.receive(Samples(np.concatenate([once] * 3)), P, options,
+                       on_image=lambda run_, n, state: got.append((n, state, len(state.received))))
     assert [(n, state.key) for n, state, _ in got] == [(1, (3, 6, 3))]
     assert got[0][2] == 2 == len(got[0][1].received)  # descriptor + payload; nothing filed after it was handed out
     assert run.assembler.frames_detected == 9 and len(run.frames) == 2

@@ -150,7 +150,12 @@ def test_train_checkpoints_resumes_and_loads(tmp_path):
     assert main(small + ["--steps", "3"]) == 0
     assert json.loads((run / "checkpoints" / "state.json").read_text())["step"] == 3
     log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [2, 3] and "val_psnr_1/24_10dB" in log[0]
+    assert [r["step"] for r in log] == [0, 2, 3] and "val_psnr_1/24_10dB" in log[0]
+    # early stopping: best_model holds the weights of the record with the best mean validation PSNR
+    best = max(log, key=lambda r: r["val_psnr_mean"])
+    assert best.get("best") and [r["step"] for r in log if r.get("best")][-1] == best["step"]
+    assert (run / "best_model").is_dir()
+    assert json.loads((run / "train_config.jsonl").read_text().splitlines()[0])["config"]["steps"] == 3
     assert (run / "train_curve.png").stat().st_size > 10_000
     split = json.loads((run / "data_split.json").read_text())
     assert split["val_photos"] == ["photos/2.png"] and len(split["train_photos"]) == 3
@@ -162,12 +167,25 @@ def test_train_checkpoints_resumes_and_loads(tmp_path):
     assert main(small + ["--steps", "5"]) == 0
     assert json.loads((run / "checkpoints" / "state.json").read_text())["step"] == 5
     log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [2, 3, 4, 5] and np.isfinite(log[-1]["val_psnr_1/48_10dB"])
+    assert [r["step"] for r in log] == [0, 2, 3, 4, 5] and np.isfinite(log[-1]["val_psnr_1/48_10dB"])
+    assert [json.loads(line)["from_step"] for line in (run / "train_config.jsonl").read_text().splitlines()] == [0, 3]
     codec = SemanticCodec(ProjectedLatentCodec.from_pretrained(run / "model"))
     img = load_photo("chelsea")[:64, :128]
     z = codec.encode(img, "1/48")
     assert z.shape == (2, 8, 8, 8)
     assert codec.decode(z, np.full_like(z, 0.1), img.shape).shape == img.shape
+
+
+def test_decoder_stages_fine_tune_only_the_early_stages(tmp_path):
+    from semantic.taef2 import taef2_decoder
+    from semantic.train import decoder_stage_params
+    decoder = taef2_decoder()
+    sizes = [sum(p.numel() for p in decoder_stage_params(decoder, k)) for k in (1, 2, 3, 4)]
+    assert sizes == sorted(sizes) and sizes[-1] == sum(p.numel() for p in decoder.parameters())
+    first_up = next(i for i, layer in enumerate(decoder) if isinstance(layer, torch.nn.Upsample))
+    assert sizes[0] == sum(p.numel() for p in decoder[:first_up].parameters())   # latent-resolution layers
+    with pytest.raises(ValueError, match="1..4"):
+        decoder_stage_params(decoder, 0)
 
 
 def test_train_refuses_a_missing_pretrained_folder_in_one_line(tmp_path):
@@ -202,12 +220,12 @@ def test_training_curve_plots_a_run_and_refuses_what_is_not_one(tmp_path):
 def test_decoder_bench_on_a_folder(tmp_path):
     from PIL import Image
 
-    from semantic.bench import REFERENCE, capacity_bytes, run_decoder_bench
+    from semantic.bench import REFERENCE, BenchGrid, capacity_bytes, run_decoder_bench
     for i, name in enumerate(("coffee", "chelsea")):
         Image.fromarray(load_photo(name)[:64, :128]).save(tmp_path / f"{i}.png")
     from semantic.data import photos_in_dirs
-    res = run_decoder_bench(tmp_path / "out", photos_in_dirs([tmp_path]), seeds=2, quick=True,
-                            ratios=("1/24", "1/48"))
+    res = run_decoder_bench(tmp_path / "out", photos_in_dirs([tmp_path]), BenchGrid(ratios=("1/24", "1/48")),
+                            seeds=2, quick=True)
     cell = res["quality"]["1/24 awgn 10 dB"]
     assert set(cell) == {"direct", REFERENCE}
     direct = cell["direct"]["psnr_db"]

@@ -1,0 +1,74 @@
+"""Model selection on the validation split: ``semantic.train.validate`` on candidate codec folders.
+
+Each candidate is a model folder of :class:`semantic.latent_codec.ProjectedLatentCodec` (a training
+run's ``model/``, ``best_model/`` or ``initial_model/``, or a shipped ``latent_codec/``); a run's
+``train_config.jsonl`` (its options at every start and resume), when present, is copied beside it.
+All are measured on the same validation photos (every ``--val-every``-th photo of ``--photo-dir``,
+as ``diffradio train`` splits them; 512 x 512 centre crops encoded whole), in the cells of ``semantic.train.VAL_CELLS``
+(latent AWGN, fixed noise seed), and the one with the best mean PSNR over the cells is chosen.
+Kodak is never read here.
+
+Usage: python experiments/model_selection.py NAME=FOLDER [NAME=FOLDER ...]
+                                             [--photo-dir ../shared/datasets/photos] [--val-every 10]
+                                             [--note TEXT] [--out docs/results/model_selection_validation.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from semantic.data import centre_crop, photos_in_dirs, split_train_val
+from semantic.latent_codec import ProjectedLatentCodec
+from semantic.train import _encode_photo, validate
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("candidates", nargs="+", help="NAME=FOLDER, a ProjectedLatentCodec model folder")
+    p.add_argument("--photo-dir", default="../shared/datasets/photos")
+    p.add_argument("--val-every", type=int, default=10)
+    p.add_argument("--note", default="", help="how the candidates were made (written to the file)")
+    p.add_argument("--out", default="docs/results/model_selection_validation.json")
+    args = p.parse_args(argv)
+    named = [c.split("=", 1) for c in args.candidates]
+    for item in named:
+        if len(item) != 2 or not Path(item[1]).is_dir():
+            print(f"error: {'='.join(item)!r} is not NAME=FOLDER with an existing folder", file=sys.stderr)
+            return 2
+    _, val_set = split_train_val(photos_in_dirs([args.photo_dir]), args.val_every)
+    t0 = time.process_time()
+    results, val = {}, None
+    for name, folder in named:
+        model = ProjectedLatentCodec.from_pretrained(folder, torch_dtype=torch.float32).eval()
+        if val is None:   # the encoder is frozen and shared: encode the validation crops once
+            val = [_encode_photo(model.encoder, centre_crop(img, min(img.shape[0], 512), min(img.shape[1], 512)),
+                                 1.0) for img in val_set.values()]
+        cells = validate(model, val)
+        results[name] = {"folder": folder, **cells, "mean": float(np.mean(list(cells.values())))}
+        record = Path(folder).parent / "train_config.jsonl"   # how a diffradio train run was made
+        if record.exists():
+            results[name]["train_config"] = [json.loads(line) for line in record.read_text().splitlines() if line]
+        print(name, {k: round(v, 2) for k, v in cells.items()}, flush=True)
+    chosen = max(results, key=lambda n: results[n]["mean"])
+    out = {"what": "Validation-split PSNR (dB) of candidate codec models; the chosen one has the best mean "
+                   "over the cells",
+           "how": "python experiments/model_selection.py " + " ".join(args.candidates),
+           "note": args.note, "val_photos": sorted(val_set), "crop": "512x512 centre, encoded whole",
+           "channel": "latent AWGN, noise seed 1234", "cpu_s": round(time.process_time() - t0, 1),
+           "chosen": chosen, "candidates": results}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(args.out).with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    tmp.replace(args.out)
+    print(f"chosen: {chosen}; written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
