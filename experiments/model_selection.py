@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from semantic.data import centre_crop, photos_in_dirs, split_train_val
+from semantic.data import photos_in_dirs, split_train_val
 from semantic.latent_codec import ProjectedLatentCodec
-from semantic.train import _encode_photo, validate
+from semantic.train import validate, validation_pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, folder in named:
         model = ProjectedLatentCodec.from_pretrained(folder, torch_dtype=torch.float32).eval()
         if val is None:   # the encoder is frozen and shared: encode the validation crops once
-            val = [_encode_photo(model.encoder, centre_crop(img, min(img.shape[0], 512), min(img.shape[1], 512)),
-                                 1.0) for img in val_set.values()]
+            val = validation_pairs(model.encoder, val_set)
         cells = validate(model, val)
         results[name] = {"folder": folder, **cells, "mean": float(np.mean(list(cells.values())))}
         record = Path(folder).parent / "train_config.jsonl"   # how a diffradio train run was made

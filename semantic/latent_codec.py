@@ -32,6 +32,14 @@ RATIO_DIMS = {"1/12": 32, "1/24": 16, "1/48": 8}
 MIN_VAR = 1e-4
 
 
+def received_precision(y: torch.Tensor, noise_var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y with 0 where lost, precision 1 / max(var, MIN_VAR) with 0 where lost) for received values and
+    their noise variances (same shape; a lost value has inf or NaN variance, or a NaN value)."""
+    ok = torch.isfinite(noise_var) & torch.isfinite(y)
+    prec = torch.where(ok, 1.0 / noise_var.clamp_min(MIN_VAR).nan_to_num(1.0), torch.zeros_like(y))
+    return torch.where(ok, y, torch.zeros_like(y)), prec
+
+
 class Restorer(nn.Module):
     """Residual correction of a latent estimate: (estimate, log error variance) -> estimate + delta.
 
@@ -134,9 +142,7 @@ class ProjectedLatentCodec(ModelMixin, ConfigMixin):
         """
         b, k, h, w = y.shape
         p = self.projection(k)                                            # (k, 32)
-        ok = torch.isfinite(noise_var) & torch.isfinite(y)
-        prec = torch.where(ok, 1.0 / noise_var.clamp_min(MIN_VAR).nan_to_num(1.0), torch.zeros_like(y))
-        y0 = torch.where(ok, y, torch.zeros_like(y))
+        y0, prec = received_precision(y, noise_var)
         prec = prec.permute(0, 2, 3, 1).reshape(-1, k)                       # (N, k)
         y0 = y0.permute(0, 2, 3, 1).reshape(-1, k)
         cov_inv = torch.linalg.inv(self.latent_cov)

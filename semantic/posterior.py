@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from semantic.latent_codec import MIN_VAR, ProjectedLatentCodec
+from semantic.latent_codec import ProjectedLatentCodec, received_precision
 
 
 def _consistent(x0: torch.Tensor, y: torch.Tensor, prec: torch.Tensor, h: torch.Tensor,
@@ -61,9 +61,7 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
     mu = model.latent_mean[:, None, None]
     s = model.latent_cov.diagonal().sqrt()
     h = model.projection(y.shape[1]) * s[None, :]
-    ok = torch.isfinite(noise_var) & torch.isfinite(y)
-    prec = torch.where(ok, 1.0 / noise_var.clamp_min(MIN_VAR).nan_to_num(1.0), torch.zeros_like(y))
-    y0 = torch.where(ok, y, torch.zeros_like(y))
+    y0, prec = received_precision(y, noise_var)
     abar = scheduler.alphas_cumprod.double()
     t_start = round(realism * (len(abar) - 1))
     times = sorted(set(torch.linspace(t_start, 0, steps + 1).round().long().tolist()), reverse=True)

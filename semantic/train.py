@@ -146,6 +146,13 @@ def channel_draw(shape: tuple[int, int, int, int], cfg: FinetuneConfig, tile: in
     return torch.where(lost, float("inf"), var)
 
 
+def validation_pairs(encoder, photos: dict[str, np.ndarray]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(image, latents) of each validation photo's central 512 x 512 pixels (less where the photo is
+    smaller), encoded whole: what :func:`validate` measures on."""
+    return [_encode_photo(encoder, centre_crop(img, min(img.shape[0], 512), min(img.shape[1], 512)), 1.0)
+            for img in photos.values()]
+
+
 VAL_CELLS = (("1/24", 0.0), ("1/24", 10.0), ("1/12", 10.0), ("1/48", 10.0))
 
 
@@ -214,8 +221,7 @@ def finetune(cfg: FinetuneConfig) -> Path:
     model = initial_model(cfg.pretrained, pairs)
     if not (out / "initial_model").exists():
         _save_weights(model, out / "initial_model")
-    val = [_encode_photo(model.encoder, centre_crop(img, min(img.shape[0], 512), min(img.shape[1], 512)), 1.0)
-           for img in val_set.values()]
+    val = validation_pairs(model.encoder, val_set)
     crops = LatentCrops(pairs, cfg.crop)
     model.decoder.requires_grad_(False)                  # --decoder-lr 0 keeps the published decoder
     tuned = decoder_stage_params(model.decoder, cfg.decoder_stages) if cfg.decoder_lr > 0 else []
