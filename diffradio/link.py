@@ -18,7 +18,7 @@ from diffradio.stream import (DESCRIPTOR_BYTES, StreamAssembler, StreamDescripto
 from phy import ChannelConfig, OfdmParams, Receiver, Transmitter
 from phy.mcs import mcs_by_name, select_mcs
 from sdr import Radio
-from sdr.base import NO_SIGNAL_HINT
+from sdr.base import NO_SIGNAL_HINT, StopOnInterrupt
 
 if TYPE_CHECKING:
     from phy.mcs import Mcs
@@ -303,20 +303,27 @@ def receive(radio: Radio, params: OfdmParams, options: ReceiveOptions = ReceiveO
             if on_image is not None and (count is None or number <= count):
                 on_image(run, number, run.assembler.release(done.key))
 
+    blocks = radio.stream(options.chunk, limit)
     try:
-        try:
-            for block in radio.stream(options.chunk, limit):
-                if recorder is not None:
-                    recorder.write(block)
-                if run.samples < keep:
-                    head.append(block[: keep - run.samples])
-                run.samples += block.size
-                bar.update(block.size)
-                file_frames(rx.process(block))
-                if options.stop_when_complete and count is not None and len(run.assembler.completed) >= count:
-                    break
-        except KeyboardInterrupt:
-            run.interrupted = True
+        with StopOnInterrupt() as stop:
+            try:
+                while not stop.requested:
+                    with stop.waiting():
+                        block = next(blocks, None)
+                    if block is None:
+                        break
+                    if recorder is not None:
+                        recorder.write(block)
+                    if run.samples < keep:
+                        head.append(block[: keep - run.samples])
+                    run.samples += block.size
+                    bar.update(block.size)
+                    file_frames(rx.process(block))
+                    if options.stop_when_complete and count is not None and len(run.assembler.completed) >= count:
+                        break
+            except KeyboardInterrupt:  # while waiting for the radio, or a second Ctrl-C
+                stop.requested = True
+            run.interrupted = stop.requested
         file_frames(rx.flush())
     finally:
         bar.close()

@@ -94,6 +94,51 @@ def interrupts_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+class StopOnInterrupt:
+    """Ctrl-C (SIGINT) as a request to stop a receive loop at its next safe point.
+
+    Inside ``with StopOnInterrupt() as stop:`` the first SIGINT sets ``stop.requested``. It raises
+    KeyboardInterrupt at once only while the loop waits for the radio (``with stop.waiting():``),
+    where unwinding loses nothing; anywhere else the loop sees the flag after the block it is
+    processing, so the interrupt never lands inside the receiver, a lock, a progress bar or a
+    library call half-way. A second SIGINT raises KeyboardInterrupt wherever it lands (the user
+    insists). The previous handler is restored on exit. Outside the main thread (where Python
+    cannot install signal handlers) nothing is installed and ``requested`` stays False.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._waiting = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested or self._waiting:
+            self.requested = True
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Mark the block as a wait for the radio: a SIGINT there raises KeyboardInterrupt at once."""
+        self._waiting = True
+        try:
+            if self.requested:
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self._waiting = False
+
+    def __enter__(self) -> "StopOnInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 @dataclass(frozen=True)
 class RadioEvent:
     """One stream event a device reported.

@@ -241,7 +241,8 @@ def test_ctrl_c_during_live_reception_stops_with_the_finished_images_on_disk(tmp
     proc = subprocess.Popen([sys.executable, "-m", "diffradio.cli", "rx", "--radio",
                              f"zmq:pull=tcp://127.0.0.1:{zport},rate=2e6,timeout=30", "--live", "--port", str(hport),
                              "--out", str(tmp_path / "img-{n}.png"), "--json"],
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"},
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     err, out = Lines(proc.stderr), Lines(proc.stdout)
     try:
@@ -257,7 +258,14 @@ def test_ctrl_c_during_live_reception_stops_with_the_finished_images_on_disk(tmp
         wait_for(lambda: [f["n"] for f in state(url)["finished"]] == [1], 60)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # SIGABRT: faulthandler prints where every thread is
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=30)
+            time.sleep(1)
+            raise AssertionError("rx --live still ran 60 s after Ctrl-C; its threads:\n" + "".join(err.lines)[-8000:])
+        assert proc.returncode == 0, "".join(err.lines)[-2000:]
         assert time.monotonic() - t0 < 30
     finally:
         push.close(linger=0)

@@ -1,5 +1,7 @@
 """Reception of streams through the real PHY: a CRC-failed descriptor copy never ends reception,
 Ctrl-C keeps what was received, one log line per frame and per image."""
+import signal
+
 import numpy as np
 
 from diffradio import link
@@ -66,6 +68,26 @@ def test_ctrl_c_keeps_the_images_received_so_far():
     run = link.receive(radio, P, ReceiveOptions(chunk=4096, stop_when_complete=True, count=None))
     assert run.interrupted
     assert [s.key[1] for s in run.assembler.images()] == [1, 2]
+
+
+def test_ctrl_c_while_a_block_is_processed_ends_reception_after_that_block():
+    """SIGINT in the middle of filing a block's frames (here raised from the per-frame callback)
+    does not cut the block short: every frame of it is filed, then reception ends (interrupted)
+    without asking the radio for more, and no KeyboardInterrupt escapes."""
+    streams = np.concatenate([_stream(1, np.ones(96)), _stream(2, -np.ones(96))])
+    radio = Samples(np.concatenate([streams, np.zeros(8192, np.complex64)]))
+    seen = []
+
+    def on_frame(state, frame):
+        seen.append((frame.header.nonce, frame.header.frame_index))
+        if len(seen) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    run = link.receive(radio, P, ReceiveOptions(chunk=streams.size, stop_when_complete=False), on_frame=on_frame)
+    assert run.interrupted and radio.pos == streams.size
+    assert sorted(seen) == [(n, i) for n in (1, 2) for i in range(3)]
+    assert [s.key[1] for s in run.assembler.images()] == [1, 2]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_receive_stops_after_count_images():
