@@ -25,7 +25,7 @@ import torch
 
 from semantic.data import photos_in_dirs, split_train_val
 from semantic.latent_codec import ProjectedLatentCodec
-from semantic.train import validate, validation_pairs
+from semantic.train import validate, validation_crops
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,12 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     _, val_set = split_train_val(photos_in_dirs([args.photo_dir]), args.val_every)
     t0 = time.process_time()
-    results, val = {}, None
+    results, val = {}, validation_crops(val_set)
     for name, folder in named:
         model = ProjectedLatentCodec.from_pretrained(folder, torch_dtype=torch.float32).eval()
-        if val is None:   # the encoder is frozen and shared: encode the validation crops once
-            val = validation_pairs(model.encoder, val_set)
-        cells = validate(model, val)
+        cells = validate(model, val)   # each candidate encodes with its own encoder
         results[name] = {"folder": folder, **cells, "mean": float(np.mean(list(cells.values())))}
         record = Path(folder).parent / "train_config.jsonl"   # how a diffradio train run was made
         if record.exists():

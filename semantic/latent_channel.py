@@ -41,7 +41,11 @@ def noise_variance(shape: tuple[int, ...], snr_db: torch.Tensor | float, channel
 
 def transmit(z: torch.Tensor, noise_var: torch.Tensor,
              generator: torch.Generator | None = None) -> torch.Tensor:
-    """Received values y = z + n, n ~ N(0, noise_var) per value; inf variance gives NaN (missing)."""
+    """Received values y = z + n, n ~ N(0, noise_var) per value; inf variance gives NaN (missing).
+
+    Differentiable in ``z`` and ``noise_var`` with finite gradients (a lost value's variance gets none).
+    """
     n = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
-    y = z + n * noise_var.sqrt()
-    return torch.where(torch.isfinite(noise_var), y, torch.full_like(y, float("nan")))
+    ok = torch.isfinite(noise_var)
+    y = z + n * torch.where(ok, noise_var, torch.ones_like(noise_var)).sqrt()
+    return torch.where(ok, y, torch.full_like(y, float("nan")))

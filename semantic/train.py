@@ -1,8 +1,11 @@
 """Channel-in-the-loop fine-tuning of :class:`semantic.latent_codec.ProjectedLatentCodec`.
 
-The TAEF2 encoder stays frozen, so the latents of every training photo are computed once (at the
-photo's size and at ``scales``) and cached in ``out_dir/latent_cache.pt``; training then runs only
-the projection, the LMMSE estimate, the restorer and the decoder.  Each step draws random crops
+By default the TAEF2 encoder stays frozen (its latent space is what the diffusion prior learns), so
+the latents of every training photo are computed once (at the photo's size and at ``scales``) and
+cached in ``out_dir/latent_cache.pt``; training then runs only the projection, the LMMSE estimate,
+the restorer and the decoder.  ``--encoder-lr`` > 0 fine-tunes the encoder too (:class:`ChannelInTheLoop`:
+each crop is re-encoded, the noise follows the sent power, the latent statistics follow the
+encoder).  Each step draws random crops
 (``crop`` pixels, aligned to the 8-pixel latent grid), sends their projected latents through a latent
 channel drawn per crop (bandwidth ratio 1/12, 1/24 or 1/48 by masking the later dimensions; AWGN or
 per-symbol Rayleigh fading at an SNR uniform in [snr_min_db, snr_max_db] dB per real value; with
@@ -61,6 +64,7 @@ class FinetuneConfig:
     basis_lr: float = 2e-4        # projection
     decoder_lr: float = 5e-5      # the pretrained decoder (2e-4, or 1e-4 after 50 warm-up steps, dipped on validation)
     decoder_stages: int = 4       # decoder stages fine-tuned, from the latent side (4 = all; see decoder_stage_params)
+    encoder_lr: float = 0.0       # the pretrained encoder (0 = frozen; see ChannelInTheLoop)
     warmup: int = 100
     snr_min_db: float = -2.0
     snr_max_db: float = 20.0
@@ -146,30 +150,73 @@ def channel_draw(shape: tuple[int, int, int, int], cfg: FinetuneConfig, tile: in
     return torch.where(lost, float("inf"), var)
 
 
-def validation_pairs(encoder, photos: dict[str, np.ndarray]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(image, latents) of each validation photo's central 512 x 512 pixels (less where the photo is
-    smaller), encoded whole: what :func:`validate` measures on."""
-    return [_encode_photo(encoder, centre_crop(img, min(img.shape[0], 512), min(img.shape[1], 512)), 1.0)
-            for img in photos.values()]
+def validation_crops(photos: dict[str, np.ndarray]) -> list[torch.Tensor]:
+    """Each validation photo's central 512 x 512 pixels (less where the photo is smaller, cut to
+    multiples of 8), uint8 (3, H, W): what :func:`validate` measures on."""
+    crops = [centre_crop(img, min(img.shape[0], 512) // DOWNSAMPLE * DOWNSAMPLE,
+                         min(img.shape[1], 512) // DOWNSAMPLE * DOWNSAMPLE) for img in photos.values()]
+    return [torch.from_numpy(np.array(c)).permute(2, 0, 1) for c in crops]
 
 
 VAL_CELLS = (("1/24", 0.0), ("1/24", 10.0), ("1/12", 10.0), ("1/48", 10.0))
 
 
 @torch.no_grad()
-def validate(model: ProjectedLatentCodec, val: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
-    """Mean PSNR over the validation pairs per cell of VAL_CELLS (AWGN on the sent values, fixed seed)."""
+def validate(model: ProjectedLatentCodec, val: list[torch.Tensor]) -> dict:
+    """Mean PSNR over the validation crops (``validation_crops``), each encoded whole by the model's
+    own encoder, per cell of VAL_CELLS (AWGN on the sent values, fixed seed)."""
     out = {}
+    latents = [model.encode_latents(img[None].float() / 255.0) for img in val]
     for ratio, snr in VAL_CELLS:
         gen = torch.Generator().manual_seed(1234)
         ps = []
-        for img, z in val:
-            s = model.project(z[None].float(), RATIO_DIMS[ratio])
+        for img, z in zip(val, latents):
+            s = model.project(z, RATIO_DIMS[ratio])
             var = noise_variance(tuple(s.shape), snr, "awgn")
             rec = (model.decode(transmit(s, var, gen), var)[0] * 255).round().to(torch.uint8)
             ps.append(psnr(img.permute(1, 2, 0).numpy(), rec.permute(1, 2, 0).numpy()))
         out[f"val_psnr_{ratio}_{snr:g}dB"] = float(np.mean(ps))
     return out
+
+
+class ChannelInTheLoop(torch.nn.Module):
+    """One training pass as a module (what ``accelerate`` wraps, so that every trained parameter is
+    used inside ``forward``): crops -> latents -> sent values -> latent channel -> decoded crops.
+
+    With ``train_encoder`` the crops are re-encoded by the encoder being trained; the noise variances
+    are then scaled by the batch's mean power over the values actually sent (a receiver that divides
+    by the sender's scale sees this noise), so that a larger encoder output buys no SNR; and the
+    codec's latent mean and covariance follow the encoder's latents (exponential moving average,
+    weight ``1 - momentum`` per batch), so that its projection's unit-power scaling and its LMMSE
+    prior stay right.  Without it the cached latents are used as they are.
+    """
+
+    def __init__(self, codec: ProjectedLatentCodec, train_encoder: bool = False, momentum: float = 0.99):
+        super().__init__()
+        self.codec, self.train_encoder, self.momentum = codec, train_encoder, momentum
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor, noise_var: torch.Tensor,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """x: crops (B, 3, H, W) in [0, 1]; z: their cached latents (B, 32, H/8, W/8); noise_var: per-value
+        variance (B, 32, H/8, W/8) at unit sent power (inf: not sent or lost). Returns the decoded crops
+        (B, 3, H, W), unclamped."""
+        if self.train_encoder:
+            z = self.codec.encode_latents(x)
+            self._follow_latent_statistics(z.detach())
+        s = self.codec.project(z, z.shape[1])
+        if self.train_encoder:
+            sent = torch.isfinite(noise_var)
+            power = (s.pow(2) * sent).sum() / sent.sum().clamp_min(1)
+            finite = torch.where(sent, noise_var, torch.zeros_like(noise_var))   # inf * 0 would make NaN gradients
+            noise_var = torch.where(sent, finite * power, noise_var)
+        return self.codec(transmit(s, noise_var, generator), noise_var)
+
+    @torch.no_grad()
+    def _follow_latent_statistics(self, z: torch.Tensor) -> None:
+        v = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+        mean = v.mean(0)
+        self.codec.latent_mean.lerp_(mean, 1.0 - self.momentum)
+        self.codec.latent_cov.lerp_(torch.cov((v - mean).T), 1.0 - self.momentum)
 
 
 def initial_model(pretrained: str | Path, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> ProjectedLatentCodec:
@@ -221,7 +268,7 @@ def finetune(cfg: FinetuneConfig) -> Path:
     model = initial_model(cfg.pretrained, pairs)
     if not (out / "initial_model").exists():
         _save_weights(model, out / "initial_model")
-    val = validation_pairs(model.encoder, val_set)
+    val = validation_crops(val_set)
     crops = LatentCrops(pairs, cfg.crop)
     model.decoder.requires_grad_(False)                  # --decoder-lr 0 keeps the published decoder
     tuned = decoder_stage_params(model.decoder, cfg.decoder_stages) if cfg.decoder_lr > 0 else []
@@ -230,10 +277,13 @@ def finetune(cfg: FinetuneConfig) -> Path:
     groups = [{"params": tuned, "lr": cfg.decoder_lr},
               {"params": model.restorer.parameters(), "lr": cfg.lr},
               {"params": [model.basis], "lr": cfg.basis_lr}]
+    if cfg.encoder_lr > 0:
+        model.encoder.requires_grad_(True)
+        groups.append({"params": model.encoder.parameters(), "lr": cfg.encoder_lr})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(s / cfg.steps, 1.0))))
-    model, opt, sched = acc.prepare(model, opt, sched)
+    graph, opt, sched = acc.prepare(ChannelInTheLoop(model, cfg.encoder_lr > 0), opt, sched)
     ckpt = out / "checkpoints"
     step, elapsed = 0, 0.0
     if (ckpt / "state.json").exists():
@@ -247,17 +297,15 @@ def finetune(cfg: FinetuneConfig) -> Path:
     gen = torch.Generator().manual_seed(cfg.seed + step)
     bar = tqdm(total=cfg.steps, initial=step, desc="fine-tuning", disable=not acc.is_main_process)
     t0, losses = time.time() - elapsed, []
-    raw = acc.unwrap_model(model)
+    raw = acc.unwrap_model(graph).codec
     if step == 0 and acc.is_main_process and _best_logged(out / "train_log.jsonl") is None:
         _log_validation(raw, val, out, {"step": 0, "elapsed_s": 0.0})   # the bar every later step must beat
     while step < cfg.steps and not (cfg.time_s and time.time() - t0 >= cfg.time_s):
-        model.train()
+        graph.train()
         x, z = crops.sample(cfg.batch, gen)
         x, z = x.to(acc.device), z.to(acc.device)
         var = channel_draw(tuple(z.shape), cfg, raw.config.tile, gen).to(acc.device)
-        s = raw.project(z, z.shape[1])
-        y = transmit(s, var, gen)
-        mse = (model(y, var) - x).pow(2).mean((1, 2, 3))
+        mse = (graph(x, z, var, gen) - x).pow(2).mean((1, 2, 3))
         # each crop weighted by 1/its own MSE (scaled to keep the batch's gradient size): the mean
         # log-MSE, i.e. the mean PSNR, so that low-SNR and lost-tile crops do not drown the others
         loss = (mse * (mse.mean() / mse.clamp_min(1e-8)).detach()).mean()
@@ -273,7 +321,7 @@ def finetune(cfg: FinetuneConfig) -> Path:
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             _save(acc, raw, out, step, time.time() - t0)
         if step % cfg.val_steps == 0 or step == cfg.steps:
-            model.eval()
+            graph.eval()
             rec = {"step": step, "elapsed_s": round(time.time() - t0, 1),
                    "train_mse": float(np.mean(losses[-cfg.val_steps:]))}
             losses = []

@@ -169,11 +169,48 @@ def test_train_checkpoints_resumes_and_loads(tmp_path):
     log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [0, 2, 3, 4, 5] and np.isfinite(log[-1]["val_psnr_1/48_10dB"])
     assert [json.loads(line)["from_step"] for line in (run / "train_config.jsonl").read_text().splitlines()] == [0, 3]
+    # --encoder-lr: the encoder is fine-tuned too, its latent statistics follow, the folder loads
+    assert main(small[:1] + [str(tmp_path / "enc")] + small[2:] + ["--steps", "2", "--encoder-lr", "1e-3"]) == 0
+    tuned = ProjectedLatentCodec.from_pretrained(tmp_path / "enc" / "model")
+    start = ProjectedLatentCodec.from_pretrained(tmp_path / "enc" / "initial_model")
+    assert not torch.equal(tuned.encoder[0].weight, start.encoder[0].weight)
+    assert not torch.equal(tuned.latent_cov, start.latent_cov)
     codec = SemanticCodec(ProjectedLatentCodec.from_pretrained(run / "model"))
     img = load_photo("chelsea")[:64, :128]
     z = codec.encode(img, "1/48")
     assert z.shape == (2, 8, 8, 8)
     assert codec.decode(z, np.full_like(z, 0.1), img.shape).shape == img.shape
+
+
+def test_a_trained_encoder_buys_no_snr_by_scaling_its_output():
+    """ChannelInTheLoop with the encoder trained: latents 10x larger get 100x the noise variance (the
+    receiver's SNR is unchanged), lost values stay lost, and every gradient is finite."""
+    from semantic.train import ChannelInTheLoop
+    torch.manual_seed(0)
+    codec = ProjectedLatentCodec()
+    base = torch.randn(2, 32, 8, 8)
+    var = torch.full_like(base, 0.1)
+    var[0, 16:] = float("inf")           # ratio 1/24: dims past 16 not sent
+    var[1, :, :4] = float("inf")         # lost rows
+    seen = []
+    codec.forward = lambda y, v: seen.append(v) or y.nan_to_num().mean() * torch.ones(2, 3, 64, 64)
+    graph = ChannelInTheLoop(codec, train_encoder=True, momentum=1.0)   # statistics held still
+    for scale in (1.0, 10.0):
+        codec.encode_latents = lambda x, scale=scale: base * scale
+        graph(torch.zeros(2, 3, 64, 64), base, var)
+    ok = torch.isfinite(var)
+    torch.testing.assert_close(seen[1][ok] / seen[0][ok], torch.full_like(seen[0][ok], 100.0))
+    assert torch.equal(torch.isfinite(seen[1]), ok)
+    codec = ProjectedLatentCodec()                                        # the real graph, gradients
+    graph = ChannelInTheLoop(codec, train_encoder=True)
+    codec.encoder.requires_grad_(True)
+    x = torch.rand(2, 3, 64, 64)
+    before = codec.latent_mean.clone()
+    graph(x, base, var).pow(2).mean().backward()
+    grads = [p.grad for p in codec.parameters() if p.requires_grad]
+    assert all(torch.isfinite(g).all() for g in grads if g is not None)
+    assert any(g is not None and g.abs().sum() > 0 for g in (p.grad for p in codec.encoder.parameters()))
+    assert not torch.equal(codec.latent_mean, before)                    # the statistics follow the encoder
 
 
 def test_decoder_stages_fine_tune_only_the_early_stages(tmp_path):
