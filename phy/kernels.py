@@ -64,13 +64,14 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
         for t in range(n_p + lag):
             v = np.complex128(x0[t])
             ce[t + 1] = v.real * v.real + v.imag * v.imag
-        for t in range(n_p):
+        for t in range(n_p):                # the five running sums side by side (independent chains)
             a_r += cpr[t + 1]
             a_i += cpi[t + 1]
             b_r += chr_[t + 1]
             b_i += chi[t + 1]
-            cpr[t + 1], cpi[t + 1], chr_[t + 1], chi[t + 1] = a_r, a_i, b_r, b_i
-        for t in range(n_p + lag):
+            e += ce[t + 1]
+            cpr[t + 1], cpi[t + 1], chr_[t + 1], chi[t + 1], ce[t + 1] = a_r, a_i, b_r, b_i, e
+        for t in range(n_p, n_p + lag):
             e += ce[t + 1]
             ce[t + 1] = e
         j0 = max(seg, first, after)
