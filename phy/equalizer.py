@@ -48,7 +48,7 @@ def smoother(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 @lru_cache(maxsize=8)
-def _kernel_smoother(params: OfdmParams):
+def _kernel_smoother(params: OfdmParams) -> tuple:
     """(``smoother`` as ``phy.kernels.track_equalize`` reads it, a ``phy.kernels.Smoother``; the data
     subcarriers' positions among the used ones, int64 (n_data,)), built once per numerology."""
     from phy.kernels import Smoother
