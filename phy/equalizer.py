@@ -47,6 +47,17 @@ def smoother(params: OfdmParams) -> tuple[np.ndarray, np.ndarray, int]:
     return np.ascontiguousarray(proj.T), np.real(np.diag(proj)).copy(), taps.size
 
 
+@lru_cache(maxsize=8)
+def _kernel_smoother(params: OfdmParams) -> tuple:
+    """(``smoother`` as ``phy.kernels.track_equalize`` reads it, a ``phy.kernels.Smoother``; the data
+    subcarriers' positions among the used ones, int64 (n_data,)), built once per numerology."""
+    from phy.kernels import Smoother
+
+    proj_t, diag, rank = smoother(params)
+    _, data_pos, _ = layout(params)
+    return Smoother(used_subcarriers(params), params.n_fft, proj_t, diag, rank), data_pos
+
+
 @dataclass
 class PhaseTrack:
     """Per-symbol phase model of a batch of B frames of equal size: on used subcarrier k, symbol n
@@ -136,18 +147,14 @@ class Equalizer:
     def __call__(self, y: np.ndarray, known: KnownEntries) -> Equalized:
         """Equalise rows ``first``.. of y: complex (B, 2 + n_sym, n_used) FFTs of the LTF and the
         frames' OFDM symbols, with their known entries (``phy.known.known_entries``)."""
-        from phy.kernels import KnownArrays, Smoother, track_equalize
+        from phy.kernels import KnownArrays, track_equalize
 
-        p = self.params
-        proj_t, diag, rank = smoother(p)
-        _, data_pos, _ = layout(p)
         x = known.x if known.x.ndim == 2 else known.x[None]
         xf = known.x_full if known.x_full.ndim == 3 else known.x_full[None]
+        sm, data_pos = _kernel_smoother(self.params)
         out = track_equalize(np.ascontiguousarray(y, dtype=np.complex128),
-                             KnownArrays(known.rows, known.cols, np.append(known.row_start, known.rows.size), x, xf,
-                                         known.n_full, known.t),
-                             Smoother(used_subcarriers(p), p.n_fft, proj_t, diag, rank),
-                             self.passes, PHASE_WINDOW, self.first, data_pos)
+                             KnownArrays(known.rows, known.cols, known.row_start, x, xf, known.n_full, known.t),
+                             sm, self.passes, PHASE_WINDOW, self.first, data_pos)
         phase, delay, phase_var, delay_var, sro, h, h_err, nv, nv_sc, raw, eq, var = out
         return Equalized(PhaseTrack(phase, delay, phase_var, delay_var, sro), ChannelEstimate(h, h_err, nv, nv_sc),
                          raw, eq, var)

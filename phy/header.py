@@ -147,11 +147,18 @@ def header_decisions(llr: np.ndarray, params: OfdmParams) -> np.ndarray:
     return _golay_decisions(llr, params)[1]
 
 
-def _parse(message_bits: np.ndarray) -> tuple[Header | None, bool]:
-    """96 decided message bits (uint8) → (Header, or None when the CRC fails or a field is invalid;
-    whether ``encode_header`` of it gives back these bits: False only for an analog or control
-    header whose unused modulation / code-rate fields are not zero)."""
-    message = int.from_bytes(np.packbits(message_bits).tobytes(), "big")
+def _messages(message_bits: np.ndarray) -> list[int]:
+    """Decided message bits (uint8 (B, 96), MSB first) → the B 96-bit messages as integers (one
+    packing for the batch)."""
+    packed = np.packbits(message_bits, axis=-1).tobytes()
+    size = _N_BITS // 8
+    return [int.from_bytes(packed[i: i + size], "big") for i in range(0, len(packed), size)]
+
+
+def _parse(message: int) -> tuple[Header | None, bool]:
+    """A decided 96-bit message (fields and CRC, an integer) → (Header, or None when the CRC fails or
+    a field is invalid; whether ``encode_header`` of it gives back these bits: False only for an
+    analog or control header whose unused modulation / code-rate fields are not zero)."""
     info = message >> 16
     if _info_crc(info) != message & 0xFFFF:
         return None, False
@@ -173,7 +180,7 @@ def _parse(message_bits: np.ndarray) -> tuple[Header | None, bool]:
 def decode_header(llr: np.ndarray, params: OfdmParams) -> Header | None:
     """Transmitted-bit LLRs (log P(1)/P(0), (n_header_symbols * n_data,)) → Header, or None when the
     CRC fails or a field is invalid."""
-    return _parse(_golay_decisions(llr, params)[0])[0]
+    return _parse(_messages(_golay_decisions(llr, params)[0])[0])[0]
 
 
 def decode_header_bits(llr: np.ndarray, params: OfdmParams) -> tuple[Header | None, np.ndarray]:
@@ -188,7 +195,7 @@ def decode_headers_bits(llr: np.ndarray, params: OfdmParams) -> list[tuple[Heade
     compiled Golay pass for all of them): one (Header or None, transmitted bits) per header."""
     decisions, sent = _golay_decisions(llr, params)
     out = []
-    for message, bits in zip(decisions, sent):
+    for message, bits in zip(_messages(decisions), sent):
         header, canonical = _parse(message)
         out.append((header, encode_header(header, params) if header is not None and not canonical else bits))
     return out

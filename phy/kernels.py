@@ -64,13 +64,14 @@ def stf_scan(x, first, lag, w, threshold, offset, block, after, gap):
         for t in range(n_p + lag):
             v = np.complex128(x0[t])
             ce[t + 1] = v.real * v.real + v.imag * v.imag
-        for t in range(n_p):
+        for t in range(n_p):                # the five running sums side by side (independent chains)
             a_r += cpr[t + 1]
             a_i += cpi[t + 1]
             b_r += chr_[t + 1]
             b_i += chi[t + 1]
-            cpr[t + 1], cpi[t + 1], chr_[t + 1], chi[t + 1] = a_r, a_i, b_r, b_i
-        for t in range(n_p + lag):
+            e += ce[t + 1]
+            cpr[t + 1], cpi[t + 1], chr_[t + 1], chi[t + 1], ce[t + 1] = a_r, a_i, b_r, b_i, e
+        for t in range(n_p, n_p + lag):
             e += ce[t + 1]
             ce[t + 1] = e
         j0 = max(seg, first, after)
@@ -724,7 +725,7 @@ def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
     each window's DC offset ``dc`` (complex128 (n,)) removed and sample i of x then multiplied by
     exp(1j * step * (i + time_offset)) with each window's ``steps`` (float64 (n,), rad/sample; 0: no
     rotation), as one phase per window times one ramp over the window (computed again only where
-    the step changes)."""
+    the step changes; ``_cis``: numba's exp(1j * theta) bit for bit, without its real exponential)."""
     out = np.empty((starts.size, n_fft), np.complex128)
     ramp = np.empty(n_fft, np.complex128)
     prev = np.nan
@@ -732,10 +733,10 @@ def derotated_windows(x, starts, n_fft, steps, dc, time_offset):
         step = steps[r]
         if not step == prev:
             for i in range(n_fft):
-                ramp[i] = np.exp(1j * (step * i))
+                ramp[i] = _cis(step * i)
             prev = step
         s = starts[r]
-        c = np.exp(1j * (step * (s + time_offset)))
+        c = _cis(step * (s + time_offset))
         d = dc[r]
         xs, row = x[s: s + n_fft], out[r]          # views: no negative-index fix-up per sample
         for i in range(n_fft):
@@ -887,10 +888,10 @@ def descramble(axes, var, pos, gain, var_scale):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def lag_products(x, spans, lag, dc):
-    """sum over the index ranges [a, b) of ``spans`` (int64 (m, 2)) of conj(x[i] - dc) (x[i + lag] - dc),
-    x complex64 (n,), in complex128 (``phy.sync.preamble_cfo``)."""
+    """sum over the index ranges [a, b) of ``spans`` (a tuple of (a, b) int pairs) of
+    conj(x[i] - dc) (x[i + lag] - dc), x complex64 (n,), in complex128 (``phy.sync.preamble_cfo``)."""
     acc = 0j
-    for s in range(spans.shape[0]):
-        for i in range(spans[s, 0], spans[s, 1]):
+    for a, b in spans:
+        for i in range(a, b):
             acc += np.conj(np.complex128(x[i]) - dc) * (np.complex128(x[i + lag]) - dc)
     return acc

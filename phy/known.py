@@ -3,7 +3,6 @@ decoded, the header. Their positions depend only on the frame's size, so they ar
 size and reused; only the header's values change from frame to frame."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,7 +22,8 @@ class KnownEntries:
     Attributes:
         rows: int (n_known,) symbol index of each known entry; cols: int (n_known,) its
             used-subcarrier index (entries in row-major grid order).
-        row_start: int (2 + n_sym,) index of each symbol's first entry (every symbol has pilots).
+        row_start: int (2 + n_sym + 1,) index of each symbol's first entry (every symbol has pilots),
+            then n_known (the bounds of each symbol's entries, as ``phy.kernels.KnownArrays`` reads them).
         x: float (n_known,) or (B, n_known) the known values (all ±1: LTF, pilots, BPSK header),
             per frame of a batch when the headers are known.
         n_full: the first n_full symbols are known on every subcarrier (the LTF, and the header
@@ -58,7 +58,7 @@ def _template(params: OfdmParams, n_sym: int, n_hdr: int, with_header: bool) -> 
     entry = np.full(grid.size, -1, dtype=np.int64)
     entry[flat] = np.arange(flat.size)
     hdr_slots = entry.reshape(grid.shape)[2:n_full][:, data_pos].reshape(-1)
-    row_start = np.searchsorted(rows, np.arange(grid.shape[0]))
+    row_start = np.searchsorted(rows, np.arange(grid.shape[0] + 1))
     t = window_offsets(params, n_sym).astype(np.float64)
     entries = KnownEntries(rows, cols, row_start, grid.reshape(-1)[flat], n_full, grid[:n_full].copy(), t)
     for a in (rows, cols, row_start, entries.x, entries.x_full, entries.t, hdr_slots):
@@ -81,4 +81,4 @@ def known_entries(params: OfdmParams, n_sym: int, n_hdr: int, header_bits: np.nd
     x[:, hdr_slots] = bpsk
     x_full = np.repeat(entries.x_full[None], b, axis=0)
     x_full[:, 2:, data_pos] = bpsk.reshape(b, n_hdr, params.n_data)
-    return dataclasses.replace(entries, x=x, x_full=x_full)
+    return KnownEntries(entries.rows, entries.cols, entries.row_start, x, entries.n_full, x_full, entries.t)

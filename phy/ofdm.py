@@ -75,6 +75,17 @@ def symbols_to_time(params: OfdmParams, used_grid: np.ndarray) -> np.ndarray:
     return np.concatenate([t[:, -params.n_cp:], t], axis=1).reshape(-1)
 
 
+@lru_cache(maxsize=8)
+def _bin_runs(params: OfdmParams) -> tuple[tuple[int, int, int], ...]:
+    """The used FFT bins (``layout``) as runs of consecutive bins: (first bin, one past the last,
+    position of the first in ``used_subcarriers`` order) per run (two at 802.11a numerology: the
+    negative and the positive subcarriers)."""
+    bins, _, _ = layout(params)
+    cuts = np.flatnonzero(np.diff(bins) != 1) + 1
+    starts, stops = np.r_[0, cuts], np.r_[cuts, bins.size]
+    return tuple((int(bins[a]), int(bins[b - 1]) + 1, int(a)) for a, b in zip(starts, stops))
+
+
 def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: float | np.ndarray = 0.0,
                 time_offset: int = 0, *, dc: complex | np.ndarray = 0j) -> np.ndarray:
     """FFT the ``n_fft``-sample windows of ``x`` beginning at ``starts`` (int (n,)), after removing a
@@ -88,13 +99,17 @@ def fft_windows(params: OfdmParams, x: np.ndarray, starts: np.ndarray, cfo_hz: f
     """
     from phy.kernels import derotated_windows
 
-    bins, _, _ = layout(params)
     starts = np.asarray(starts, dtype=np.int64)
-    # fresh writable arrays (np.array copies): one compiled signature for every call, so that a batch
-    # of bursts and the same bursts one by one run the same machine code (a read-only broadcast
-    # would select another specialisation, which need not round the same way)
-    steps = np.array(np.broadcast_to(-2 * np.pi * np.asarray(cfo_hz, dtype=np.float64) / params.sample_rate_hz,
-                                     starts.shape))
-    dcs = np.array(np.broadcast_to(np.asarray(dc, dtype=np.complex128), starts.shape))
-    w = derotated_windows(x, starts, params.n_fft, steps, dcs, time_offset)
-    return scipy.fft.fft(w, axis=1, norm="ortho", overwrite_x=True).take(bins, axis=1)
+    # fresh writable arrays: one compiled signature for every call, so that a batch of bursts and the
+    # same bursts one by one run the same machine code (a read-only broadcast would select another
+    # specialisation, which need not round the same way)
+    steps = np.empty(starts.shape)
+    steps[...] = -2 * np.pi * np.asarray(cfo_hz, dtype=np.float64) / params.sample_rate_hz
+    dcs = np.empty(starts.shape, np.complex128)
+    dcs[...] = dc
+    w = scipy.fft.fft(derotated_windows(x, starts, params.n_fft, steps, dcs, time_offset), axis=1, norm="ortho",
+                      overwrite_x=True)
+    out = np.empty((starts.size, len(used_subcarriers(params))), np.complex128)
+    for lo, hi, at in _bin_runs(params):            # slices, not a gather: the used bins are two runs
+        out[:, at: at + hi - lo] = w[:, lo: hi]
+    return out

@@ -328,6 +328,17 @@ class Receiver:
         offset per window): complex (len(starts), n_used)."""
         return fft_windows(self.params, self._buf, starts - self._offset, cfo_hz, self._offset, dc=dc)
 
+    def _window_starts(self, bursts: list[_Burst], n_syms: list[int]) -> np.ndarray:
+        """FFT window starts (stream indices) of each burst's two LTF symbols and its first
+        ``n_syms[i]`` OFDM symbols (``phy.frame.window_offsets``), burst after burst: int64
+        (sum of 2 + n_syms,)."""
+        p = self.params
+        first = np.array([b.window0(p) for b in bursts], dtype=np.int64)
+        if len(set(n_syms)) == 1:                         # one size: one broadcast sum
+            return (first[:, None] + window_offsets(p, n_syms[0])).reshape(-1)
+        offsets = [window_offsets(p, n) for n in n_syms]
+        return np.concatenate(offsets) + np.repeat(first, [o.size for o in offsets])
+
     # ----------------------------------------------------------------- stages
     def _detect(self) -> None:
         """Detection: the STF tests (autocorrelation, and matched filter near the noise floor:
@@ -406,7 +417,7 @@ class Receiver:
             self._bursts = [b for b in self._bursts if b.stage is not Stage.HEADER or self._waiting(b)]
             return False
         offsets = window_offsets(p, n_hdr)
-        starts = np.concatenate([b.window0(p) + offsets for b in batch])
+        starts = self._window_starts(batch, [n_hdr] * len(batch))
         y = self._fft(starts, np.repeat([b.sync.cfo_hz for b in batch], offsets.size),
                       np.repeat([b.dc for b in batch], offsets.size)).reshape(len(batch), offsets.size, -1)
         llr = self._header_llr(self._header_eq(y, known_entries(p, n_hdr, n_hdr, None)))
@@ -466,7 +477,7 @@ class Receiver:
         their own Golay decisions. ``decoded``: the batch's (header, bits), entries replaced in place."""
         p, n_hdr = self.params, self._hdr_syms
         offsets = window_offsets(p, n_hdr)
-        starts = np.concatenate([b.window0(p) + offsets for b in bursts])
+        starts = self._window_starts(bursts, [n_hdr] * len(bursts))
         dc = np.repeat([b.dc for b in bursts], offsets.size)
 
         def score(rows_llr, rows_bits) -> np.ndarray:
@@ -627,15 +638,15 @@ class Receiver:
         n_hdr = self._hdr_syms
         n_pay = [payload_symbols(b.header, p) for b in bursts]
         n_rows = [2 + n_hdr + n for n in n_pay]
-        y_all = self._fft(np.concatenate([b.window0(p) + window_offsets(p, n_hdr + n) for b, n in zip(bursts, n_pay)]),
+        y_all = self._fft(self._window_starts(bursts, [n_hdr + n for n in n_pay]),
                           np.repeat([b.sync.cfo_hz for b in bursts], n_rows), np.repeat([b.dc for b in bursts], n_rows))
-        first = np.cumsum([0] + n_rows)
         frames: list[ReceivedFrame | None] = [None] * len(bursts)
         groups: dict[int, list[int]] = {}
         for i, n in enumerate(n_pay):
             groups.setdefault(n, []).append(i)
+        first = np.cumsum([0] + n_rows) if len(groups) > 1 else None
         for n, idx in groups.items():
-            if len(idx) == len(bursts):                     # one size: the FFT rows as they are
+            if first is None:                               # one size: the FFT rows as they are
                 y = y_all.reshape(len(bursts), n_rows[0], -1)
             else:
                 y = np.stack([y_all[first[i]: first[i + 1]] for i in idx])

@@ -259,7 +259,8 @@ class FrontEnd:
         self.block = block
         self.state = np.zeros(3, np.complex128)
         self.notch = 0j
-        self._pending: list[np.ndarray] = []     # the analysed block's filtered samples so far
+        self._pending = np.empty(block, np.complex64)   # the analysed block's filtered samples so far ...
+        self._filled = 0                                 # ... in its first _filled entries
         self._spectrum = None                    # running mean of the blocks' normalised power spectra
         self._analysed = 0                       # blocks in it so far
         self._window = _hann(block)
@@ -280,7 +281,9 @@ class FrontEnd:
             end = min(x.size, hi)
             notch_filter(x[pos:end], out[pos:end], self.state, self.notch, NOTCH_RHO)
             if end > lo:
-                self._pending.append(out[max(pos, lo):end].copy())
+                start = max(pos, lo)
+                self._pending[self._filled: self._filled + end - start] = out[start:end]
+                self._filled += end - start
             if end == hi:
                 self._analyse()
             pos = end
@@ -290,13 +293,13 @@ class FrontEnd:
         """At the end of an analysed block: if it is whole (the stream may start inside one),
         update the spectrum and move the notch where a line stands out (else keep it: a notch
         hides its own spur)."""
-        blk = np.concatenate(self._pending) if self._pending else np.zeros(0, np.complex64)
-        self._pending = []
-        if blk.size < self.block:
+        filled, self._filled = self._filled, 0
+        if filled < self.block:
             return
-        f = scipy.fft.fft(blk * self._window, overwrite_x=True)
+        f = scipy.fft.fft(self._pending * self._window, overwrite_x=True)
         spec = f.real * f.real + f.imag * f.imag
-        mean = float(np.mean(spec))
+        total = np.add.reduce(spec)              # np.mean's float32 sum and division, without its wrapper
+        mean = float(total.dtype.type(total / np.intp(spec.size)))
         if not 0 < mean < np.inf:                # silence, or samples beyond float32's range
             return
         spec /= mean
@@ -346,7 +349,7 @@ def gap_dc(x: np.ndarray, gap_start: int, burst_start: int, params: OfdmParams) 
     hi = min(burst_start - params.n_cp, x.size)
     if hi - lo < params.n_fft // 2:
         return None
-    return complex(x[lo:hi].sum(dtype=np.complex128)) / (hi - lo)
+    return complex(np.add.reduce(x[lo:hi], dtype=np.complex128)) / (hi - lo)
 
 
 POWER_DROP = 0.5
@@ -446,7 +449,7 @@ def preamble_cfo(x: np.ndarray, first_ltf: int, cfo_hz: float, params: OfdmParam
     from phy.kernels import lag_products
 
     fs = params.sample_rate_hz
-    spans = np.array([[stf0 + PREAMBLE_SKIP, stf0 + stf_length(params) - n], [gi + PREAMBLE_SKIP, first_ltf + n]])
+    spans = ((stf0 + PREAMBLE_SKIP, stf0 + stf_length(params) - n), (gi + PREAMBLE_SKIP, first_ltf + n))
     acc = lag_products(np.asarray(x, dtype=np.complex64), spans, n, complex(dc))
     if acc == 0:
         return cfo_hz
