@@ -52,6 +52,7 @@ class FinetuneConfig:
     the shipped model's run (``runs/codec-v4``)."""
     out_dir: str = "runs/codec-v4"
     pretrained: str = "../shared/pretrained/taef2"   # folder with taef2_{encoder,decoder}.pth
+    init_from: str = ""           # a codec model folder to start from (e.g. a run's best_model/) instead of TAEF2 + PCA
     photo_dir: tuple[str, ...] = ("../shared/datasets/photos",)
     val_every: int = 10           # every val_every-th photo of the sorted folder(s) is held out
     scales: tuple[float, ...] = (1.0, 0.6)
@@ -266,6 +267,11 @@ def finetune(cfg: FinetuneConfig) -> Path:
                                                      "val_photos": sorted(val_set)}, indent=1))
     pairs = latent_cache(cfg, train_set)
     model = initial_model(cfg.pretrained, pairs)
+    if cfg.init_from:
+        if not (Path(cfg.init_from) / "config.json").is_file():
+            raise FileNotFoundError(f"no codec model folder at {cfg.init_from!r}; pass a run's model/ or best_model/ "
+                                    "folder, or semantic/weights/default/latent_codec for the shipped model")
+        model.load_state_dict(ProjectedLatentCodec.from_pretrained(cfg.init_from, torch_dtype=torch.float32).state_dict())
     if not (out / "initial_model").exists():
         _save_weights(model, out / "initial_model")
     val = validation_crops(val_set)

@@ -175,6 +175,13 @@ def test_train_checkpoints_resumes_and_loads(tmp_path):
     start = ProjectedLatentCodec.from_pretrained(tmp_path / "enc" / "initial_model")
     assert not torch.equal(tuned.encoder[0].weight, start.encoder[0].weight)
     assert not torch.equal(tuned.latent_cov, start.latent_cov)
+    # --init-from: a run starts from a codec model folder (here the tuned one) instead of TAEF2 + PCA
+    assert main(small[:1] + [str(tmp_path / "init")] + small[2:] + ["--steps", "1", "--init-from",
+                                                                      str(tmp_path / "enc" / "model")]) == 0
+    torch.testing.assert_close(ProjectedLatentCodec.from_pretrained(tmp_path / "init" / "initial_model").state_dict(),
+                               tuned.state_dict())
+    with pytest.raises(FileNotFoundError, match="no codec model folder"):
+        main(small[:1] + [str(tmp_path / "bad")] + small[2:] + ["--init-from", str(tmp_path / "none")])
     codec = SemanticCodec(ProjectedLatentCodec.from_pretrained(run / "model"))
     img = load_photo("chelsea")[:64, :128]
     z = codec.encode(img, "1/48")
