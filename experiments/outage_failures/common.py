@@ -62,3 +62,19 @@ def clean_and_noisy(t, cfg, lead):
     clean = Channel(dataclasses.replace(cfg, snr_db=None), P.sample_rate_hz).apply(timeline, signal_power=power)
     sigma2 = Channel(cfg, P.sample_rate_hz).noise_variance(power)
     return clean, sigma2, power
+
+
+def run_record(r):
+    """The identifying fields of one failing run (a row of outage.json's runs)."""
+    return dict(channel=r['channel'], snr_db=r['snr_db'], seed=r['seed'], cause=r['cause'],
+                realisation_snr_db=r['realisation_snr_db'])
+
+
+def write_totals(rows, name):
+    """Print and write out/outage_failures/NAME.json: images per variant over all rows and over the -5 dB rows."""
+    keys = [k for k in rows[0] if isinstance(rows[0][k], dict)]
+    tot = {k: sum(r[k]['image'] for r in rows) for k in keys}
+    tot5 = {k: sum(r[k]['image'] for r in rows if r['snr_db'] == -5.0) for k in keys}
+    print('images of', len(rows), tot)
+    print('images of -5 dB', sum(r['snr_db'] == -5.0 for r in rows), tot5)
+    json.dump(dict(totals=tot, totals_minus5=tot5, runs=rows), open(f'out/outage_failures/{name}.json', 'w'), indent=1)

@@ -99,8 +99,7 @@ if __name__ == "__main__":
                 'fa1e-2+heard': dict(fa=1e-2, heard=hdrs[1])}
     rows = []
     for r in common.failing_runs():
-        res = dict(channel=r['channel'], snr_db=r['snr_db'], seed=r['seed'], cause=r['cause'],
-                   realisation_snr_db=r['realisation_snr_db'])
+        res = common.run_record(r)
         for name, kw in variants.items():
             res[name] = run_variant(t, r, **kw)
         row, run = repro.run_one(t, r['channel'], r['snr_db'], r['seed'])

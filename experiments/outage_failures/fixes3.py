@@ -91,8 +91,7 @@ if __name__ == "__main__":
     t = common.transmission()
     rows = []
     for r in common.failing_runs():
-        res = dict(channel=r['channel'], snr_db=r['snr_db'], seed=r['seed'], cause=r['cause'],
-                   realisation_snr_db=r['realisation_snr_db'])
+        res = common.run_record(r)
         _, run = repro.run_one(t, r['channel'], r['snr_db'], r['seed'])
         cfg, lead = common.setup(r['channel'], r['snr_db'], r['seed'])
         firsts = common.true_first_ltfs(t, lead)

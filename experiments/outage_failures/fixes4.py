@@ -83,8 +83,7 @@ if __name__ == "__main__":
     t = common.transmission()
     rows = []
     for r in common.failing_runs():
-        res = dict(channel=r['channel'], snr_db=r['snr_db'], seed=r['seed'], cause=r['cause'],
-                   realisation_snr_db=r['realisation_snr_db'])
+        res = common.run_record(r)
         cfg, lead = common.setup(r['channel'], r['snr_db'], r['seed'])
         firsts = common.true_first_ltfs(t, lead)
         for name, fa, simple in (('hl', 1e-4, False), ('hl+fa1e-2', 1e-2, False), ('hl+simple', 1e-4, True),
@@ -112,9 +111,4 @@ if __name__ == "__main__":
         keys = [k for k in res if isinstance(res[k], dict)]
         print(r['channel'], r['snr_db'], r['seed'], r['cause'], round(r['realisation_snr_db'], 2),
               {k: (res[k]['image'], res[k]['how']) for k in keys}, flush=True)
-    keys = [k for k in rows[0] if isinstance(rows[0][k], dict)]
-    tot = {k: sum(r[k]['image'] for r in rows) for k in keys}
-    tot5 = {k: sum(r[k]['image'] for r in rows if r['snr_db'] == -5.0) for k in keys}
-    print('images of', len(rows), tot)
-    print('images of -5 dB', sum(r['snr_db'] == -5.0 for r in rows), tot5)
-    json.dump(dict(totals=tot, totals_minus5=tot5, runs=rows), open('out/outage_failures/fixes4.json', 'w'), indent=1)
+    common.write_totals(rows, 'fixes4')

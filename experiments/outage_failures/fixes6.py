@@ -38,17 +38,11 @@ if __name__ == "__main__":
     t = common.transmission()
     rows = []
     for r in common.failing_runs():
-        res = dict(channel=r['channel'], snr_db=r['snr_db'], seed=r['seed'], cause=r['cause'],
-                   realisation_snr_db=r['realisation_snr_db'])
+        res = common.run_record(r)
         for fa in (1e-4, 1e-3, 1e-2):
             res[f'hl_all_triggers+fa{fa:g}'] = run(t, r, fa)
         rows.append(res)
         keys = [k for k in res if isinstance(res[k], dict)]
         print(r['channel'], r['snr_db'], r['seed'], round(r['realisation_snr_db'], 2),
               {k: (res[k]['image'], res[k]['tries']) for k in keys}, flush=True)
-    keys = [k for k in rows[0] if isinstance(rows[0][k], dict)]
-    tot = {k: sum(r[k]['image'] for r in rows) for k in keys}
-    tot5 = {k: sum(r[k]['image'] for r in rows if r['snr_db'] == -5.0) for k in keys}
-    print('images of', len(rows), tot)
-    print('images of -5 dB', sum(r['snr_db'] == -5.0 for r in rows), tot5)
-    json.dump(dict(totals=tot, totals_minus5=tot5, runs=rows), open('out/outage_failures/fixes6.json', 'w'), indent=1)
+    common.write_totals(rows, 'fixes6')
