@@ -30,6 +30,7 @@ import torch
 from PIL import Image
 
 from semantic.data import photos_in_dirs, split_train_val
+from semantic.metrics import psnr
 from semantic.train import FinetuneConfig, LatentCrops, initial_model, latent_cache, validation_crops
 
 DIMS = 16
@@ -37,8 +38,8 @@ DIMS = 16
 
 def psnr_db(decoded: torch.Tensor, image: np.ndarray) -> float:
     """PSNR (dB) of a decoded (1, 3, H, W) tensor in [0, 1] against uint8 (>= H, >= W, 3)."""
-    x = (decoded.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round()
-    return float(10 * np.log10(255 ** 2 / np.mean((x - image[: x.shape[0], : x.shape[1]]) ** 2)))
+    x = (decoded.clamp(0, 1)[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    return psnr(image[: x.shape[0], : x.shape[1]], x)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,10 +112,10 @@ class StopOnInterrupt:
         self._previous = None
 
     def _handle(self, signum, frame) -> None:
-        if self.requested or self._waiting:
-            self.requested = True
-            raise KeyboardInterrupt
+        at_once = self.requested or self._waiting
         self.requested = True
+        if at_once:
+            raise KeyboardInterrupt
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
