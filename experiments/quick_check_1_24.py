@@ -31,6 +31,7 @@ from PIL import Image
 
 from semantic.data import photos_in_dirs, split_train_val
 from semantic.metrics import psnr
+from semantic.taef2 import load_taef2
 from semantic.train import FinetuneConfig, LatentCrops, initial_model, latent_cache, validation_crops
 
 DIMS = 16
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = FinetuneConfig(out_dir=args.cache_run)
     photos = photos_in_dirs(cfg.photo_dir)
     train, val_photos = split_train_val(photos, cfg.val_every)
-    pairs = latent_cache(cfg, train)
+    pairs = latent_cache(Path(cfg.out_dir) / "latent_cache.pt", train, cfg.scales, lambda: load_taef2(cfg.pretrained)[0])
     model = initial_model(cfg.pretrained, pairs)
     enc, dec, mu = model.encoder, model.decoder, model.latent_mean.clone()
     pca = model.basis.detach()[:DIMS].clone()

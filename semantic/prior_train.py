@@ -1,29 +1,41 @@
-"""Train a diffusion prior over whole latent maps of the frozen TAEF2 encoder (issue 18's first step).
+"""Train a diffusion prior over whole latent maps of a codec's encoder (issue 18).
 
-The prior learns p(z) for the standardised latents (z - mu) / sigma (mu, sigma: per-channel mean and
-standard deviation from the codec's ``latent_mean`` / ``latent_cov``) of the training photos, read
-from a ``diffradio train`` run's latent cache (``RUN/latent_cache.pt``: the frozen encoder's latents
-of every training photo, so this training never runs the image encoder).  Model: diffusers
-``UNet2DModel`` over (32, crop, crop) latent crops; schedule: ``DDPMScheduler`` (cosine, v-prediction).
+The prior learns p(x) for the standardised latents x = (z - mu) / sigma of the codec given by
+``--codec`` (a codec folder, as ``--model`` takes; default: the shipped one): z are its encoder's
+latents of the training photos, mu and sigma the per-channel mean and standard deviation from its
+``latent_mean`` / ``latent_cov``, so that the prior and ``semantic.posterior`` agree on the latent
+space whether the encoder is the published TAEF2 one or a fine-tuned one.  The photos are split as
+``diffradio train`` splits them (``--val-every``), encoded once at ``--scales`` and mirrored
+(``OUT/latent_cache.pt``, keyed by the codec's fingerprint: training never runs the image encoder
+again).  Model: diffusers ``UNet2DModel`` over (32, crop, crop) latent crops; schedule:
+``DDPMScheduler`` (cosine, v-prediction).
 
-Checkpoints (weights and optimizer, for resuming) go to ``OUT/checkpoints`` every ``--ckpt-every``
-steps, the float16 weights to ``OUT/prior`` and ``OUT/scheduler``, the loss to ``OUT/prior_log.jsonl``.
-Posterior inference with this prior (y = P_k (z - mu) + n) is not written yet.
+Every ``--ckpt-every`` steps: a checkpoint for resuming (weights and optimizer) in ``OUT/checkpoints``,
+the float16 weights in ``OUT/prior`` and ``OUT/scheduler``, and a line in ``OUT/prior_log.jsonl`` with
+the mean training loss and the validation loss (the v-prediction MSE on a fixed set of validation
+crops, times and noises, so that lines compare); ``OUT/best_prior`` keeps the weights with the lowest
+validation loss.  Runs on a GPU when torch sees one.  Copy ``prior/`` and ``scheduler/`` (or
+``best_prior/`` as ``prior/``) into a codec folder to give it the ``diffusion`` decoder.
 
-Usage: python -m semantic.prior_train --run runs/codec-v3 --out runs/prior-v3 --time-s 3600
+Usage: python -m semantic.prior_train --codec checkpoints/codec-v5 --out runs/prior-v5 --time-s 3600
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
-import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from tqdm import tqdm
+
+from semantic.taef2 import DOWNSAMPLE
+
+#: Validation crops per loss evaluation (fixed crops, times and noises).
+VAL_CROPS = 64
 
 
 def make_prior(channels: int = 32, widths: tuple[int, ...] = (64, 128, 128)) -> UNet2DModel:
@@ -38,21 +50,31 @@ def make_scheduler() -> DDPMScheduler:
     return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
 
 
-def standardised_latents(run: Path) -> list[torch.Tensor]:
-    """The cached latents of ``run`` as (32, h, w) float32 maps, standardised per channel by the run's
-    codec (``run/model``)."""
-    from semantic.latent_codec import ProjectedLatentCodec
-    model = ProjectedLatentCodec.from_pretrained(run / "model", torch_dtype=torch.float32)
-    mu = model.latent_mean[:, None, None]
-    sigma = model.latent_cov.diagonal().sqrt()[:, None, None]
-    cache = torch.load(run / "latent_cache.pt", weights_only=True)
-    return [(z.float() - mu) / sigma for z in cache["latents"]]
+def standardised_pairs(codec, photos: dict[str, np.ndarray], scales, cache: Path, mirror: bool) -> list:
+    """(image, standardised latents float32 (32, h, w)) of ``photos`` (and their mirror images when
+    ``mirror``) at ``scales``, encoded by ``codec``'s encoder (cached in ``cache``)."""
+    from semantic.train import latent_cache
+    if mirror:
+        photos = {**photos, **{f"{n}|mirrored": np.ascontiguousarray(im[:, ::-1]) for n, im in photos.items()}}
+    pairs = latent_cache(cache, photos, scales, lambda: codec.model.encoder, tag=f"{codec.fingerprint():08x}")
+    mu = codec.model.latent_mean[:, None, None]
+    sigma = codec.model.latent_cov.diagonal().sqrt()[:, None, None]
+    return [(img, (z.float() - mu) / sigma) for img, z in pairs]
 
 
 def main(argv: list[str] | None = None) -> int:
+    from semantic.codec import CodecLoadError, SemanticCodec
+    from semantic.data import photos_in_dirs, split_train_val
+    from semantic.train import FinetuneConfig, LatentCrops
+    defaults = FinetuneConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", required=True, help="a diffradio train --out-dir (latent_cache.pt, model/)")
+    p.add_argument("--codec", default=None, help="codec folder whose latents to learn (default: the shipped model)")
     p.add_argument("--out", required=True)
+    p.add_argument("--photo-dir", nargs="+", default=list(defaults.photo_dir))
+    p.add_argument("--val-every", type=int, default=defaults.val_every,
+                   help="hold out every N-th photo for validation (the same split as diffradio train)")
+    p.add_argument("--scales", type=float, nargs="+", default=list(defaults.scales))
+    p.add_argument("--no-mirror", action="store_true", help="do not add mirrored photos to the training set")
     p.add_argument("--crop", type=int, default=16, help="latent crop side (positions; 16 = 128 pixels)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--steps", type=int, default=100_000)
@@ -62,37 +84,43 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    run, out = Path(a.run), Path(a.out)
-    for need in ("latent_cache.pt", "model"):
-        if not (run / need).exists():
-            raise SystemExit(f"error: {run / need} does not exist; give the --out-dir of a diffradio train run")
+    try:
+        codec = SemanticCodec.from_pretrained(a.codec)
+        train, val = split_train_val(photos_in_dirs(a.photo_dir), a.val_every)
+    except (CodecLoadError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+    if not val:
+        raise SystemExit(f"error: no validation photos (--val-every {a.val_every} over {len(train)} photos); "
+                         "use --val-every 2 or more and at least that many photos")
+    out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    maps = [m for m in standardised_latents(run) if min(m.shape[1:]) >= a.crop]
-    unet, sched = make_prior(), make_scheduler()
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    train_crops = LatentCrops(standardised_pairs(codec, train, a.scales, out / "latent_cache.pt", not a.no_mirror),
+                              a.crop * DOWNSAMPLE)
+    val_crops = LatentCrops(standardised_pairs(codec, val, a.scales, out / "val_latent_cache.pt", False),
+                            a.crop * DOWNSAMPLE)
+    if not train_crops.pairs or not val_crops.pairs:
+        raise SystemExit(f"error: no photo is at least {a.crop * DOWNSAMPLE} pixels on each side; lower --crop")
+    unet, sched = make_prior().to(dev), make_scheduler()
     opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.0)
+    val_set = _validation_batch(val_crops, sched, dev)
     ckpt = out / "checkpoints" / "state.pt"
-    step, elapsed = 0, 0.0
+    step, elapsed, best = 0, 0.0, float("inf")
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=dev)
         unet.load_state_dict(state["unet"])
         opt.load_state_dict(state["opt"])
-        step, elapsed = state["step"], state["elapsed_s"]
+        step, elapsed, best = state["step"], state["elapsed_s"], state.get("best_val", float("inf"))
     gen = torch.Generator().manual_seed(step)
-    areas = torch.tensor([float(m.shape[1] * m.shape[2]) for m in maps])
     t0, losses = time.time() - elapsed, []
     bar = tqdm(total=a.steps, initial=step, desc="prior")
     while step < a.steps and not (a.time_s and time.time() - t0 >= a.time_s):
-        batch = []
-        for i in torch.multinomial(areas, a.batch, replacement=True, generator=gen).tolist():
-            m = maps[i]
-            r = int(torch.randint(0, m.shape[1] - a.crop + 1, (1,), generator=gen))
-            c = int(torch.randint(0, m.shape[2] - a.crop + 1, (1,), generator=gen))
-            batch.append(m[:, r:r + a.crop, c:c + a.crop])
-        x0 = torch.stack(batch)
-        noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(0, sched.config.num_train_timesteps, (a.batch,), generator=gen)
-        xt = sched.add_noise(x0, noise, t)
-        loss = torch.nn.functional.mse_loss(unet(xt, t).sample, sched.get_velocity(x0, noise, t))
+        unet.train()
+        x0 = train_crops.sample(a.batch, gen)[1].to(dev)
+        noise = torch.randn(x0.shape, generator=gen).to(dev)
+        t = torch.randint(0, sched.config.num_train_timesteps, (a.batch,), generator=gen).to(dev)
+        loss = torch.nn.functional.mse_loss(unet(sched.add_noise(x0, noise, t), t).sample,
+                                            sched.get_velocity(x0, noise, t))
         for g in opt.param_groups:
             g["lr"] = a.lr * min(1.0, (step + 1) / 200)
         opt.zero_grad(set_to_none=True)
@@ -103,26 +131,53 @@ def main(argv: list[str] | None = None) -> int:
         losses.append(loss.item())
         bar.update(1)
         bar.set_postfix(loss=f"{sum(losses[-100:]) / len(losses[-100:]):.4f}")
-        if step % a.ckpt_every == 0:
-            _save(unet, sched, opt, out, step, time.time() - t0, losses)
+        if step % a.ckpt_every == 0 or step == a.steps:
+            best = _save(unet, sched, opt, out, step, time.time() - t0, losses, _val_loss(unet, val_set), best)
             losses = []
-    _save(unet, sched, opt, out, step, time.time() - t0, losses)
+    if losses:
+        best = _save(unet, sched, opt, out, step, time.time() - t0, losses, _val_loss(unet, val_set), best)
     return 0
 
 
-def _save(unet, sched, opt, out: Path, step: int, elapsed: float, losses: list[float]) -> None:
-    """Checkpoint (atomic), float16 weights, one log line."""
+def _validation_batch(crops, sched: DDPMScheduler, dev: torch.device) -> tuple[torch.Tensor, ...]:
+    """Fixed (x_t, t, v target) for VAL_CROPS validation crops, times spread over the schedule."""
+    gen = torch.Generator().manual_seed(1234)
+    x0 = crops.sample(VAL_CROPS, gen)[1]
+    noise = torch.randn(x0.shape, generator=gen)
+    t = torch.linspace(0, sched.config.num_train_timesteps - 1, VAL_CROPS).round().long()
+    return sched.add_noise(x0, noise, t).to(dev), t.to(dev), sched.get_velocity(x0, noise, t).to(dev)
+
+
+@torch.no_grad()
+def _val_loss(unet: UNet2DModel, val_set: tuple[torch.Tensor, ...]) -> float:
+    """Mean v-prediction MSE over the fixed validation batch (evaluated in chunks of 16)."""
+    unet.eval()
+    xt, t, v = val_set
+    err = sum(torch.nn.functional.mse_loss(unet(xt[i:i + 16], t[i:i + 16]).sample, v[i:i + 16], reduction="sum")
+              for i in range(0, len(t), 16))
+    return float(err) / v.numel()
+
+
+def _save(unet, sched, opt, out: Path, step: int, elapsed: float, losses: list[float], val_loss: float,
+          best: float) -> float:
+    """Checkpoint (atomic), float16 weights (and ``best_prior`` when ``val_loss`` < ``best``), one log
+    line; returns the new best validation loss."""
     ckpt = out / "checkpoints"
     ckpt.mkdir(exist_ok=True)
+    best = min(best, val_loss)
     tmp = ckpt / "state.pt.tmp"
-    torch.save({"unet": unet.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed_s": elapsed}, tmp)
+    torch.save({"unet": unet.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed_s": elapsed,
+                "best_val": best}, tmp)
     tmp.replace(ckpt / "state.pt")
-    copy.deepcopy(unet).to(torch.float16).save_pretrained(out / "prior")
+    half = copy.deepcopy(unet).to("cpu", torch.float16)
+    half.save_pretrained(out / "prior")
+    if val_loss == best:
+        half.save_pretrained(out / "best_prior")
     sched.save_pretrained(out / "scheduler")
-    if losses:
-        with (out / "prior_log.jsonl").open("a") as f:
-            f.write(json.dumps({"step": step, "elapsed_s": round(elapsed, 1),
-                                "loss": sum(losses) / len(losses)}) + "\n")
+    with (out / "prior_log.jsonl").open("a") as f:
+        f.write(json.dumps({"step": step, "elapsed_s": round(elapsed, 1), "loss": sum(losses) / max(len(losses), 1),
+                            "val_loss": val_loss, "best": val_loss == best}) + "\n")
+    return best
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ class FinetuneConfig:
     threads: int = 0
 
 
-def _encode_photo(encoder, image: np.ndarray, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_photo(encoder, image: np.ndarray, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 (H, W, 3) -> (image uint8 (3, H', W'), latents float16 (32, H'/8, W'/8)), H', W' the
     rescaled size cut to multiples of 8."""
     from PIL import Image
@@ -92,18 +93,19 @@ def _encode_photo(encoder, image: np.ndarray, scale: float) -> tuple[torch.Tenso
     return x, z.half()
 
 
-def latent_cache(cfg: FinetuneConfig, photos: dict[str, np.ndarray]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(image, latents) pairs of every photo at every scale, from ``out_dir/latent_cache.pt`` when it
-    holds the same photos and scales, else computed with the frozen encoder (with a progress bar)."""
-    path = Path(cfg.out_dir) / "latent_cache.pt"
-    key = {"photos": sorted(photos), "scales": list(cfg.scales)}
+def latent_cache(path: Path, photos: dict[str, np.ndarray], scales, encoder: Callable[[], torch.nn.Module],
+                 tag: str = "") -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(image, latents) pairs of every photo at every scale, from the cache file ``path`` when it holds
+    the same photos, scales and encoder ``tag`` (e.g. a codec fingerprint; "" = the published TAEF2
+    encoder), else computed with ``encoder()`` (with a progress bar) and written there atomically."""
+    key = {"photos": sorted(photos), "scales": list(scales), **({"encoder": tag} if tag else {})}
     if path.exists():
         cached = torch.load(path, weights_only=True)
         if cached["key"] == json.dumps(key):
             return list(zip(cached["images"], cached["latents"]))
-    encoder, _ = load_taef2(cfg.pretrained)
-    pairs = [_encode_photo(encoder, photos[n], s)
-             for n in tqdm(sorted(photos), desc="encoding training photos") for s in cfg.scales]
+    enc = encoder()
+    pairs = [encode_photo(enc, photos[n], s)
+             for n in tqdm(sorted(photos), desc="encoding photos") for s in scales]
     tmp = path.with_suffix(".tmp")
     torch.save({"key": json.dumps(key), "images": [p[0] for p in pairs], "latents": [p[1] for p in pairs]}, tmp)
     tmp.replace(path)
@@ -265,7 +267,7 @@ def finetune(cfg: FinetuneConfig) -> Path:
     train_set, val_set = split_train_val(photos, cfg.val_every)
     (out / "data_split.json").write_text(json.dumps({"train_photos": sorted(train_set),
                                                      "val_photos": sorted(val_set)}, indent=1))
-    pairs = latent_cache(cfg, train_set)
+    pairs = latent_cache(out / "latent_cache.pt", train_set, cfg.scales, lambda: load_taef2(cfg.pretrained)[0])
     model = initial_model(cfg.pretrained, pairs)
     if cfg.init_from:
         if not (Path(cfg.init_from) / "config.json").is_file():

@@ -286,27 +286,45 @@ def test_decoder_bench_on_a_folder(tmp_path):
     assert capacity_bytes(np.array([1.0, 1.0, np.inf, np.inf])) == 0  # lost uses carry nothing
 
 
-def test_prior_trains_on_a_runs_latent_cache_and_resumes(tmp_path):
-    """The prior reads a fine-tuning run's cached latents (no image encoder), standardises them with
-    the run's codec, checkpoints, resumes, and writes float16 weights diffusers loads."""
+def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
+    """The prior encodes the photos with the given codec's encoder (cached, keyed by its fingerprint),
+    standardises them with the codec's statistics, logs a validation loss, checkpoints, resumes, and
+    writes float16 weights diffusers loads; a wrong codec path or photo folder is one error line."""
+    from PIL import Image
     from diffusers import UNet2DModel
 
-    from semantic.prior_train import main
-    run = tmp_path / "run"
-    _random_codec(2).save_pretrained(run / "model")
-    latents = [torch.randn(32, 12, 20).half(), torch.randn(32, 16, 16).half()]
-    torch.save({"key": "{}", "images": [], "latents": latents}, run / "latent_cache.pt")
-    args = ["--run", str(run), "--out", str(tmp_path / "prior"), "--crop", "8", "--batch", "2", "--ckpt-every", "2"]
+    from semantic.prior_train import main, standardised_pairs
+    codec = SemanticCodec(_random_codec(2))
+    codec.save_pretrained(tmp_path / "codec")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    src = load_photo("coffee")
+    for i in range(3):
+        Image.fromarray(src[i * 20: i * 20 + 72, :96]).save(photos / f"{i}.png")
+    args = ["--codec", str(tmp_path / "codec"), "--out", str(tmp_path / "prior"), "--photo-dir", str(photos),
+            "--val-every", "3", "--scales", "1.0", "--crop", "8", "--batch", "2", "--ckpt-every", "2"]
     assert main(args + ["--steps", "2"]) == 0
     assert main(args + ["--steps", "3"]) == 0
     log = [json.loads(line) for line in (tmp_path / "prior" / "prior_log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [2, 3] and all(np.isfinite(r["loss"]) for r in log)
+    assert [r["step"] for r in log] == [2, 3]
+    assert all(np.isfinite(r["loss"]) and np.isfinite(r["val_loss"]) for r in log) and log[0]["best"]
+    # the cache holds the codec's own latents, mirrored photos included (2 training photos -> 4 maps)
+    cached = torch.load(tmp_path / "prior" / "latent_cache.pt", weights_only=True)
+    assert json.loads(cached["key"])["encoder"] == f"{codec.fingerprint():08x}" and len(cached["latents"]) == 4
+    img = torch.from_numpy(src[:72, :96].copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        z = codec.model.encoder(img)[0]
+    pairs = standardised_pairs(codec, {"a": src[:72, :96]}, [1.0], tmp_path / "c.pt", mirror=False)
+    want = (z - codec.model.latent_mean[:, None, None]) / codec.model.latent_cov.diagonal().sqrt()[:, None, None]
+    assert torch.allclose(pairs[0][1], want, atol=2e-2 * want.abs().max())    # float16 cache
     from safetensors.torch import load_file
     stored = load_file(tmp_path / "prior" / "prior" / "diffusion_pytorch_model.safetensors")
     assert {t.dtype for t in stored.values()} == {torch.float16}
-    assert UNet2DModel.from_pretrained(tmp_path / "prior" / "prior").config.in_channels == 32
-    with pytest.raises(SystemExit, match="diffradio train"):
-        main(["--run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p2")])
+    assert UNet2DModel.from_pretrained(tmp_path / "prior" / "best_prior").config.in_channels == 32
+    with pytest.raises(SystemExit, match="cannot load|no semantic codec"):
+        main(["--codec", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p2"), "--photo-dir", str(photos)])
+    with pytest.raises(SystemExit, match="no PNG"):
+        main(["--codec", str(tmp_path / "codec"), "--out", str(tmp_path / "p2"), "--photo-dir", str(tmp_path / "x")])
 
 
 def test_gmsd_and_high_frequency_energy_ratio_tell_blur_from_noise():
