@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decoder: folder of photos to measure on (default: the packaged held-out photos)")
     p.add_argument("--seeds", type=int, default=3, help="decoder: noise seeds per cell (default 3)")
     p.add_argument("--steps", type=int, default=10, help="decoder: diffusion steps (default 10)")
+    p.add_argument("--realism", type=float, nargs="+", default=None,
+                   help="decoder: one diffusion row per realism value, 0..1 (default: the model's; only for a "
+                        "model with a diffusion prior)")
     p.add_argument("--model", default=None,
                    help="decoder, outage: model directory or hub id (default: shipped weights)")
     p.add_argument("--bandwidth-ratio", choices=RATIOS, nargs="+", default=list(RATIOS),
@@ -222,8 +225,9 @@ def _check_args(args: argparse.Namespace) -> None:
     if refine and "digital" in (getattr(args, "scheme", None), getattr(args, "decoder", None)):
         raise ValueError("--refine-steps refines semantic latents; the digital scheme sends none (drop one of them)")
     realism = getattr(args, "realism", None)
-    if realism is not None and not 0.0 <= realism <= 1.0:
-        raise ValueError(f"--realism {realism:g} is outside 0..1 (0 = posterior-mean estimate, 1 = posterior sample)")
+    for r in realism if isinstance(realism, list) else [] if realism is None else [realism]:
+        if not 0.0 <= r <= 1.0:
+            raise ValueError(f"--realism {r:g} is outside 0..1 (0 = posterior-mean estimate, 1 = posterior sample)")
 
 
 def main(argv: list[str] | None = None) -> int:

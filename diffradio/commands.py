@@ -305,7 +305,8 @@ def bench(args, emit) -> int:
             grid = BenchGrid(ratios=tuple(args.bandwidth_ratio), snrs=tuple(args.snr or (0.0, 5.0, 10.0, 15.0)),
                              channels=tuple(args.latent_channel))
             result = run_decoder_bench(args.out, photos, grid, weights=args.model, steps=args.steps, seeds=args.seeds,
-                                       quick=args.quick, reference=not args.no_reference)
+                                       quick=args.quick, reference=not args.no_reference,
+                                       realisms=args.realism)
             print(format_table(result))
     if args.json:
         emit(result, True)

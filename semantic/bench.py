@@ -3,7 +3,15 @@
 Every photo is encoded once per bandwidth ratio (1/12, 1/24, 1/48); for each channel (AWGN;
 Rayleigh-like per-symbol fading, ``semantic.latent_channel``), each SNR (dB per real latent value =
 per complex channel use) and each noise seed, the sent values go through y = s + n and are decoded
-by every decoder the codec has (``direct``; ``diffusion`` where the codec holds a diffusion prior).
+by every decoder the codec has: ``direct``, and where the codec holds a diffusion prior one
+``diffusion r=R`` row per realism R (``realisms``; default the codec's own) plus ``direct+unsharp``:
+direct's output sharpened (unsharp mask: plus ``amount`` times its difference from a Gaussian blur
+of 1 px standard deviation) by the largest amount in
+``UNSHARP_AMOUNTS`` that keeps its PSNR at or above the diffusion row's at the codec's default realism
+(the first diffusion row when that realism is not among them) on that image: the
+yardstick the diffusion decoder's GMSD must beat to show structure that fits the image, not just
+energy.  With diffusion rows a perception-distortion figure (PSNR against GMSD and against the
+high-frequency energy ratio, per cell) goes to ``perception_distortion.png``.
 One more cell per ratio, ``lost``, sends at 5 dB AWGN and loses a quarter of the tiles whole (what a
 lost frame does).  Every decoded image is scored by PSNR, MS-SSIM, GMSD and its high-frequency
 energy ratio (``METRICS``).  A cell's figure is the mean over photos; the table gives the mean and
@@ -42,6 +50,9 @@ REFERENCE = "avif@capacity"
 #: Per-image metrics of every cell: PSNR (dB), MS-SSIM, GMSD (lower is better) and the luma energy
 #: above 1/8 cycle per pixel relative to the original (``semantic.metrics``).
 METRICS = ("psnr_db", "ms_ssim", "gmsd", "hf_ratio")
+#: Unsharp-mask amounts tried for the ``direct+unsharp`` row (0 = direct's own output).
+UNSHARP_AMOUNTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+UNSHARP = "direct+unsharp"
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,26 @@ class BenchGrid:
 
 def _metrics(ref: np.ndarray, img: np.ndarray) -> list[float]:
     return [psnr(ref, img), ms_ssim(ref, img), gmsd(ref, img), hf_energy_ratio(ref, img)]
+
+
+def diffusion_row(realism: float) -> str:
+    """The name of the diffusion decoder's row at ``realism``."""
+    return f"diffusion r={realism:g}"
+
+
+def sharpened_to(ref: np.ndarray, img: np.ndarray, floor_db: float) -> np.ndarray:
+    """uint8 ``img`` sharpened by the largest amount of ``UNSHARP_AMOUNTS`` whose PSNR against ``ref``
+    stays >= ``floor_db`` (``img`` itself when none does)."""
+    from scipy.ndimage import gaussian_filter
+    x = img.astype(np.float64)
+    detail = x - gaussian_filter(x, sigma=(1.0, 1.0, 0.0))
+    best = img
+    for amount in UNSHARP_AMOUNTS[1:]:
+        sharp = np.clip(x + amount * detail, 0, 255).round().astype(np.uint8)
+        if psnr(ref, sharp) < floor_db:
+            break
+        best = sharp
+    return best
 
 
 def received(z: np.ndarray, snr_db: float, channel: str, lost_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +138,7 @@ def _time_per_tile(codec: SemanticCodec, steps: int, shape: tuple[int, int], rep
 
 def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: BenchGrid = BenchGrid(), *,
                       weights: str | Path | None = None, steps: int = 10, seeds: int = 3, quick: bool = False,
-                      reference: bool = True) -> dict:
+                      reference: bool = True, realisms: tuple[float, ...] | None = None) -> dict:
     """Run the benchmark, write ``out_dir/results.json`` and ``metrics.png``; returns the result dict.
 
     Args:
@@ -119,6 +150,8 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
         seeds: noise seeds per cell (>= 1; the spread needs >= 2).
         quick: every other SNR of ``grid.snrs`` and one timing repeat (for smoke tests).
         reference: also compute the ``avif@capacity`` row (about a second per photo and cell).
+        realisms: the diffusion decoder's realism per diffusion row (0..1; None: the codec's default);
+            unused for a codec without a diffusion prior.
     """
     ratios, snrs, channels = grid.ratios, grid.snrs, grid.channels
     if not photos:
@@ -128,7 +161,13 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     codec = SemanticCodec.from_pretrained(weights)
-    decoders = codec.methods
+    realisms = tuple(realisms) if realisms else (codec.default_realism,)
+    if not all(0.0 <= r <= 1.0 for r in realisms):
+        raise ValueError(f"realism values must be in [0, 1], got {list(realisms)}")
+    diffusion = {diffusion_row(r): r for r in realisms} if "diffusion" in codec.methods else {}
+    decoders = ["direct", *diffusion, *([UNSHARP] if diffusion else [])]
+    floor_row = diffusion_row(codec.default_realism) if diffusion_row(codec.default_realism) in diffusion \
+        else next(iter(diffusion), None)
     unknown = set(channels) - set(CHANNELS)
     if unknown:
         raise ValueError(f"unknown latent channel(s) {', '.join(sorted(unknown))}; use {', '.join(CHANNELS)}")
@@ -143,7 +182,11 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
             acc: dict = {}
             for pi, (name, img) in enumerate(photos.items()):
                 y, var = received(latents[name, ratio], snr, channel, lost, 10_000 * ci + 100 * seed + pi)
-                decoded = {d: codec.decode(y, var, img.shape, method=d, steps=steps, seed=seed) for d in decoders}
+                decoded = {"direct": codec.decode(y, var, img.shape, method="direct")}
+                decoded.update({row: codec.decode(y, var, img.shape, method="diffusion", steps=steps, seed=seed,
+                                                  realism=r) for row, r in diffusion.items()})
+                if diffusion:
+                    decoded[UNSHARP] = sharpened_to(img, decoded["direct"], psnr(img, decoded[floor_row]))
                 if reference and seed == 0:
                     best = fit(img, capacity_bytes(var), "avif")
                     acc.setdefault(REFERENCE, []).append(
@@ -165,7 +208,7 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
     result = {
         "photos": sorted(photos), "n_photos": len(photos), "seeds": seeds, "steps": steps, "quick": quick,
         "weights": str(weights) if weights else "shipped default", "decoders": list(decoders),
-        "default_decoder": codec.default_method,
+        "default_decoder": codec.default_method, "realisms": list(realisms) if diffusion else [],
         "latent_shape": {r: list(codec.latent_shape(r)) for r in ratios},
         "channel_uses_per_tile": {r: int(np.prod(codec.latent_shape(r))) // 2 for r in ratios},
         "sent_power": {r: _power_stats([latents[name, r] for name in photos]) for r in ratios},
@@ -175,6 +218,8 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
     }
     (out / "results.json").write_text(json.dumps(result, indent=1))
     _plot(out / "metrics.png", result)
+    if diffusion:
+        _plot_perception_distortion(out / "perception_distortion.png", result)
     return result
 
 
@@ -234,6 +279,35 @@ def _plot(path: Path, result: dict) -> None:
     plt.close(fig)
 
 
+def _plot_perception_distortion(path: Path, result: dict) -> None:
+    """Per cell: PSNR (x) against GMSD and against the high-frequency energy ratio (y), the diffusion
+    rows joined in order of realism, direct and direct+unsharp as single points, seed means."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cells = list(result["quality"])
+    fig, axes = plt.subplots(2, len(cells), figsize=(3.2 * len(cells), 5.8), squeeze=False)
+    rows = [diffusion_row(r) for r in sorted(result["realisms"])]
+    for ci, cell in enumerate(cells):
+        per = result["quality"][cell]
+        for ax, key, label in ((axes[0, ci], "gmsd", "GMSD (lower: structure kept)"),
+                               (axes[1, ci], "hf_ratio", "HF energy ratio (1 = detail kept)")):
+            xs, ys = [per[r]["psnr_db"]["mean"] for r in rows], [per[r][key]["mean"] for r in rows]
+            ax.plot(xs, ys, "o-", label="diffusion, realism " + " → ".join(f"{r:g}" for r in sorted(result["realisms"])))
+            for x, y, r in zip(xs, ys, sorted(result["realisms"])):
+                ax.annotate(f"{r:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            for row, marker in (("direct", "s"), (UNSHARP, "^")):
+                ax.plot(per[row]["psnr_db"]["mean"], per[row][key]["mean"], marker, label=row)
+            ax.set_xlabel("PSNR (dB)")
+            ax.set_ylabel(label, fontsize=8)
+            ax.grid(alpha=0.3)
+        axes[0, ci].set_title(cell, fontsize=8)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m semantic.bench OUT_DIR [--photo-dir DIR] [--weights DIR] [--seeds N] [--json]``."""
     import argparse
@@ -249,11 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bandwidth-ratio", nargs="+", default=["1/12", "1/24", "1/48"], choices=("1/12", "1/24", "1/48"))
     p.add_argument("--snr", nargs="+", type=float, default=list(SNRS_DB))
     p.add_argument("--latent-channel", nargs="+", default=list(CHANNELS), choices=CHANNELS)
+    p.add_argument("--realism", type=float, nargs="+", default=None,
+                   help="realism of each diffusion row (default: the model's)")
     p.add_argument("--json", action="store_true", help="print the result dict as JSON")
     a = p.parse_args(argv)
     photos = photos_in_dirs([a.photo_dir]) if a.photo_dir else heldout_photos()
     grid = BenchGrid(ratios=tuple(a.bandwidth_ratio), snrs=tuple(a.snr), channels=tuple(a.latent_channel))
-    res = run_decoder_bench(a.out_dir, photos, grid, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick)
+    res = run_decoder_bench(a.out_dir, photos, grid, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick,
+                            realisms=a.realism)
     print(json.dumps(res) if a.json else format_table(res))
     return 0
 

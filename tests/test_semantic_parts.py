@@ -286,6 +286,51 @@ def test_decoder_bench_on_a_folder(tmp_path):
     assert capacity_bytes(np.array([1.0, 1.0, np.inf, np.inf])) == 0  # lost uses carry nothing
 
 
+def _noisy(img, snr_db=0.0):
+    """(y, noise_var) of ``img`` at 1/24 through latent AWGN at ``snr_db``, seed 0."""
+    codec = SemanticCodec.from_pretrained(None)
+    z = torch.as_tensor(codec.encode(img))
+    var = noise_variance(tuple(z.shape), snr_db, "awgn", torch.Generator().manual_seed(0))
+    return transmit(z, var, torch.Generator().manual_seed(1)).numpy(), var.numpy()
+
+
+def test_decoder_bench_rows_for_a_codec_with_a_prior(tmp_path):
+    """With a diffusion prior: one row per realism (realism 0 is direct's own estimate), a
+    direct+unsharp row sharpened no lower than the first diffusion row's PSNR, and the
+    perception-distortion figure."""
+    from PIL import Image
+
+    from semantic.bench import UNSHARP, BenchGrid, diffusion_row, run_decoder_bench, sharpened_to
+    from semantic.metrics import hf_energy_ratio
+    from semantic.data import photos_in_dirs
+    from semantic.prior_train import make_prior, make_scheduler
+    torch.manual_seed(0)
+    base = SemanticCodec.from_pretrained(None)
+    SemanticCodec(base.model, prior=make_prior(widths=(32, 32)), scheduler=make_scheduler()).save_pretrained(
+        tmp_path / "codec")
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(load_photo("chelsea")[:64, :128]).save(tmp_path / "photos" / "0.png")
+    res = run_decoder_bench(tmp_path / "out", photos_in_dirs([tmp_path / "photos"]),
+                            BenchGrid(ratios=("1/24",), snrs=(5.0,), channels=("awgn",)), weights=tmp_path / "codec",
+                            steps=3, seeds=2, quick=True, reference=False, realisms=(1.0, 0.0))
+    assert res["decoders"] == ["direct", diffusion_row(1.0), diffusion_row(0.0), UNSHARP]
+    cell = res["quality"]["1/24 awgn 5 dB"]
+    for k in ("psnr_db", "gmsd", "hf_ratio"):
+        assert cell[diffusion_row(0.0)][k]["per_seed"] == pytest.approx(cell["direct"][k]["per_seed"])
+    # one photo: the sharpened row holds the first diffusion row's PSNR
+    assert all(u >= f - 1e-9 for u, f in zip(cell[UNSHARP]["psnr_db"]["per_seed"],
+                                             cell[diffusion_row(1.0)]["psnr_db"]["per_seed"]))
+    assert (tmp_path / "out" / "perception_distortion.png").stat().st_size > 10_000
+    ref = load_photo("coffee")[:64, :64]
+    blurred = SemanticCodec.from_pretrained(None).decode(*_noisy(ref), ref.shape)
+    sharp = sharpened_to(ref, blurred, psnr(ref, blurred) - 1.0)     # 1 dB to spend on sharpening
+    assert psnr(ref, blurred) - 1.0 <= psnr(ref, sharp) < psnr(ref, blurred)
+    assert hf_energy_ratio(ref, sharp) > 1.2 * hf_energy_ratio(ref, blurred)
+    assert sharpened_to(ref, blurred, 99.0) is blurred              # no amount keeps an impossible floor
+    with pytest.raises(ValueError, match="realism"):
+        run_decoder_bench(tmp_path / "o2", {"a": ref}, weights=tmp_path / "codec", realisms=(1.5,))
+
+
 def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
     """The prior encodes the photos with the given codec's encoder (cached, keyed by its fingerprint),
     standardises them with the codec's statistics, logs a validation loss, checkpoints, resumes, and
