@@ -1,12 +1,13 @@
 """Receiver speed of two checkouts side by side, in CPU time, on a shared machine.
 
-Each round runs one worker process per checkout in turn (A, B, A, B, ...), each with that
+Each round runs one worker process per checkout in turn (A, B, then B, A, ...), each with that
 checkout's ``phy`` first on its path; a worker times ``Receiver`` (time.process_time, best of
 ``--repeats``) on the same captures (one fixed stream nonce): 100 analog frames of 48 payload
 symbols at 20 dB (the ``bench phy`` capture), the same with a DC offset and with a CW spur
 (317 kHz) at the noise power, and 400 000 samples of noise alone. Prints and writes (``--out``)
 one JSON object: each checkout's best over the rounds per capture (MS/s, CPU ms per frame, frames
-decoded, STF triggers), B's speed over A's, and each checkout's commit (None outside git).
+decoded, STF triggers), B's speed over A's (best over best; and per round, with the rounds' median
+and range: the spread of the measurement), and each checkout's commit (None outside git).
 
 Example (the commit before the front-end work against this checkout)::
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -89,20 +91,28 @@ def main(argv: list[str] | None = None) -> int:
         if not (d / "phy" / "rx.py").is_file():
             ap.error(f"{d} is not a diffradio checkout (no phy/rx.py)")
     best: dict = {}
-    for _ in range(args.rounds):
-        for key, d in (("a", args.a), ("b", args.b)):
+    rounds: dict = {n: [] for n in CASES}          # B's speed over A's in each round (A and B back to back)
+    for i in range(args.rounds):
+        speed = {}
+        for key, d in (("a", args.a), ("b", args.b))[:: 1 if i % 2 == 0 else -1]:     # A first, then B first
             res = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(d), str(d),
                                   "--worker", str(args.repeats)], cwd=d,
                                  env={**os.environ, "PYTHONPATH": str(d.resolve()), "OPENBLAS_NUM_THREADS": "1"},
                                  capture_output=True, text=True, check=True)
             for name, r in json.loads(res.stdout.strip().splitlines()[-1]).items():
+                speed[key, name] = r["msps"]
                 if name not in best.setdefault(key, {}) or r["msps"] > best[key][name]["msps"]:
                     best[key][name] = r
+        for n in CASES:
+            rounds[n].append(speed["b", n] / speed["a", n])
     commits = [subprocess.run(["git", "-C", str(d), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               check=False).stdout.strip() or None for d in (args.a, args.b)]
     result = {"a": str(args.a), "b": str(args.b), "a_commit": commits[0], "b_commit": commits[1],
               "rounds": args.rounds, "repeats": args.repeats,
-              "best": best, "b_over_a_speed": {n: best["b"][n]["msps"] / best["a"][n]["msps"] for n in CASES}}
+              "best": best, "b_over_a_speed": {n: best["b"][n]["msps"] / best["a"][n]["msps"] for n in CASES},
+              "b_over_a_per_round": rounds,
+              "b_over_a_round_median": {n: statistics.median(r) for n, r in rounds.items()},
+              "b_over_a_round_range": {n: [min(r), max(r)] for n, r in rounds.items()}}
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:
