@@ -43,14 +43,16 @@ LTF_FALSE_ALARM = 1e-2
 per sample (``bench outage`` measures false_alarms_per_1e6), and a header must still pass its CRC or
 match a heard stream's; a stricter LTF test would cost weak bursts (its threshold on the normalised
 correlation over ~200 positions: about 0.075 here, 0.108 at 1e-4)."""
-HEADER_CFO_STEP = 1 / 32
-"""``Receiver._header_cfo_search``: spacing of the CFO hypotheses, in subcarrier spacings (0.98 kHz
-at 2 MS/s and n_fft 64)."""
-HEADER_CFO_STEPS = (-1, 1, -2, 2, -3, 3)
-"""... and the hypotheses, in HEADER_CFO_STEPs from the estimate, in the order tried."""
+HEADER_CFO_STEP = 1 / 64
+"""``Receiver._header_cfo_search``: spacing of the CFO hypotheses, in subcarrier spacings (0.49 kHz
+at 2 MS/s and n_fft 64: a CFO error of half a step turns the last of 8 header symbols by 0.5 rad)."""
+HEADER_CFO_STEPS = (0,) + tuple(k * s for k in range(1, 13) for s in (-1, 1))
+"""... and the hypotheses, in HEADER_CFO_STEPs from the estimate, in the order tried (nearest first):
+±5.9 kHz at 2 MS/s, beyond the preamble estimate's errors at -5 dB in-band (2.3 kHz rms on TDL-C
+and Rayleigh realisations, ``docs/results/outage_minus5_failures.json``)."""
 HEADER_CFO_MARGIN = 1.0
-"""... a hypothesis whose header still fails replaces the estimate's LLRs only when they correlate
-with their Golay decisions this many standard deviations more than the estimate's do (the largest
+"""... a hypothesis whose header still fails replaces the first pass's LLRs only when they correlate
+with their Golay decisions this many standard deviations more than the first pass's do (the largest
 of several noisy scores is biased upwards)."""
 CONTROL_DD_PASSES = 2
 """Decision-directed passes over a control frame whose CRC failed (``Receiver._control_dd``)."""
@@ -217,10 +219,12 @@ class Receiver:
         self._header_reach = int(window_offsets(params, self._hdr_syms)[-1]) + params.n_fft + params.n_cp
         # samples kept before a trigger: its burst may start up to W + L earlier, its idle gap before that
         self._history = params.idle_gap + self._window + self._lag + stf_length(params)
-        # the three equalisers: the header's first pass (LTF channel, common-phase line), its
-        # decision-directed second pass, and the payload's (channel fitted to the LTF and header)
+        # the four equalisers: the header's first pass (LTF channel, common-phase line), its
+        # decision-directed second pass, its CFO search (LTF channel alone), and the payload's
+        # (channel fitted to the LTF and header)
         self._header_eq = Equalizer(params, passes=0, first=2)
         self._header_dd_eq = Equalizer(params, passes=2, first=2)
+        self._header_cfo_eq = Equalizer(params, passes=-1, first=2)
         self._payload_eq = Equalizer(params, passes=2, first=2 + self._hdr_syms)
         self.reset()
 
@@ -466,15 +470,19 @@ class Receiver:
 
     def _header_cfo_search(self, bursts: list[_Burst], rows: list[int], llr: np.ndarray, decoded: list) -> None:
         """Headers that failed both passes, tried again at CFOs HEADER_CFO_STEPS away from their
-        estimate: near the control plane's limit (-5 dB in-band) the preamble's CFO estimate is off
-        by about 1.3 kHz (one standard deviation at 2 MS/s, ``phy.sync.preamble_cfo``), which turns the header's last symbols by
-        radians, and the header's phase line, fitted to 4 pilots per symbol, follows it poorly
-        (measured on TDL-C realisations at -6 dB: headers whose LLRs correlated with the header sent
-        at 1 standard deviation of noise did at 10 with the true CFO). A hypothesis whose header passes
-        Golay + CRC is taken (its CFO replaces the burst's); else each header keeps the LLRs (in
-        ``llr``, rows ``rows``, in place, for the matching and the parking that follow) and the CFO of
-        the hypothesis whose LLRs correlate most, in standard deviations, with the transmitted bits of
-        their own Golay decisions. ``decoded``: the batch's (header, bits), entries replaced in place."""
+        estimate (the estimate itself first), equalised with the LTF channel alone: near the
+        control plane's limit (-5 dB in-band) the preamble's CFO estimate is off by about 1.3 kHz
+        (one standard deviation at 2 MS/s, ``phy.sync.preamble_cfo``; 2.3 kHz rms on fading
+        realisations), which turns the header's last symbols by radians, and the header's phase
+        line, fitted to 4 pilots per symbol, follows it poorly and turns good headers into noise
+        (measured on TDL-C and Rayleigh realisations at -5 dB: the sent header's LLRs correlated
+        with it at a median 5.9 standard deviations of noise through the first pass, 7.6 through
+        the LTF channel alone, both at the preamble's CFO estimate); here the CFO hypothesis stands
+        in for the phase line. A hypothesis whose header passes Golay + CRC is taken (its CFO
+        replaces the burst's); else each header keeps the LLRs (in ``llr``, rows ``rows``, in
+        place, for the matching and the parking that follow) and the CFO of the hypothesis whose
+        LLRs correlate most, in standard deviations, with the transmitted bits of their own Golay
+        decisions. ``decoded``: the batch's (header, bits), entries replaced in place."""
         p, n_hdr = self.params, self._hdr_syms
         offsets = window_offsets(p, n_hdr)
         starts = self._window_starts(bursts, [n_hdr] * len(bursts))
@@ -487,6 +495,7 @@ class Receiver:
         best = score(llr[rows], np.stack([decoded[i][1] for i in rows]))
         cfo = np.array([b.sync.cfo_hz for b in bursts])
         chosen = cfo.copy()
+        replaced = np.zeros(len(rows), bool)        # the first pass's LLRs replaced by a hypothesis's
         open_ = np.ones(len(rows), bool)
         step = HEADER_CFO_STEP * p.sample_rate_hz / p.n_fft
         for k in HEADER_CFO_STEPS:
@@ -496,7 +505,7 @@ class Receiver:
             sel = np.concatenate([np.arange(i * offsets.size, (i + 1) * offsets.size) for i in idx])
             y = self._fft(starts[sel], np.repeat(cfo[idx] + k * step, offsets.size),
                           dc[sel]).reshape(idx.size, offsets.size, -1)
-            trial = self._header_llr(self._header_eq(y, known_entries(p, n_hdr, n_hdr, None)))
+            trial = self._header_llr(self._header_cfo_eq(y, known_entries(p, n_hdr, n_hdr, None)))
             self.stats["header_cfo_tries"] += idx.size
             dec = decode_headers_bits(trial, p)
             sc = score(trial, np.stack([bits for _, bits in dec]))
@@ -504,11 +513,12 @@ class Receiver:
                 if dec[j][0] is not None:
                     decoded[rows[i]] = dec[j]
                     open_[i] = False
-                elif sc[j] <= best[i] + (HEADER_CFO_MARGIN if chosen[i] == cfo[i] else 0.0):
+                elif sc[j] <= best[i] + (0.0 if replaced[i] else HEADER_CFO_MARGIN):
                     continue
                 best[i] = sc[j]
                 llr[rows[i]] = trial[j]
                 chosen[i] = cfo[i] + k * step
+                replaced[i] = True
         for b, f in zip(bursts, chosen.tolist()):
             if f != b.sync.cfo_hz:
                 b.sync = LtfSync(b.sync.first_ltf, f, b.sync.metric)
