@@ -242,7 +242,9 @@ class Receiver:
         self._dc = 0j             # the last burst's DC offset estimate
         self._last_ltf = 0        # first LTF sample of the last burst the LTF test confirmed, stream index
         self._heard: OrderedDict = OrderedDict()   # (stream id, nonce, frame count) -> {header shape}
-        self._parked: list[tuple[_Burst, np.ndarray]] = []   # failed headers kept for matching: (burst, LLRs)
+        # failed headers kept for matching: (burst, LLRs, _heard_changes when their CFO search last ran)
+        self._parked: list[tuple[_Burst, np.ndarray, int]] = []
+        self._heard_changes = 0   # how many times the headers the heard streams may send (_candidates) changed
         self._candidates_cache: list[Header] | None = None
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "header_matched": 0, "frames": 0,
                       "control_dd": 0, "header_cfo_tries": 0}
@@ -432,21 +434,21 @@ class Receiver:
             eq = self._header_dd_eq(y[retry], known_entries(p, n_hdr, n_hdr, bits))
             for i, d in zip(retry, decode_headers_bits(self._header_llr(eq), p)):
                 decoded[i] = d
-        failed = [i for i, (h, _) in enumerate(decoded) if h is None]
-        if failed:
-            self._header_cfo_search([batch[i] for i in failed], failed, llr, decoded)
         for header, _ in decoded:
             if header is not None:
                 self._hear(header)
-        parked = self._parked
-        if parked:                         # failed headers of earlier batches, matched again with these
-            llr = np.concatenate([llr, np.stack([row for _, row in parked])])
-            decoded = decoded + [(None, None)] * len(parked)
-        self._match_failed(llr, decoded, [b.sync for b in batch] + [b.sync for b, _ in parked])
-        self._parked = []
-        for (b, row), (header, bits) in zip(parked, decoded[len(batch):]):
+        searched = self._heard_changes
+        failed = [i for i, (h, _) in enumerate(decoded) if h is None]
+        if failed:
+            self._header_cfo_search([batch[i] for i in failed], failed, llr, decoded)
+        parked, self._parked = self._parked, []
+        decoded += self._search_parked(parked)   # failed headers of earlier batches, matched again with these
+        if parked:
+            llr = np.concatenate([llr, np.stack([row for _, row, _ in parked])])
+        self._match_failed(llr, decoded, [b.sync for b in batch] + [b.sync for b, _, _ in parked])
+        for (b, row, seen), (header, bits) in zip(parked, decoded[len(batch):]):
             if header is None:
-                self._parked.append((b, row))
+                self._parked.append((b, row, seen))
             elif self._fits(header):
                 b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
                 b.need = b.end(p)
@@ -457,7 +459,7 @@ class Receiver:
                 self.stats["header_failed"] += 1
                 b.stage = None
                 if header is None:
-                    self._parked.append((dataclasses.replace(b), llr[i]))
+                    self._parked.append((dataclasses.replace(b), llr[i], searched))
                 continue
             b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
             b.need = b.end(p)
@@ -508,11 +510,18 @@ class Receiver:
             trial = self._header_llr(self._header_cfo_eq(y, known_entries(p, n_hdr, n_hdr, None)))
             self.stats["header_cfo_tries"] += idx.size
             dec = decode_headers_bits(trial, p)
+            miss = [j for j in range(idx.size) if dec[j][0] is None]
+            if miss and self._heard:
+                for j, header in zip(miss, match_headers(trial[miss], self._candidates(), p)):
+                    if header is not None:
+                        dec[j] = (header, encode_header(header, p))
+                        self.stats["header_matched"] += 1
             sc = score(trial, np.stack([bits for _, bits in dec]))
             for j, i in enumerate(idx.tolist()):
                 if dec[j][0] is not None:
                     decoded[rows[i]] = dec[j]
                     open_[i] = False
+                    self._hear(dec[j][0])
                 elif sc[j] <= best[i] + (0.0 if replaced[i] else HEADER_CFO_MARGIN):
                     continue
                 best[i] = sc[j]
@@ -522,6 +531,26 @@ class Receiver:
         for b, f in zip(bursts, chosen.tolist()):
             if f != b.sync.cfo_hz:
                 b.sync = LtfSync(b.sync.first_ltf, f, b.sync.metric)
+
+    def _search_parked(self, parked: list[tuple[_Burst, np.ndarray, int]]) -> list:
+        """The CFO search (``_header_cfo_search``, which matches each hypothesis's LLRs against the
+        heard streams' headers) run again on the parked headers that have not been searched since
+        those headers last changed, e.g. a stream's first control frame, parked before any of its
+        frames was heard; their LLRs (entries of ``parked``, replaced in place) become the best
+        hypothesis's. Returns (header or None, bits or None) per entry of ``parked``."""
+        out = [(None, None)] * len(parked)
+        again = [j for j, (_, _, seen) in enumerate(parked) if seen != self._heard_changes] if self._heard else []
+        if not again:
+            return out
+        searched = self._heard_changes
+        llr = np.stack([parked[j][1] for j in again])
+        found = decode_headers_bits(llr, self.params)
+        self._header_cfo_search([parked[j][0] for j in again], list(range(len(again))), llr, found)
+        for r, j in enumerate(again):
+            parked[j] = (parked[j][0], llr[r], searched)
+            if found[r][0] is not None:
+                out[j] = found[r]
+        return out
 
     def _fits(self, header: Header) -> bool:
         """Whether the payload a header announces is one the receiver takes: at most
@@ -591,11 +620,13 @@ class Receiver:
         shape = (header.mode, header.length, header.modulation, header.code_rate, header.level)
         if shape not in shapes:
             self._candidates_cache = None
+            self._heard_changes += 1
         shapes.add(shape)
         self._heard[key] = shapes
         while len(self._heard) > HEARD_STREAMS:
             self._heard.popitem(last=False)
             self._candidates_cache = None
+            self._heard_changes += 1
 
     def _candidates(self) -> list[Header]:
         """Every header the heard streams may still send: each frame index with each heard shape,
@@ -744,10 +775,9 @@ class Receiver:
         for the DC estimate)."""
         if self._real_end is not None:
             return
-        self._parked = [(b, row) for b, row in self._parked[-PARKED_HEADERS:]
-                        if b.trigger >= self._scan - PARKED_SAMPLES]
+        self._parked = [e for e in self._parked[-PARKED_HEADERS:] if e[0].trigger >= self._scan - PARKED_SAMPLES]
         need = min([b.trigger - self._history for b in self._bursts]
-                   + [b.trigger - self._history for b, _ in self._parked] + [self._scan - self._history,
+                   + [b.trigger - self._history for b, _, _ in self._parked] + [self._scan - self._history,
                                                                           self._scan - self._scan % STF_BLOCK])
         keep_from = min(max(need - self._offset, 0), self._buf.size)
         if keep_from > 0:
