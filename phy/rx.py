@@ -413,6 +413,9 @@ class Receiver:
         second pass takes the Golay decoder's decisions as known symbols, so the channel, phase and
         drift are fitted to the whole header instead of the two LTF symbols (the LTF-only
         estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
+        Headers that still fail go through the CFO search (``_header_cfo_search``), and the parked
+        headers of earlier batches through it again once the heard streams have changed
+        (``_search_parked``).
         A burst whose header fails, or announces a payload longer than max_payload_symbols, is
         dropped, and the STF test's triggers between its own and its LTF are found again (``_rescan``)
         for ``_synchronise``. Returns whether there are any."""
@@ -480,15 +483,21 @@ class Receiver:
         (measured on TDL-C and Rayleigh realisations at -5 dB: the sent header's LLRs correlated
         with it at a median 5.9 standard deviations of noise through the first pass, 7.6 through
         the LTF channel alone, both at the preamble's CFO estimate); here the CFO hypothesis stands
-        in for the phase line. A hypothesis whose header passes Golay + CRC is taken (its CFO
-        replaces the burst's); else each header keeps the LLRs (in ``llr``, rows ``rows``, in
-        place, for the matching and the parking that follow) and the CFO of the hypothesis whose
-        LLRs correlate most, in standard deviations, with the transmitted bits of their own Golay
-        decisions. ``decoded``: the batch's (header, bits), entries replaced in place."""
+        in for the phase line. The estimate is tried first, then the other hypotheses in one
+        batch; where none passes Golay + CRC, the one whose LLRs correlate most with their Golay
+        decisions (see below) gets a decision-directed pass (those decisions as known symbols, as
+        in ``_decode_headers``), and every hypothesis's LLRs are matched against the heard
+        streams' headers (``phy.header.match_headers``). The nearest hypothesis whose header
+        passes Golay + CRC or matches is taken (its CFO replaces the burst's; the header is
+        heard); else each header keeps the LLRs (in ``llr``, rows
+        ``rows``, in place, for the matching and the parking that follow) and the CFO of the
+        hypothesis whose LLRs correlate most, in standard deviations, with the transmitted bits of
+        their own Golay decisions. ``decoded``: the (header, bits) of ``llr``'s rows, entries
+        replaced in place."""
         p, n_hdr = self.params, self._hdr_syms
-        offsets = window_offsets(p, n_hdr)
-        starts = self._window_starts(bursts, [n_hdr] * len(bursts))
-        dc = np.repeat([b.dc for b in bursts], offsets.size)
+        n_w = window_offsets(p, n_hdr).size
+        starts = self._window_starts(bursts, [n_hdr] * len(bursts)).reshape(len(bursts), n_w)
+        dc = np.array([b.dc for b in bursts])
 
         def score(rows_llr, rows_bits) -> np.ndarray:
             corr = np.einsum("bi,bi->b", rows_llr, 2.0 * rows_bits - 1.0)
@@ -500,37 +509,55 @@ class Receiver:
         replaced = np.zeros(len(rows), bool)        # the first pass's LLRs replaced by a hypothesis's
         open_ = np.ones(len(rows), bool)
         step = HEADER_CFO_STEP * p.sample_rate_hz / p.n_fft
-        for k in HEADER_CFO_STEPS:
+        for ks in (HEADER_CFO_STEPS[:1], HEADER_CFO_STEPS[1:]):   # the first alone, then the rest in one batch
             idx = np.flatnonzero(open_)
-            if not idx.size:
-                break
-            sel = np.concatenate([np.arange(i * offsets.size, (i + 1) * offsets.size) for i in idx])
-            y = self._fft(starts[sel], np.repeat(cfo[idx] + k * step, offsets.size),
-                          dc[sel]).reshape(idx.size, offsets.size, -1)
+            if not idx.size or not ks:
+                continue
+            n_k = len(ks)
+            hyp = np.repeat(idx, n_k)                # hypotheses burst by burst, each in the order of ks
+            f = cfo[hyp] + np.tile(ks, idx.size) * step
+            y = self._fft(starts[hyp].reshape(-1), np.repeat(f, n_w),
+                          np.repeat(dc[hyp], n_w)).reshape(hyp.size, n_w, -1)
             trial = self._header_llr(self._header_cfo_eq(y, known_entries(p, n_hdr, n_hdr, None)))
-            self.stats["header_cfo_tries"] += idx.size
+            self.stats["header_cfo_tries"] += hyp.size
             dec = decode_headers_bits(trial, p)
-            miss = [j for j in range(idx.size) if dec[j][0] is None]
+            sc = score(trial, np.stack([bits for _, bits in dec]))
+            miss = [n * n_k + int(np.argmax(sc[n * n_k: (n + 1) * n_k])) for n in range(idx.size)
+                    if all(d is None for d, _ in dec[n * n_k: (n + 1) * n_k])]   # per burst, its best hypothesis
+            if miss:
+                known = known_entries(p, n_hdr, n_hdr, np.stack([dec[j][1] for j in miss]))
+                for j, d in zip(miss, decode_headers_bits(self._header_llr(self._header_dd_eq(y[miss], known)), p)):
+                    if d[0] is not None:
+                        dec[j] = d
+            miss = [j for j in range(hyp.size) if dec[j][0] is None]
+            matched = set()
             if miss and self._heard:
                 for j, header in zip(miss, match_headers(trial[miss], self._candidates(), p)):
                     if header is not None:
                         dec[j] = (header, encode_header(header, p))
-                        self.stats["header_matched"] += 1
+                        matched.add(j)
             sc = score(trial, np.stack([bits for _, bits in dec]))
-            for j, i in enumerate(idx.tolist()):
-                if dec[j][0] is not None:
+            for n, i in enumerate(idx.tolist()):
+                block = range(n * n_k, (n + 1) * n_k)
+                j = next((j for j in block if dec[j][0] is not None), None)   # the nearest that decodes
+                if j is not None:
                     decoded[rows[i]] = dec[j]
                     open_[i] = False
-                    self._hear(dec[j][0])
-                elif sc[j] <= best[i] + (0.0 if replaced[i] else HEADER_CFO_MARGIN):
-                    continue
+                    self.stats["header_matched"] += j in matched
+                else:
+                    j = block.start + int(np.argmax(sc[block]))
+                    if sc[j] <= best[i] + (0.0 if replaced[i] else HEADER_CFO_MARGIN):
+                        continue
                 best[i] = sc[j]
                 llr[rows[i]] = trial[j]
-                chosen[i] = cfo[i] + k * step
+                chosen[i] = f[j]
                 replaced[i] = True
-        for b, f in zip(bursts, chosen.tolist()):
-            if f != b.sync.cfo_hz:
-                b.sync = LtfSync(b.sync.first_ltf, f, b.sync.metric)
+        for header, _ in (decoded[r] for r in rows):
+            if header is not None:
+                self._hear(header)
+        for b, cfo_hz in zip(bursts, chosen.tolist()):
+            if cfo_hz != b.sync.cfo_hz:
+                b.sync = LtfSync(b.sync.first_ltf, cfo_hz, b.sync.metric)
 
     def _search_parked(self, parked: list[tuple[_Burst, np.ndarray, int]]) -> list:
         """The CFO search (``_header_cfo_search``, which matches each hypothesis's LLRs against the
