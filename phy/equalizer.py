@@ -134,7 +134,9 @@ class Equalizer:
     Attributes:
         params: the numerology.
         passes: 0: the LTF channel and a common phase a + b t per frame only (residual CFO; steadier
-            on a few symbols at low SNR: the header's first pass); else that many alternations of
+            on a few symbols at low SNR: the header's first pass); negative: the LTF channel alone,
+            no phase fit (the header's CFO search, where the CFO hypothesis stands in for the
+            phase line, which 4 pilots per symbol fit poorly below 0 dB); else that many alternations of
             the full phase/drift fit and the channel fit to the fully known symbols (LTF and, when
             the known entries have them, the headers).
         first: first row of y to equalise (2: the first symbol after the LTF).

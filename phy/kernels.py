@@ -651,8 +651,9 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
     Args:
         y: complex128 (B, n_rows, n_used) FFTs of the LTF and the OFDM symbols.
         known: ``KnownArrays``; sm: ``Smoother``.
-        passes: 0: LTF channel and a common phase a + b t only; else that many alternations of
-            the full phase/drift fit and the channel fit to the first known.n_full symbols.
+        passes: 0: LTF channel and a common phase a + b t only; negative: the LTF channel alone (no
+            phase fit); else that many alternations of the full phase/drift fit and the channel fit
+            to the first known.n_full symbols.
         half_window: half-width (symbols) of the common-phase moving average (passes > 0).
         first: first symbol to equalise; data_pos: int64 (n_data,) data subcarrier positions.
     Returns:
@@ -698,7 +699,7 @@ def track_equalize(y, known, sm, passes, half_window, first, data_pos):
         for e in range(n_known):
             yk[e] = yb[rows[e], cols[e]] * x[xb, e]
         nv[b] = _estimate(yb, xf, fb, 2, None, None, sm, h[b], h_err[b], nv_sc[b])
-        for it in range(max(passes, 1)):
+        for it in range(1 if passes == 0 else passes):      # none when passes < 0
             _symbol_sums(known, yk, h[b], nv[b], r, info, z)
             a, slope = _line_fit(z, t, passes > 0 and known.n_full > 2)
             if passes == 0:                      # the common-phase line only

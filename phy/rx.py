@@ -43,14 +43,16 @@ LTF_FALSE_ALARM = 1e-2
 per sample (``bench outage`` measures false_alarms_per_1e6), and a header must still pass its CRC or
 match a heard stream's; a stricter LTF test would cost weak bursts (its threshold on the normalised
 correlation over ~200 positions: about 0.075 here, 0.108 at 1e-4)."""
-HEADER_CFO_STEP = 1 / 32
-"""``Receiver._header_cfo_search``: spacing of the CFO hypotheses, in subcarrier spacings (0.98 kHz
-at 2 MS/s and n_fft 64)."""
-HEADER_CFO_STEPS = (-1, 1, -2, 2, -3, 3)
-"""... and the hypotheses, in HEADER_CFO_STEPs from the estimate, in the order tried."""
+HEADER_CFO_STEP = 1 / 64
+"""``Receiver._header_cfo_search``: spacing of the CFO hypotheses, in subcarrier spacings (0.49 kHz
+at 2 MS/s and n_fft 64: a CFO error of half a step turns the last of 8 header symbols by 0.5 rad)."""
+HEADER_CFO_STEPS = (0,) + tuple(k * s for k in range(1, 13) for s in (-1, 1))
+"""... and the hypotheses, in HEADER_CFO_STEPs from the estimate, in the order tried (nearest first):
+±5.9 kHz at 2 MS/s, beyond the preamble estimate's errors at -5 dB in-band (2.3 kHz rms on TDL-C
+and Rayleigh realisations, ``docs/results/outage_minus5_failures.json``)."""
 HEADER_CFO_MARGIN = 1.0
-"""... a hypothesis whose header still fails replaces the estimate's LLRs only when they correlate
-with their Golay decisions this many standard deviations more than the estimate's do (the largest
+"""... a hypothesis whose header still fails replaces the first pass's LLRs only when they correlate
+with their Golay decisions this many standard deviations more than the first pass's do (the largest
 of several noisy scores is biased upwards)."""
 CONTROL_DD_PASSES = 2
 """Decision-directed passes over a control frame whose CRC failed (``Receiver._control_dd``)."""
@@ -217,10 +219,12 @@ class Receiver:
         self._header_reach = int(window_offsets(params, self._hdr_syms)[-1]) + params.n_fft + params.n_cp
         # samples kept before a trigger: its burst may start up to W + L earlier, its idle gap before that
         self._history = params.idle_gap + self._window + self._lag + stf_length(params)
-        # the three equalisers: the header's first pass (LTF channel, common-phase line), its
-        # decision-directed second pass, and the payload's (channel fitted to the LTF and header)
+        # the four equalisers: the header's first pass (LTF channel, common-phase line), its
+        # decision-directed second pass, its CFO search (LTF channel alone), and the payload's
+        # (channel fitted to the LTF and header)
         self._header_eq = Equalizer(params, passes=0, first=2)
         self._header_dd_eq = Equalizer(params, passes=2, first=2)
+        self._header_cfo_eq = Equalizer(params, passes=-1, first=2)
         self._payload_eq = Equalizer(params, passes=2, first=2 + self._hdr_syms)
         self.reset()
 
@@ -238,7 +242,9 @@ class Receiver:
         self._dc = 0j             # the last burst's DC offset estimate
         self._last_ltf = 0        # first LTF sample of the last burst the LTF test confirmed, stream index
         self._heard: OrderedDict = OrderedDict()   # (stream id, nonce, frame count) -> {header shape}
-        self._parked: list[tuple[_Burst, np.ndarray]] = []   # failed headers kept for matching: (burst, LLRs)
+        # failed headers kept for matching: (burst, LLRs, _heard_changes when their CFO search last ran)
+        self._parked: list[tuple[_Burst, np.ndarray, int]] = []
+        self._heard_changes = 0   # how many times the headers the heard streams may send (_candidates) changed
         self._candidates_cache: list[Header] | None = None
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "header_matched": 0, "frames": 0,
                       "control_dd": 0, "header_cfo_tries": 0}
@@ -407,6 +413,9 @@ class Receiver:
         second pass takes the Golay decoder's decisions as known symbols, so the channel, phase and
         drift are fitted to the whole header instead of the two LTF symbols (the LTF-only
         estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
+        Headers that still fail go through the CFO search (``_header_cfo_search``), and the parked
+        headers of earlier batches through it again once the heard streams have changed
+        (``_search_parked``).
         A burst whose header fails, or announces a payload longer than max_payload_symbols, is
         dropped, and the STF test's triggers between its own and its LTF are found again (``_rescan``)
         for ``_synchronise``. Returns whether there are any."""
@@ -428,21 +437,21 @@ class Receiver:
             eq = self._header_dd_eq(y[retry], known_entries(p, n_hdr, n_hdr, bits))
             for i, d in zip(retry, decode_headers_bits(self._header_llr(eq), p)):
                 decoded[i] = d
-        failed = [i for i, (h, _) in enumerate(decoded) if h is None]
-        if failed:
-            self._header_cfo_search([batch[i] for i in failed], failed, llr, decoded)
         for header, _ in decoded:
             if header is not None:
                 self._hear(header)
-        parked = self._parked
-        if parked:                         # failed headers of earlier batches, matched again with these
-            llr = np.concatenate([llr, np.stack([row for _, row in parked])])
-            decoded = decoded + [(None, None)] * len(parked)
-        self._match_failed(llr, decoded, [b.sync for b in batch] + [b.sync for b, _ in parked])
-        self._parked = []
-        for (b, row), (header, bits) in zip(parked, decoded[len(batch):]):
+        searched = self._heard_changes
+        failed = [i for i, (h, _) in enumerate(decoded) if h is None]
+        if failed:
+            self._header_cfo_search([batch[i] for i in failed], failed, llr, decoded)
+        parked, self._parked = self._parked, []
+        decoded += self._search_parked(parked)   # failed headers of earlier batches, matched again with these
+        if parked:
+            llr = np.concatenate([llr, np.stack([row for _, row, _ in parked])])
+        self._match_failed(llr, decoded, [b.sync for b in batch] + [b.sync for b, _, _ in parked])
+        for (b, row, seen), (header, bits) in zip(parked, decoded[len(batch):]):
             if header is None:
-                self._parked.append((b, row))
+                self._parked.append((b, row, seen))
             elif self._fits(header):
                 b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
                 b.need = b.end(p)
@@ -453,7 +462,7 @@ class Receiver:
                 self.stats["header_failed"] += 1
                 b.stage = None
                 if header is None:
-                    self._parked.append((dataclasses.replace(b), llr[i]))
+                    self._parked.append((dataclasses.replace(b), llr[i], searched))
                 continue
             b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
             b.need = b.end(p)
@@ -466,19 +475,29 @@ class Receiver:
 
     def _header_cfo_search(self, bursts: list[_Burst], rows: list[int], llr: np.ndarray, decoded: list) -> None:
         """Headers that failed both passes, tried again at CFOs HEADER_CFO_STEPS away from their
-        estimate: near the control plane's limit (-5 dB in-band) the preamble's CFO estimate is off
-        by about 1.3 kHz (one standard deviation at 2 MS/s, ``phy.sync.preamble_cfo``), which turns the header's last symbols by
-        radians, and the header's phase line, fitted to 4 pilots per symbol, follows it poorly
-        (measured on TDL-C realisations at -6 dB: headers whose LLRs correlated with the header sent
-        at 1 standard deviation of noise did at 10 with the true CFO). A hypothesis whose header passes
-        Golay + CRC is taken (its CFO replaces the burst's); else each header keeps the LLRs (in
-        ``llr``, rows ``rows``, in place, for the matching and the parking that follow) and the CFO of
-        the hypothesis whose LLRs correlate most, in standard deviations, with the transmitted bits of
-        their own Golay decisions. ``decoded``: the batch's (header, bits), entries replaced in place."""
+        estimate (the estimate itself first), equalised with the LTF channel alone: near the
+        control plane's limit (-5 dB in-band) the preamble's CFO estimate is off by about 1.3 kHz
+        (one standard deviation at 2 MS/s, ``phy.sync.preamble_cfo``; 2.3 kHz rms on fading
+        realisations), which turns the header's last symbols by radians, and the header's phase
+        line, fitted to 4 pilots per symbol, follows it poorly and turns good headers into noise
+        (measured on TDL-C and Rayleigh realisations at -5 dB: the sent header's LLRs correlated
+        with it at a median 5.9 standard deviations of noise through the first pass, 7.6 through
+        the LTF channel alone, both at the preamble's CFO estimate); here the CFO hypothesis stands
+        in for the phase line. The estimate is tried first, then the other hypotheses in one
+        batch; where none passes Golay + CRC, the one whose LLRs correlate most with their Golay
+        decisions (see below) gets a decision-directed pass (those decisions as known symbols, as
+        in ``_decode_headers``), and every hypothesis's LLRs are matched against the heard
+        streams' headers (``phy.header.match_headers``). The nearest hypothesis whose header
+        passes Golay + CRC or matches is taken (its CFO replaces the burst's; the header is
+        heard); else each header keeps the LLRs (in ``llr``, rows
+        ``rows``, in place, for the matching and the parking that follow) and the CFO of the
+        hypothesis whose LLRs correlate most, in standard deviations, with the transmitted bits of
+        their own Golay decisions. ``decoded``: the (header, bits) of ``llr``'s rows, entries
+        replaced in place."""
         p, n_hdr = self.params, self._hdr_syms
-        offsets = window_offsets(p, n_hdr)
-        starts = self._window_starts(bursts, [n_hdr] * len(bursts))
-        dc = np.repeat([b.dc for b in bursts], offsets.size)
+        n_w = window_offsets(p, n_hdr).size
+        starts = self._window_starts(bursts, [n_hdr] * len(bursts)).reshape(len(bursts), n_w)
+        dc = np.array([b.dc for b in bursts])
 
         def score(rows_llr, rows_bits) -> np.ndarray:
             corr = np.einsum("bi,bi->b", rows_llr, 2.0 * rows_bits - 1.0)
@@ -487,31 +506,78 @@ class Receiver:
         best = score(llr[rows], np.stack([decoded[i][1] for i in rows]))
         cfo = np.array([b.sync.cfo_hz for b in bursts])
         chosen = cfo.copy()
+        replaced = np.zeros(len(rows), bool)        # the first pass's LLRs replaced by a hypothesis's
         open_ = np.ones(len(rows), bool)
         step = HEADER_CFO_STEP * p.sample_rate_hz / p.n_fft
-        for k in HEADER_CFO_STEPS:
+        for ks in (HEADER_CFO_STEPS[:1], HEADER_CFO_STEPS[1:]):   # the first alone, then the rest in one batch
             idx = np.flatnonzero(open_)
-            if not idx.size:
-                break
-            sel = np.concatenate([np.arange(i * offsets.size, (i + 1) * offsets.size) for i in idx])
-            y = self._fft(starts[sel], np.repeat(cfo[idx] + k * step, offsets.size),
-                          dc[sel]).reshape(idx.size, offsets.size, -1)
-            trial = self._header_llr(self._header_eq(y, known_entries(p, n_hdr, n_hdr, None)))
-            self.stats["header_cfo_tries"] += idx.size
+            if not idx.size or not ks:
+                continue
+            n_k = len(ks)
+            hyp = np.repeat(idx, n_k)                # hypotheses burst by burst, each in the order of ks
+            f = cfo[hyp] + np.tile(ks, idx.size) * step
+            y = self._fft(starts[hyp].reshape(-1), np.repeat(f, n_w),
+                          np.repeat(dc[hyp], n_w)).reshape(hyp.size, n_w, -1)
+            trial = self._header_llr(self._header_cfo_eq(y, known_entries(p, n_hdr, n_hdr, None)))
+            self.stats["header_cfo_tries"] += hyp.size
             dec = decode_headers_bits(trial, p)
             sc = score(trial, np.stack([bits for _, bits in dec]))
-            for j, i in enumerate(idx.tolist()):
-                if dec[j][0] is not None:
+            miss = [n * n_k + int(np.argmax(sc[n * n_k: (n + 1) * n_k])) for n in range(idx.size)
+                    if all(d is None for d, _ in dec[n * n_k: (n + 1) * n_k])]   # per burst, its best hypothesis
+            if miss:
+                known = known_entries(p, n_hdr, n_hdr, np.stack([dec[j][1] for j in miss]))
+                for j, d in zip(miss, decode_headers_bits(self._header_llr(self._header_dd_eq(y[miss], known)), p)):
+                    if d[0] is not None:
+                        dec[j] = d
+            miss = [j for j in range(hyp.size) if dec[j][0] is None]
+            matched = set()
+            if miss and self._heard:
+                for j, header in zip(miss, match_headers(trial[miss], self._candidates(), p)):
+                    if header is not None:
+                        dec[j] = (header, encode_header(header, p))
+                        matched.add(j)
+            sc = score(trial, np.stack([bits for _, bits in dec]))
+            for n, i in enumerate(idx.tolist()):
+                block = range(n * n_k, (n + 1) * n_k)
+                j = next((j for j in block if dec[j][0] is not None), None)   # the nearest that decodes
+                if j is not None:
                     decoded[rows[i]] = dec[j]
                     open_[i] = False
-                elif sc[j] <= best[i] + (HEADER_CFO_MARGIN if chosen[i] == cfo[i] else 0.0):
-                    continue
+                    self.stats["header_matched"] += j in matched
+                else:
+                    j = block.start + int(np.argmax(sc[block]))
+                    if sc[j] <= best[i] + (0.0 if replaced[i] else HEADER_CFO_MARGIN):
+                        continue
                 best[i] = sc[j]
                 llr[rows[i]] = trial[j]
-                chosen[i] = cfo[i] + k * step
-        for b, f in zip(bursts, chosen.tolist()):
-            if f != b.sync.cfo_hz:
-                b.sync = LtfSync(b.sync.first_ltf, f, b.sync.metric)
+                chosen[i] = f[j]
+                replaced[i] = True
+        for header, _ in (decoded[r] for r in rows):
+            if header is not None:
+                self._hear(header)
+        for b, cfo_hz in zip(bursts, chosen.tolist()):
+            if cfo_hz != b.sync.cfo_hz:
+                b.sync = LtfSync(b.sync.first_ltf, cfo_hz, b.sync.metric)
+
+    def _search_parked(self, parked: list[tuple[_Burst, np.ndarray, int]]) -> list:
+        """The CFO search (``_header_cfo_search``, which matches each hypothesis's LLRs against the
+        heard streams' headers) run again on the parked headers that have not been searched since
+        those headers last changed, e.g. a stream's first control frame, parked before any of its
+        frames was heard; their LLRs (entries of ``parked``, replaced in place) become the best
+        hypothesis's. Returns (header or None, bits or None) per entry of ``parked``."""
+        out = [(None, None)] * len(parked)
+        again = [j for j, (_, _, seen) in enumerate(parked) if seen != self._heard_changes] if self._heard else []
+        if not again:
+            return out
+        searched = self._heard_changes
+        llr = np.stack([parked[j][1] for j in again])
+        found = decode_headers_bits(llr, self.params)
+        self._header_cfo_search([parked[j][0] for j in again], list(range(len(again))), llr, found)
+        for r, j in enumerate(again):
+            parked[j] = (parked[j][0], llr[r], searched)
+            if found[r][0] is not None:
+                out[j] = found[r]
+        return out
 
     def _fits(self, header: Header) -> bool:
         """Whether the payload a header announces is one the receiver takes: at most
@@ -581,11 +647,13 @@ class Receiver:
         shape = (header.mode, header.length, header.modulation, header.code_rate, header.level)
         if shape not in shapes:
             self._candidates_cache = None
+            self._heard_changes += 1
         shapes.add(shape)
         self._heard[key] = shapes
         while len(self._heard) > HEARD_STREAMS:
             self._heard.popitem(last=False)
             self._candidates_cache = None
+            self._heard_changes += 1
 
     def _candidates(self) -> list[Header]:
         """Every header the heard streams may still send: each frame index with each heard shape,
@@ -734,10 +802,9 @@ class Receiver:
         for the DC estimate)."""
         if self._real_end is not None:
             return
-        self._parked = [(b, row) for b, row in self._parked[-PARKED_HEADERS:]
-                        if b.trigger >= self._scan - PARKED_SAMPLES]
+        self._parked = [e for e in self._parked[-PARKED_HEADERS:] if e[0].trigger >= self._scan - PARKED_SAMPLES]
         need = min([b.trigger - self._history for b in self._bursts]
-                   + [b.trigger - self._history for b, _ in self._parked] + [self._scan - self._history,
+                   + [b.trigger - self._history for b, _, _ in self._parked] + [self._scan - self._history,
                                                                           self._scan - self._scan % STF_BLOCK])
         keep_from = min(max(need - self._offset, 0), self._buf.size)
         if keep_from > 0:

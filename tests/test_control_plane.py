@@ -239,6 +239,36 @@ def test_a_header_lost_to_a_cfo_error_is_found_at_a_nearby_hypothesis(monkeypatc
     rx = Receiver(P)
     (frame,) = rx.receive(x)
     assert frame.header.length == 200 and rx.stats["header_cfo_tries"] >= 1
-    assert abs(frame.cfo_hz) < 4000             # one step (0.98 kHz) back towards the true CFO, 0
+    assert abs(frame.cfo_hz) < 4000             # at least 2 steps (0.49 kHz) back towards the true CFO, 0
     monkeypatch.setattr(rx_module, "HEADER_CFO_STEPS", ())
+    assert Receiver(P).receive(x) == []
+
+
+def test_a_header_beyond_the_old_cfo_reach_decodes_at_low_snr(monkeypatch):
+    """An analog burst at -4 dB (AWGN) whose LTF search is made to err by 4 kHz, beyond the ±2.9 kHz
+    that the CFO search reached before issue 21's header changes (3 steps of 0.98 kHz, which
+    failed here): its header decodes at a hypothesis within a step of the true CFO, 0 (seed 8 of
+    0..19; the receiver of e61618e decoded 2 of them, this one 8), and no longer when the
+    search stops at ±2.9 kHz."""
+    from phy import rx as rx_module
+
+    tx = Transmitter(P, nonce=7)
+    b = tx.analog_burst(np.random.default_rng(1).normal(size=200), frame_index=0)
+    x0 = np.concatenate([np.zeros(3000, np.complex64), b, np.zeros(3000, np.complex64)])
+    power = float(np.mean(np.abs(b[: -P.idle_gap]) ** 2))
+    x = Channel(ChannelConfig(snr_db=-4.0, seed=8), P.sample_rate_hz).apply(x0, signal_power=power)
+    search = rx_module.ltf_search
+
+    def off_by_4khz(*args, **kwargs):
+        found = search(*args, **kwargs)
+        return None if found is None else dataclasses.replace(found, cfo_hz=found.cfo_hz + 4000.0)
+
+    monkeypatch.setattr(rx_module, "ltf_search", off_by_4khz)
+    rx = Receiver(P)
+    (frame,) = rx.receive(x)
+    assert frame.header.length == 200 and rx.stats["header_cfo_tries"] >= 1
+    assert abs(frame.cfo_hz) < 500
+    reach = 2900 / (P.sample_rate_hz / P.n_fft)            # ±2.9 kHz in subcarrier spacings
+    monkeypatch.setattr(rx_module, "HEADER_CFO_STEPS", tuple(k for k in rx_module.HEADER_CFO_STEPS
+                                                            if abs(k) * rx_module.HEADER_CFO_STEP <= reach))
     assert Receiver(P).receive(x) == []
