@@ -303,10 +303,9 @@ def bench(args, emit) -> int:
             from semantic.data import heldout_photos, photos_in_dirs
             photos = photos_in_dirs([args.photo_dir]) if args.photo_dir else heldout_photos()
             grid = BenchGrid(ratios=tuple(args.bandwidth_ratio), snrs=tuple(args.snr or (0.0, 5.0, 10.0, 15.0)),
-                             channels=tuple(args.latent_channel))
+                             channels=tuple(args.latent_channel), realisms=tuple(args.realism or ()))
             result = run_decoder_bench(args.out, photos, grid, weights=args.model, steps=args.steps, seeds=args.seeds,
-                                       quick=args.quick, reference=not args.no_reference,
-                                       realisms=args.realism)
+                                       quick=args.quick, reference=not args.no_reference)
             print(format_table(result))
     if args.json:
         emit(result, True)

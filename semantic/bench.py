@@ -4,7 +4,7 @@ Every photo is encoded once per bandwidth ratio (1/12, 1/24, 1/48); for each cha
 Rayleigh-like per-symbol fading, ``semantic.latent_channel``), each SNR (dB per real latent value =
 per complex channel use) and each noise seed, the sent values go through y = s + n and are decoded
 by every decoder the codec has: ``direct``, and where the codec holds a diffusion prior one
-``diffusion r=R`` row per realism R (``realisms``; default the codec's own) plus ``direct+unsharp``:
+``diffusion r=R`` row per realism R (``BenchGrid.realisms``; default the codec's own) plus ``direct+unsharp``:
 direct's output sharpened (unsharp mask: plus ``amount`` times its difference from a Gaussian blur
 of 1 px standard deviation) by the largest amount in
 ``UNSHARP_AMOUNTS`` that keeps its PSNR at or above the diffusion row's at the codec's default realism
@@ -57,18 +57,21 @@ UNSHARP = "direct+unsharp"
 
 @dataclass(frozen=True)
 class BenchGrid:
-    """The cells of the decoder benchmark: every bandwidth ratio × latent channel × SNR, plus one
-    ``lost`` cell per ratio.
+    """The cells of the decoder benchmark (every bandwidth ratio × latent channel × SNR, plus one
+    ``lost`` cell per ratio) and its diffusion rows.
 
     Attributes:
         ratios: bandwidth ratios, complex channel uses per real image value ('1/12', '1/24', '1/48').
         snrs: SNRs in dB per real latent value (= per complex channel use).
         channels: latent channels ('awgn', 'rayleigh'; ``semantic.latent_channel.CHANNELS``).
+        realisms: the diffusion decoder's realism (0..1) of each diffusion row; empty: the codec's
+            default. Unused for a codec without a diffusion prior.
     """
 
     ratios: tuple[str, ...] = ("1/12", "1/24", "1/48")
     snrs: tuple[float, ...] = SNRS_DB
     channels: tuple[str, ...] = CHANNELS
+    realisms: tuple[float, ...] = ()
 
 
 def _metrics(ref: np.ndarray, img: np.ndarray) -> list[float]:
@@ -138,20 +141,19 @@ def _time_per_tile(codec: SemanticCodec, steps: int, shape: tuple[int, int], rep
 
 def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: BenchGrid = BenchGrid(), *,
                       weights: str | Path | None = None, steps: int = 10, seeds: int = 3, quick: bool = False,
-                      reference: bool = True, realisms: tuple[float, ...] | None = None) -> dict:
+                      reference: bool = True) -> dict:
     """Run the benchmark, write ``out_dir/results.json`` and ``metrics.png``; returns the result dict.
 
     Args:
         out_dir: output folder (created).
         photos: {name: uint8 (H, W, 3)} to measure on (e.g. ``semantic.data.photos_in_dirs``).
-        grid: the bandwidth ratios, SNRs (dB) and latent channels ('awgn', 'rayleigh') of the cells.
+        grid: the bandwidth ratios, SNRs (dB) and latent channels ('awgn', 'rayleigh') of the cells,
+            and the realism of each diffusion row.
         weights: codec directory / hub id (None: shipped default).
         steps: diffusion solver steps.
         seeds: noise seeds per cell (>= 1; the spread needs >= 2).
         quick: every other SNR of ``grid.snrs`` and one timing repeat (for smoke tests).
         reference: also compute the ``avif@capacity`` row (about a second per photo and cell).
-        realisms: the diffusion decoder's realism per diffusion row (0..1; None: the codec's default);
-            unused for a codec without a diffusion prior.
     """
     ratios, snrs, channels = grid.ratios, grid.snrs, grid.channels
     if not photos:
@@ -161,7 +163,7 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     codec = SemanticCodec.from_pretrained(weights)
-    realisms = tuple(realisms) if realisms else (codec.default_realism,)
+    realisms = grid.realisms or (codec.default_realism,)
     if not all(0.0 <= r <= 1.0 for r in realisms):
         raise ValueError(f"realism values must be in [0, 1], got {list(realisms)}")
     diffusion = {diffusion_row(r): r for r in realisms} if "diffusion" in codec.methods else {}
@@ -328,9 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the result dict as JSON")
     a = p.parse_args(argv)
     photos = photos_in_dirs([a.photo_dir]) if a.photo_dir else heldout_photos()
-    grid = BenchGrid(ratios=tuple(a.bandwidth_ratio), snrs=tuple(a.snr), channels=tuple(a.latent_channel))
-    res = run_decoder_bench(a.out_dir, photos, grid, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick,
-                            realisms=a.realism)
+    grid = BenchGrid(ratios=tuple(a.bandwidth_ratio), snrs=tuple(a.snr), channels=tuple(a.latent_channel),
+                     realisms=tuple(a.realism or ()))
+    res = run_decoder_bench(a.out_dir, photos, grid, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick)
     print(json.dumps(res) if a.json else format_table(res))
     return 0
 

@@ -132,11 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         bar.update(1)
         bar.set_postfix(loss=f"{sum(losses[-100:]) / len(losses[-100:]):.4f}")
         if step % a.ckpt_every == 0 or step == a.steps:
-            best = _save(unet, sched, opt, out, step, time.time() - t0, losses, _val_loss(unet, val_set), best)
+            best = _save(unet, sched, opt, out, _record(step, t0, losses, unet, val_set), best)
             losses = []
     if losses:
-        best = _save(unet, sched, opt, out, step, time.time() - t0, losses, _val_loss(unet, val_set), best)
+        _save(unet, sched, opt, out, _record(step, t0, losses, unet, val_set), best)
     return 0
+
+
+def _record(step: int, t0: float, losses: list[float], unet: UNet2DModel, val_set: tuple) -> dict:
+    """The log line at ``step``: training time (s), mean training loss since the last line, validation loss."""
+    return {"step": step, "elapsed_s": round(time.time() - t0, 1), "loss": sum(losses) / max(len(losses), 1),
+            "val_loss": _val_loss(unet, val_set)}
 
 
 def _validation_batch(crops, sched: DDPMScheduler, dev: torch.device) -> tuple[torch.Tensor, ...]:
@@ -158,16 +164,16 @@ def _val_loss(unet: UNet2DModel, val_set: tuple[torch.Tensor, ...]) -> float:
     return float(err) / v.numel()
 
 
-def _save(unet, sched, opt, out: Path, step: int, elapsed: float, losses: list[float], val_loss: float,
-          best: float) -> float:
-    """Checkpoint (atomic), float16 weights (and ``best_prior`` when ``val_loss`` < ``best``), one log
-    line; returns the new best validation loss."""
+def _save(unet, sched, opt, out: Path, rec: dict, best: float) -> float:
+    """Checkpoint (atomic), float16 weights (and ``best_prior`` when ``rec['val_loss']`` is the lowest
+    so far, ``best`` before it), the log line ``rec``; returns the new best validation loss."""
     ckpt = out / "checkpoints"
     ckpt.mkdir(exist_ok=True)
+    val_loss = rec["val_loss"]
     best = min(best, val_loss)
     tmp = ckpt / "state.pt.tmp"
-    torch.save({"unet": unet.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed_s": elapsed,
-                "best_val": best}, tmp)
+    torch.save({"unet": unet.state_dict(), "opt": opt.state_dict(), "step": rec["step"],
+                "elapsed_s": rec["elapsed_s"], "best_val": best}, tmp)
     tmp.replace(ckpt / "state.pt")
     half = copy.deepcopy(unet).to("cpu", torch.float16)
     half.save_pretrained(out / "prior")
@@ -175,8 +181,7 @@ def _save(unet, sched, opt, out: Path, step: int, elapsed: float, losses: list[f
         half.save_pretrained(out / "best_prior")
     sched.save_pretrained(out / "scheduler")
     with (out / "prior_log.jsonl").open("a") as f:
-        f.write(json.dumps({"step": step, "elapsed_s": round(elapsed, 1), "loss": sum(losses) / max(len(losses), 1),
-                            "val_loss": val_loss, "best": val_loss == best}) + "\n")
+        f.write(json.dumps({**rec, "best": val_loss == best}) + "\n")
     return best
 
 

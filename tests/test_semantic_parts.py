@@ -311,8 +311,8 @@ def test_decoder_bench_rows_for_a_codec_with_a_prior(tmp_path):
     (tmp_path / "photos").mkdir()
     Image.fromarray(load_photo("chelsea")[:64, :128]).save(tmp_path / "photos" / "0.png")
     res = run_decoder_bench(tmp_path / "out", photos_in_dirs([tmp_path / "photos"]),
-                            BenchGrid(ratios=("1/24",), snrs=(5.0,), channels=("awgn",)), weights=tmp_path / "codec",
-                            steps=3, seeds=2, quick=True, reference=False, realisms=(1.0, 0.0))
+                            BenchGrid(ratios=("1/24",), snrs=(5.0,), channels=("awgn",), realisms=(1.0, 0.0)),
+                            weights=tmp_path / "codec", steps=3, seeds=2, quick=True, reference=False)
     assert res["decoders"] == ["direct", diffusion_row(1.0), diffusion_row(0.0), UNSHARP]
     cell = res["quality"]["1/24 awgn 5 dB"]
     for k in ("psnr_db", "gmsd", "hf_ratio"):
@@ -328,7 +328,7 @@ def test_decoder_bench_rows_for_a_codec_with_a_prior(tmp_path):
     assert hf_energy_ratio(ref, sharp) > 1.2 * hf_energy_ratio(ref, blurred)
     assert sharpened_to(ref, blurred, 99.0) is blurred              # no amount keeps an impossible floor
     with pytest.raises(ValueError, match="realism"):
-        run_decoder_bench(tmp_path / "o2", {"a": ref}, weights=tmp_path / "codec", realisms=(1.5,))
+        run_decoder_bench(tmp_path / "o2", {"a": ref}, BenchGrid(realisms=(1.5,)), weights=tmp_path / "codec")
 
 
 def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
