@@ -218,24 +218,33 @@ def test_the_whole_preamble_refines_the_cfo():
     assert np.std(err_all) < 0.85 * np.std(err_ltf)
 
 
-def test_a_header_lost_to_a_cfo_error_is_found_at_a_nearby_hypothesis(monkeypatch):
-    """An analog burst at -2 dB whose LTF search is made to err by 5 kHz: its header fails Golay +
-    CRC at that CFO and decodes at one of the hypotheses around it (``Receiver._header_cfo_search``;
-    seed 1 of 0..19, where 15 headers decode without the search and 16 with it)."""
+def _burst_with_cfo_error(monkeypatch, snr_db: float, seed: int, error_hz: float) -> np.ndarray:
+    """An analog burst (200 values) through AWGN at ``snr_db`` (noise seed ``seed``), with the
+    receiver's LTF search patched to err by ``error_hz`` in its CFO estimate."""
     from phy import rx as rx_module
 
     tx = Transmitter(P, nonce=7)
     b = tx.analog_burst(np.random.default_rng(1).normal(size=200), frame_index=0)
     x0 = np.concatenate([np.zeros(3000, np.complex64), b, np.zeros(3000, np.complex64)])
     power = float(np.mean(np.abs(b[: -P.idle_gap]) ** 2))
-    x = Channel(ChannelConfig(snr_db=-2.0, seed=1), P.sample_rate_hz).apply(x0, signal_power=power)
+    x = Channel(ChannelConfig(snr_db=snr_db, seed=seed), P.sample_rate_hz).apply(x0, signal_power=power)
     search = rx_module.ltf_search
 
-    def off_by_5khz(*args, **kwargs):
+    def off(*args, **kwargs):
         found = search(*args, **kwargs)
-        return None if found is None else dataclasses.replace(found, cfo_hz=found.cfo_hz + 5000.0)
+        return None if found is None else dataclasses.replace(found, cfo_hz=found.cfo_hz + error_hz)
 
-    monkeypatch.setattr(rx_module, "ltf_search", off_by_5khz)
+    monkeypatch.setattr(rx_module, "ltf_search", off)
+    return x
+
+
+def test_a_header_lost_to_a_cfo_error_is_found_at_a_nearby_hypothesis(monkeypatch):
+    """An analog burst at -2 dB whose LTF search is made to err by 5 kHz: its header fails Golay +
+    CRC at that CFO and decodes at one of the hypotheses around it (``Receiver._header_cfo_search``;
+    seed 1 of 0..19, where 15 headers decode without the search and 16 with it)."""
+    from phy import rx as rx_module
+
+    x = _burst_with_cfo_error(monkeypatch, -2.0, 1, 5000.0)
     rx = Receiver(P)
     (frame,) = rx.receive(x)
     assert frame.header.length == 200 and rx.stats["header_cfo_tries"] >= 1
@@ -252,18 +261,7 @@ def test_a_header_beyond_the_old_cfo_reach_decodes_at_low_snr(monkeypatch):
     search stops at ±2.9 kHz."""
     from phy import rx as rx_module
 
-    tx = Transmitter(P, nonce=7)
-    b = tx.analog_burst(np.random.default_rng(1).normal(size=200), frame_index=0)
-    x0 = np.concatenate([np.zeros(3000, np.complex64), b, np.zeros(3000, np.complex64)])
-    power = float(np.mean(np.abs(b[: -P.idle_gap]) ** 2))
-    x = Channel(ChannelConfig(snr_db=-4.0, seed=8), P.sample_rate_hz).apply(x0, signal_power=power)
-    search = rx_module.ltf_search
-
-    def off_by_4khz(*args, **kwargs):
-        found = search(*args, **kwargs)
-        return None if found is None else dataclasses.replace(found, cfo_hz=found.cfo_hz + 4000.0)
-
-    monkeypatch.setattr(rx_module, "ltf_search", off_by_4khz)
+    x = _burst_with_cfo_error(monkeypatch, -4.0, 8, 4000.0)
     rx = Receiver(P)
     (frame,) = rx.receive(x)
     assert frame.header.length == 200 and rx.stats["header_cfo_tries"] >= 1
