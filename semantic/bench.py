@@ -84,8 +84,8 @@ def diffusion_row(realism: float) -> str:
 
 
 def sharpened_to(ref: np.ndarray, img: np.ndarray, floor_db: float) -> np.ndarray:
-    """uint8 ``img`` sharpened by the largest amount of ``UNSHARP_AMOUNTS`` whose PSNR against ``ref``
-    stays >= ``floor_db`` (``img`` itself when none does)."""
+    """uint8 ``img`` sharpened by ``UNSHARP_AMOUNTS`` in increasing order, stopping before the first
+    amount whose PSNR against ``ref`` falls below ``floor_db`` (``img`` itself when the smallest does)."""
     from scipy.ndimage import gaussian_filter
     x = img.astype(np.float64)
     detail = x - gaussian_filter(x, sigma=(1.0, 1.0, 0.0))
