@@ -26,10 +26,10 @@ def _add_decoder_args(p: argparse.ArgumentParser) -> None:
                    help="how semantic frames are decoded (default: the model's, see its codec_config.json: "
                         "direct for the shipped model; diffusion needs a model with a diffusion prior)")
     p.add_argument("--steps", type=int, default=10,
-                   help="diffusion decoder: DDIM steps, one UNet evaluation each (default 10)")
+                   help="diffusion decoder: UNet evaluations (ancestral DDIM steps; default 10)")
     p.add_argument("--realism", type=float, default=None,
-                   help="diffusion decoder: 0 = the direct decoder's (posterior-mean) estimate, 1 = a posterior "
-                        "sample from pure noise; between: the start noise level and DDIM eta (default: the model's)")
+                   help="diffusion decoder: 0 = the prior's posterior-mean estimate (one UNet evaluation), 1 = a "
+                        "posterior sample; between: the sampler stops at noise level 1 - realism (default: the model's)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the channel and the decoder")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
 
@@ -170,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--photo-dir", default=None,
                    help="decoder: folder of photos to measure on (default: the packaged held-out photos)")
+    p.add_argument("--max-photos", type=int, default=None,
+                   help="decoder: only the first N photos of --photo-dir, sorted by name (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="decoder: noise seeds per cell (default 3)")
-    p.add_argument("--steps", type=int, default=10, help="decoder: diffusion steps (default 10)")
+    p.add_argument("--steps", type=int, default=10, help="decoder: diffusion UNet evaluations (default 10)")
     p.add_argument("--realism", type=float, nargs="+", default=None,
                    help="decoder: one diffusion row per realism value, 0..1 (default: the model's; only for a "
                         "model with a diffusion prior)")

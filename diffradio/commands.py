@@ -302,6 +302,10 @@ def bench(args, emit) -> int:
             from semantic.bench import BenchGrid, format_table, run_decoder_bench
             from semantic.data import heldout_photos, photos_in_dirs
             photos = photos_in_dirs([args.photo_dir]) if args.photo_dir else heldout_photos()
+            if args.max_photos is not None:
+                if args.max_photos < 1:
+                    raise ValueError(f"--max-photos must be >= 1, got {args.max_photos}")
+                photos = dict(list(photos.items())[: args.max_photos])
             grid = BenchGrid(ratios=tuple(args.bandwidth_ratio), snrs=tuple(args.snr or (0.0, 5.0, 10.0, 15.0)),
                              channels=tuple(args.latent_channel), realisms=tuple(args.realism or ()))
             result = run_decoder_bench(args.out, photos, grid, weights=args.model, steps=args.steps, seeds=args.seeds,

@@ -28,6 +28,18 @@ from semantic.latent_codec import ProjectedLatentCodec
 from semantic.train import validate, validation_crops
 
 
+def named_folders(candidates: list[str], holding: str = "") -> list[tuple[str, str]] | None:
+    """NAME=FOLDER arguments as (name, folder) pairs, each folder existing (and holding the sub-folder
+    ``holding`` when given); None after one error line on stderr when one is not."""
+    named = [tuple(c.split("=", 1)) for c in candidates]
+    for item in named:
+        if len(item) != 2 or not (Path(item[1]) / holding).is_dir():
+            print(f"error: {'='.join(item)!r} is not NAME=FOLDER with an existing folder"
+                  + (f" holding {holding}/" if holding else ""), file=sys.stderr)
+            return None
+    return named
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("candidates", nargs="+", help="NAME=FOLDER, a ProjectedLatentCodec model folder")
@@ -36,11 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--note", default="", help="how the candidates were made (written to the file)")
     p.add_argument("--out", default="docs/results/model_selection_validation.json")
     args = p.parse_args(argv)
-    named = [c.split("=", 1) for c in args.candidates]
-    for item in named:
-        if len(item) != 2 or not Path(item[1]).is_dir():
-            print(f"error: {'='.join(item)!r} is not NAME=FOLDER with an existing folder", file=sys.stderr)
-            return 2
+    named = named_folders(args.candidates)
+    if named is None:
+        return 2
     _, val_set = split_train_val(photos_in_dirs([args.photo_dir]), args.val_every)
     t0 = time.process_time()
     results, val = {}, validation_crops(val_set)

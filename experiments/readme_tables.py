@@ -217,7 +217,9 @@ def _render_decoder(path: Path) -> str:
     lines.append(f"PSNR dB / MS-SSIM (GMSD / high-frequency energy ratio); {result['n_photos']} photos, "
                  f"{result['seeds']} noise seeds per cell (AVIF at capacity: seed 0), {result['torch_threads']} torch "
                  f"thread(s); decode time of the default decoder at 1/24: {t['single_tile']:.3f} s for one 64×64 tile, "
-                 f"{t['768x512']:.3f} s per tile of a 768×512 image.")
+                 f"{t['768x512']:.3f} s per tile of a 768×512 image"
+                 + (f"; diffusion (realism {d['realism']:g}, {d['steps']} steps): {d['single_tile']:.3f} s / "
+                    f"{d['768x512']:.3f} s." if (d := result.get("s_per_tile_diffusion")) else "."))
     return "\n".join(lines)
 
 

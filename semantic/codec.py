@@ -3,7 +3,7 @@
 A codec directory (``save_pretrained`` / ``from_pretrained``) holds ``latent_codec/`` (a
 :class:`semantic.latent_codec.ProjectedLatentCodec` in diffusers format, float16 safetensors when
 shipped), ``codec_config.json`` (the default decoder and realism), optionally ``prior/`` and
-``scheduler/`` (a diffusion prior over the latent space, ``semantic.prior_train``: it enables the
+``scheduler/`` (a conditional diffusion prior over the latent space, ``semantic.prior_train``: it enables the
 ``diffusion`` decoder, ``semantic.posterior``) and, from ``diffradio train``, ``data_split.json``
 (its training photos).  A hub id (``owner/name``) loads the same layout from the
 Hugging Face hub's local cache (downloaded once where there is network access).
@@ -92,8 +92,9 @@ class SemanticCodec:
         model: the network (frozen TAEF2 encoder, nested projection, channel-aware decoder).
         default_method: what ``decode`` does when no method is named (``'direct'`` unless the codec
             holds a diffusion prior).
-        prior, scheduler: a diffusers ``UNet2DModel`` over the standardised latents and its
-            ``DDPMScheduler`` (``semantic.prior_train``), or None: the ``diffusion`` decoder.
+        prior, scheduler: a diffusers ``UNet2DModel`` over the standardised latents, conditioned on
+            the received values, and its ``DDPMScheduler`` (``semantic.prior_train``), or None: the
+            ``diffusion`` decoder.
         default_realism: the diffusion decoder's realism when ``decode`` is given none (0 =
             posterior-mean estimate, 1 = posterior sample; ``semantic.posterior``).
     """

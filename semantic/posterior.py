@@ -1,25 +1,49 @@
-"""Posterior inference over the TAEF2 latent space with a diffusion prior: y = P_k (z - mu) + n.
+"""Posterior inference over the TAEF2 latent space with a conditional diffusion prior: y = P_k (z - mu) + n.
 
 The receiver knows the operator (the codec's projection P_k, k = 32, 16 or 8 rows) and each received
 value's noise variance (inf = lost).  With the prior's standardised latents x = (z - mu) / s (s: the
 per-channel standard deviation of the training latents, as ``semantic.prior_train`` trains it) the
 model per 8x8-pixel position is y = H x + n, H = P_k diag(s) (k x 32).
 
-:func:`posterior_latents` starts from the direct decoder's estimate (LMMSE + restorer: the
-posterior-mean end), noises it to the diffusion time that ``realism`` sets and runs DDIM steps
-back to time 0.  At every step the prior's x0 prediction is corrected by the measurements, per position
-and in closed form, as the Gaussian posterior of x0 given y when x0's prior is N(x0_hat, rho_t^2 I),
-rho_t^2 = 1 - abar_t the prior's error variance at that step for unit-variance data (the Gaussian
-approximation of Pi-GDM, Song et al. 2023): received values hold the estimate to them in proportion to their
-precision, lost ones leave it to the prior and the neighbourhood the UNet sees.  ``realism`` sets
-both the start time (t = realism * T) and the DDIM noise (eta = realism): 0 is the direct
-decoder's estimate itself, 1 a posterior sample from pure noise.
+The prior is a UNet conditioned on what the direct decoder knows (:func:`conditioning`: the
+restored estimate and the LMMSE error variance per latent), trained with the channel in the loop to
+predict the clean latents x0 from a noised x_t (:func:`predict_x0`).  :func:`posterior_latents` runs
+ancestral DDIM sampling (eta = 1) from pure noise at t = T towards t = 0 and stops at
+t_end = (1 - realism) * T, returning the x0 prediction there: realism 0 is one UNet evaluation, the
+model's posterior mean E[x0 | y]; realism 1 a posterior sample; between them the estimate given y and
+x at t_end, a sample's detail down to that noise level.  At every step the x0 prediction is
+corrected by the measurements, per position and in closed form, as the Gaussian posterior of x0 given
+y when x0's prior is N(x0_hat, rho_t^2 I), rho_t^2 = 1 - abar_t (the Gaussian approximation of Pi-GDM,
+Song et al. 2023): received values hold the estimate to them in proportion to their precision, lost
+ones leave it to the prior and the neighbourhood the UNet sees.
 """
 from __future__ import annotations
 
 import torch
 
 from semantic.latent_codec import ProjectedLatentCodec, received_precision
+
+
+def conditioning(model: ProjectedLatentCodec, y: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
+    """What the conditional prior sees of the received values: (B, 64, h, w), the restored estimate and
+    the log of the LMMSE error variance per latent (``ProjectedLatentCodec.restore_white``), both in
+    prior-standardised units, for y and noise_var (B, k, h, w; inf = lost)."""
+    return torch.cat(model.restore_white(y, noise_var), 1)
+
+
+def predict_x0(prior, x: torch.Tensor, t: torch.Tensor, abar: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """The conditional prior's estimate of the clean standardised latents x0 (B, 32, h, w) from
+    x = sqrt(abar) x0 + sqrt(1 - abar) eps at times ``t`` (B,) with cumulative alphas ``abar`` (B, 1, 1, 1),
+    given ``cond`` (:func:`conditioning`).
+
+    The UNet adds a correction to the Gaussian combination of its two measurements of x0: x / sqrt(abar)
+    (noise variance (1 - abar) / abar) and the restored estimate (error variance taken as the LMMSE
+    one), each weighted by its precision.  Its last layer starts at zero, so an untrained prior is
+    that combination: the restored estimate at t = T, x itself near t = 0."""
+    est, log_err = cond.chunk(2, 1)
+    prec_x, prec_est = abar / (1 - abar), torch.exp(-log_err)
+    base = (prec_x * x / abar.sqrt() + prec_est * est) / (prec_x + prec_est)
+    return base + prior(torch.cat([x, cond], 1), t).sample
 
 
 def _consistent(x0: torch.Tensor, y: torch.Tensor, prec: torch.Tensor, h: torch.Tensor,
@@ -37,6 +61,16 @@ def _consistent(x0: torch.Tensor, y: torch.Tensor, prec: torch.Tensor, h: torch.
     return x.reshape(b, hh, ww, c).permute(0, 3, 1, 2)
 
 
+def sampling_times(n_train: int, steps: int, realism: float) -> list[int]:
+    """The decreasing diffusion times at which the sampler evaluates the prior: ``steps`` times evenly
+    spaced from T = n_train - 1 down to t_end = (1 - realism) * T (rounded, duplicates dropped), where
+    for t_end = 0 the spacing runs to 0 and 0 itself is left out (a step to t = 0 keeps the x0
+    prediction made before it)."""
+    t_end = round((1.0 - realism) * (n_train - 1))
+    grid = torch.linspace(n_train - 1, t_end, steps + 1)[:-1] if t_end == 0 else torch.linspace(n_train - 1, t_end, steps)
+    return sorted(set(grid.round().long().tolist()), reverse=True)
+
+
 @torch.no_grad()
 def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Tensor, noise_var: torch.Tensor,
                       *, steps: int = 10, realism: float = 1.0, seed: int = 0) -> torch.Tensor:
@@ -45,37 +79,34 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
 
     Args:
         model: the codec network (projection, latent statistics, restorer).
-        prior: a diffusers ``UNet2DModel`` over standardised latents, v-prediction.
+        prior: a diffusers ``UNet2DModel`` from (x_t, conditioning) to a correction of x0
+            (``semantic.prior_train``).
         scheduler: its ``DDPMScheduler`` (for the cumulative alphas).
-        steps: DDIM steps (UNet evaluations) from the start time to 0.
-        realism: 0..1, the start time as a fraction of the schedule and the DDIM eta.
+        steps: UNet evaluations from T to the stopping time (``sampling_times``; one for realism 0).
+        realism: 0..1, the stopping time (1 - realism) * T: 0 the posterior mean, 1 a posterior sample.
         seed: seed of the start noise and the DDIM noise (same seed, same latents).
     """
     if not 0.0 <= realism <= 1.0:
         raise ValueError(f"realism={realism} must be in [0, 1] (0 = posterior-mean estimate, 1 = posterior sample)")
     if steps < 1:
         raise ValueError(f"steps={steps} must be >= 1")
-    z = model.restore(y, noise_var)
-    if realism == 0.0:
-        return z
     mu = model.latent_mean[:, None, None]
     s = model.latent_cov.diagonal().sqrt()
     h = model.projection(y.shape[1]) * s[None, :]
     y0, prec = received_precision(y, noise_var)
-    abar = scheduler.alphas_cumprod.double()
-    t_start = round(realism * (len(abar) - 1))
-    times = sorted(set(torch.linspace(t_start, 0, steps + 1).round().long().tolist()), reverse=True)
+    cond = conditioning(model, y, noise_var)
+    abar = scheduler.alphas_cumprod.float()
+    times = sampling_times(len(abar), steps, realism)
     gen = torch.Generator().manual_seed(seed)
-    x0 = (z - mu) / s[:, None, None]
-    a = float(abar[t_start])
-    x = a ** 0.5 * x0 + (1 - a) ** 0.5 * torch.randn(x0.shape, generator=gen)
-    for t, t_prev in zip(times[:-1], times[1:]):
-        a, a_prev = float(abar[t]), float(abar[t_prev])
-        v = prior(x, torch.tensor([t])).sample
-        x0 = _consistent(a ** 0.5 * x - (1 - a) ** 0.5 * v, y0, prec, h, max(1 - a, 1e-6))
-        eps = (x - a ** 0.5 * x0) / (1 - a) ** 0.5
-        sigma = realism * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)) ** 0.5
-        x = a_prev ** 0.5 * x0 + max(1 - a_prev - sigma ** 2, 0.0) ** 0.5 * eps
-        if sigma > 0:
-            x = x + sigma * torch.randn(x.shape, generator=gen)
+    x = torch.randn((cond.shape[0], mu.shape[0], *cond.shape[2:]), generator=gen)
+    for t, t_next in zip(times, times[1:] + [None]):
+        a = abar[t]
+        x0 = predict_x0(prior, x, torch.tensor([t]), a.reshape(1, 1, 1, 1), cond)
+        x0 = _consistent(x0, y0, prec, h, max(float(1 - a), 1e-6))
+        if t_next is not None:                      # ancestral DDIM step (eta = 1) to t_next
+            a_next = abar[t_next]
+            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+            sigma = ((1 - a_next) / (1 - a) * (1 - a / a_next)).sqrt()
+            x = a_next.sqrt() * x0 + (1 - a_next - sigma ** 2).clamp_min(0).sqrt() * eps \
+                + sigma * torch.randn(x.shape, generator=gen)
     return x0 * s[:, None, None] + mu

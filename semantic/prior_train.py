@@ -1,29 +1,35 @@
-"""Train a diffusion prior over whole latent maps of a codec's encoder (issue 18).
+"""Train the conditional diffusion prior over whole latent maps of a codec's encoder (issue 18).
 
-The prior learns p(x) for the standardised latents x = (z - mu) / sigma of the codec given by
-``--codec`` (a codec folder, as ``--model`` takes; default: the shipped one): z are its encoder's
-latents of the training photos, mu and sigma the per-channel mean and standard deviation from its
-``latent_mean`` / ``latent_cov``, so that the prior and ``semantic.posterior`` agree on the latent
-space whether the encoder is the published TAEF2 one or a fine-tuned one.  The photos are split as
-``diffradio train`` splits them (``--val-every``), encoded once at ``--scales`` and mirrored
-(``OUT/latent_cache.pt``, keyed by the codec's fingerprint: training never runs the image encoder
-again).  Model: diffusers ``UNet2DModel`` over (32, crop, crop) latent crops; schedule:
-``DDPMScheduler`` (cosine, v-prediction).
+The prior learns p(x | what the direct decoder knows) for the standardised latents
+x = (z - mu) / sigma of the codec given by ``--codec`` (a codec folder, as ``--model`` takes; default:
+the shipped one): z are its encoder's latents of the training photos, mu and sigma the per-channel
+mean and standard deviation from its ``latent_mean`` / ``latent_cov``, so that the prior and
+``semantic.posterior`` agree on the latent space whether the encoder is the published TAEF2 one or a
+fine-tuned one.  The photos are split as ``diffradio train`` splits them (``--val-every``), encoded
+once at ``--scales`` and mirrored (``OUT/latent_cache.pt``, keyed by the codec's fingerprint: training
+never runs the image encoder again).  Each step sends a batch of latent crops through a channel drawn as
+``diffradio train`` draws them (SNR -2..20 dB, Rayleigh fading, ratio 1/12, 1/24 or 1/48, lost
+tiles), receives them with the codec's LMMSE estimate and restorer (frozen), noises the clean crops
+to a random time and trains the UNet to predict them, given the noised crops and the receiver's
+estimate and error variance (``semantic.posterior.predict_x0``; loss: mean square error on x0).
+Model: diffusers ``UNet2DModel`` over (96, crop, crop) inputs; schedule: ``DDPMScheduler`` (cosine).
 
 Every ``--ckpt-every`` steps: a checkpoint for resuming (weights and optimizer) in ``OUT/checkpoints``,
 the float16 weights in ``OUT/prior`` and ``OUT/scheduler``, and a line in ``OUT/prior_log.jsonl`` with
-the mean training loss and the validation loss (the v-prediction MSE on a fixed set of validation
-crops, times and noises, so that lines compare); ``OUT/best_prior`` keeps the weights with the lowest
-validation loss.  Runs on a GPU when torch sees one.  Copy ``prior/`` and ``scheduler/`` (or
-``best_prior/`` as ``prior/``) into a codec folder to give it the ``diffusion`` decoder.
+the mean training loss and the validation loss (the x0 MSE on a fixed set of validation crops,
+channels, times and noises, so that lines compare; step 0 is the untrained prior); ``OUT/best_prior``
+keeps the weights with the lowest validation loss.  Runs on a GPU when torch sees one.  Copy
+``prior/`` and ``scheduler/`` (or ``best_prior/`` as ``prior/``) into a codec folder to give it the
+``diffusion`` decoder.
 
-Usage: python -m semantic.prior_train --codec checkpoints/codec-v5 --out runs/prior-v5 --time-s 3600
+Usage: python -m semantic.prior_train --codec semantic/weights/default --out runs/cprior --time-s 3600
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import math
 import time
 from pathlib import Path
 
@@ -32,6 +38,8 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from tqdm import tqdm
 
+from semantic.latent_channel import transmit
+from semantic.posterior import predict_x0
 from semantic.taef2 import DOWNSAMPLE
 
 #: Validation crops per loss evaluation (fixed crops, times and noises).
@@ -39,15 +47,40 @@ VAL_CROPS = 64
 
 
 def make_prior(channels: int = 32, widths: tuple[int, ...] = (64, 128, 128)) -> UNet2DModel:
-    """A UNet over (channels, h, w) latent maps, h and w multiples of 2**(len(widths) - 1)."""
+    """A UNet from (x_t, conditioning) (3 * channels, h, w) to a correction of x0 (channels, h, w)
+    (``semantic.posterior.predict_x0``), h and w multiples of 2**(len(widths) - 1); its last layer
+    starts at zero."""
     n = len(widths)
-    return UNet2DModel(in_channels=channels, out_channels=channels, block_out_channels=widths, layers_per_block=2,
+    unet = UNet2DModel(in_channels=3 * channels, out_channels=channels, block_out_channels=widths, layers_per_block=2,
                        down_block_types=("DownBlock2D",) * (n - 1) + ("AttnDownBlock2D",),
                        up_block_types=("AttnUpBlock2D",) + ("UpBlock2D",) * (n - 1), norm_num_groups=32)
+    torch.nn.init.zeros_(unet.conv_out.weight)
+    torch.nn.init.zeros_(unet.conv_out.bias)
+    return unet
 
 
 def make_scheduler() -> DDPMScheduler:
-    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="sample")
+
+
+def training_batch(codec, x0: torch.Tensor, sched: DDPMScheduler, gen: torch.Generator,
+                   t: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    """(x_t, t, abar_t, conditioning, x0) for standardised latent crops x0 (B, 32, h, w): each crop sent
+    through a channel drawn as ``diffradio train`` draws them (``semantic.train.channel_draw``: SNR,
+    fading, ratio, lost tiles) and received by the codec, and noised to times ``t`` (B,) (default:
+    uniform random)."""
+    from semantic.posterior import conditioning
+    from semantic.train import FinetuneConfig, channel_draw
+    model = codec.model
+    z = x0 * model.latent_cov.diagonal().sqrt()[:, None, None] + model.latent_mean[:, None, None]
+    var = channel_draw(tuple(z.shape), FinetuneConfig(), model.config.tile, gen)
+    with torch.no_grad():
+        cond = conditioning(model, transmit(model.project(z, z.shape[1]), var, gen), var)
+    if t is None:
+        t = torch.randint(0, sched.config.num_train_timesteps, (x0.shape[0],), generator=gen)
+    abar = sched.alphas_cumprod[t].reshape(-1, 1, 1, 1)
+    xt = abar.sqrt() * x0 + (1 - abar).sqrt() * torch.randn(x0.shape, generator=gen)
+    return xt, t, abar, cond, x0
 
 
 def standardised_pairs(codec, photos: dict[str, np.ndarray], scales, cache: Path, mirror: bool) -> list:
@@ -77,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-mirror", action="store_true", help="do not add mirrored photos to the training set")
     p.add_argument("--crop", type=int, default=16, help="latent crop side (positions; 16 = 128 pixels)")
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--steps", type=int, default=100_000, help="training steps (the learning rate decays to 0 there)")
     p.add_argument("--time-s", type=float, default=0.0, help="stop after this much training time (0 = none)")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ckpt-every", type=int, default=250)
@@ -103,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: no photo is at least {a.crop * DOWNSAMPLE} pixels on each side; lower --crop")
     unet, sched = make_prior().to(dev), make_scheduler()
     opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.0)
-    val_set = _validation_batch(val_crops, sched, dev)
+    val_set = _validation_batch(codec, val_crops, sched, dev)
     ckpt = out / "checkpoints" / "state.pt"
     step, elapsed, best = 0, 0.0, float("inf")
     if ckpt.exists():
@@ -111,18 +144,18 @@ def main(argv: list[str] | None = None) -> int:
         unet.load_state_dict(state["unet"])
         opt.load_state_dict(state["opt"])
         step, elapsed, best = state["step"], state["elapsed_s"], state.get("best_val", float("inf"))
+    else:
+        best = _save(unet, sched, opt, out, _record(0, time.time(), [], unet, val_set), best)
     gen = torch.Generator().manual_seed(step)
     t0, losses = time.time() - elapsed, []
     bar = tqdm(total=a.steps, initial=step, desc="prior")
     while step < a.steps and not (a.time_s and time.time() - t0 >= a.time_s):
         unet.train()
-        x0 = train_crops.sample(a.batch, gen)[1].to(dev)
-        noise = torch.randn(x0.shape, generator=gen).to(dev)
-        t = torch.randint(0, sched.config.num_train_timesteps, (a.batch,), generator=gen).to(dev)
-        loss = torch.nn.functional.mse_loss(unet(sched.add_noise(x0, noise, t), t).sample,
-                                            sched.get_velocity(x0, noise, t))
-        for g in opt.param_groups:
-            g["lr"] = a.lr * min(1.0, (step + 1) / 200)
+        xt, t, abar, cond, x0 = (v.to(dev) for v in training_batch(codec, train_crops.sample(a.batch, gen)[1],
+                                                                      sched, gen))
+        loss = torch.nn.functional.mse_loss(predict_x0(unet, xt, t, abar, cond), x0)
+        for g in opt.param_groups:   # 200 warm-up steps, then cosine decay to 0 at --steps
+            g["lr"] = a.lr * min(1.0, (step + 1) / 200) * 0.5 * (1.0 + math.cos(math.pi * step / a.steps))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -141,27 +174,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def _record(step: int, t0: float, losses: list[float], unet: UNet2DModel, val_set: tuple) -> dict:
     """The log line at ``step``: training time (s), mean training loss since the last line, validation loss."""
-    return {"step": step, "elapsed_s": round(time.time() - t0, 1), "loss": sum(losses) / max(len(losses), 1),
+    return {"step": step, "elapsed_s": round(time.time() - t0, 1), "loss": sum(losses) / len(losses) if losses else None,
             "val_loss": _val_loss(unet, val_set)}
 
 
-def _validation_batch(crops, sched: DDPMScheduler, dev: torch.device) -> tuple[torch.Tensor, ...]:
-    """Fixed (x_t, t, v target) for VAL_CROPS validation crops, times spread over the schedule."""
+def _validation_batch(codec, crops, sched: DDPMScheduler, dev: torch.device) -> tuple[torch.Tensor, ...]:
+    """Fixed :func:`training_batch` of VAL_CROPS validation crops, channels and noises, times spread
+    over the schedule."""
     gen = torch.Generator().manual_seed(1234)
-    x0 = crops.sample(VAL_CROPS, gen)[1]
-    noise = torch.randn(x0.shape, generator=gen)
     t = torch.linspace(0, sched.config.num_train_timesteps - 1, VAL_CROPS).round().long()
-    return sched.add_noise(x0, noise, t).to(dev), t.to(dev), sched.get_velocity(x0, noise, t).to(dev)
+    return tuple(v.to(dev) for v in training_batch(codec, crops.sample(VAL_CROPS, gen)[1], sched, gen, t))
 
 
 @torch.no_grad()
 def _val_loss(unet: UNet2DModel, val_set: tuple[torch.Tensor, ...]) -> float:
-    """Mean v-prediction MSE over the fixed validation batch (evaluated in chunks of 16)."""
+    """Mean x0 MSE over the fixed validation batch (evaluated in chunks of 16)."""
     unet.eval()
-    xt, t, v = val_set
-    err = sum(torch.nn.functional.mse_loss(unet(xt[i:i + 16], t[i:i + 16]).sample, v[i:i + 16], reduction="sum")
-              for i in range(0, len(t), 16))
-    return float(err) / v.numel()
+    xt, t, abar, cond, x0 = val_set
+    err = sum(torch.nn.functional.mse_loss(predict_x0(unet, *(v[i:i + 16] for v in (xt, t, abar, cond))),
+                                           x0[i:i + 16], reduction="sum") for i in range(0, len(t), 16))
+    return float(err) / x0.numel()
 
 
 def _save(unet, sched, opt, out: Path, rec: dict, best: float) -> float:

@@ -92,7 +92,7 @@ def test_bad_ratio_shape_and_method_are_one_line_errors(codec, crop):
     with pytest.raises(ValueError, match="unknown decoder"):
         codec.decode(z, np.zeros_like(z), crop.shape, method="magic")
     with pytest.raises(ValueError, match="no diffusion prior.*direct"):
-        codec.decode(z, np.zeros_like(z), crop.shape, method="diffusion")
+        SemanticCodec(codec.model).decode(z, np.zeros_like(z), crop.shape, method="diffusion")
     with pytest.raises(ValueError, match="uint8"):
         codec.encode(crop.astype(np.float32))
     assert SemanticCodec.ratio_of((3, 8, 8, 8)) == "1/48"

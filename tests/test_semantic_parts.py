@@ -295,7 +295,7 @@ def _noisy(img, snr_db=0.0):
 
 
 def test_decoder_bench_rows_for_a_codec_with_a_prior(tmp_path):
-    """With a diffusion prior: one row per realism (realism 0 is direct's own estimate), a
+    """With a diffusion prior: one row per realism, a
     direct+unsharp row sharpened no lower than the first diffusion row's PSNR, and the
     perception-distortion figure."""
     from PIL import Image
@@ -315,11 +315,14 @@ def test_decoder_bench_rows_for_a_codec_with_a_prior(tmp_path):
                             weights=tmp_path / "codec", steps=3, seeds=2, quick=True, reference=False)
     assert res["decoders"] == ["direct", diffusion_row(1.0), diffusion_row(0.0), UNSHARP]
     cell = res["quality"]["1/24 awgn 5 dB"]
-    for k in ("psnr_db", "gmsd", "hf_ratio"):
-        assert cell[diffusion_row(0.0)][k]["per_seed"] == pytest.approx(cell["direct"][k]["per_seed"])
-    # one photo: the sharpened row holds the first diffusion row's PSNR
-    assert all(u >= f - 1e-9 for u, f in zip(cell[UNSHARP]["psnr_db"]["per_seed"],
-                                             cell[diffusion_row(1.0)]["psnr_db"]["per_seed"]))
+    # an untrained prior's posterior mean is the restored estimate made consistent with y: near direct's
+    assert cell[diffusion_row(0.0)]["psnr_db"]["per_seed"] == pytest.approx(cell["direct"]["psnr_db"]["per_seed"],
+                                                                            abs=1.0)
+    # one photo: the sharpened row holds the first diffusion row's PSNR (or is direct's own, when that
+    # is already below it)
+    assert all(u >= min(f, d) - 1e-9 for u, f, d in zip(cell[UNSHARP]["psnr_db"]["per_seed"],
+                                                        cell[diffusion_row(1.0)]["psnr_db"]["per_seed"],
+                                                        cell["direct"]["psnr_db"]["per_seed"]))
     assert (tmp_path / "out" / "perception_distortion.png").stat().st_size > 10_000
     ref = load_photo("coffee")[:64, :64]
     blurred = SemanticCodec.from_pretrained(None).decode(*_noisy(ref), ref.shape)
@@ -351,8 +354,9 @@ def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
     assert main(args + ["--steps", "2"]) == 0
     assert main(args + ["--steps", "3"]) == 0
     log = [json.loads(line) for line in (tmp_path / "prior" / "prior_log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [2, 3]
-    assert all(np.isfinite(r["loss"]) and np.isfinite(r["val_loss"]) for r in log) and log[0]["best"]
+    # step 0 logs the untrained prior's validation loss (the Gaussian combination it starts from)
+    assert [r["step"] for r in log] == [0, 2, 3] and log[0]["loss"] is None and log[0]["best"]
+    assert all(np.isfinite(r["loss"]) for r in log[1:]) and all(np.isfinite(r["val_loss"]) for r in log)
     # the cache holds the codec's own latents, mirrored photos included (2 training photos -> 4 maps)
     cached = torch.load(tmp_path / "prior" / "latent_cache.pt", weights_only=True)
     assert json.loads(cached["key"])["encoder"] == f"{codec.fingerprint():08x}" and len(cached["latents"]) == 4
@@ -365,7 +369,16 @@ def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
     from safetensors.torch import load_file
     stored = load_file(tmp_path / "prior" / "prior" / "diffusion_pytorch_model.safetensors")
     assert {t.dtype for t in stored.values()} == {torch.float16}
-    assert UNet2DModel.from_pretrained(tmp_path / "prior" / "best_prior").config.in_channels == 32
+    assert UNet2DModel.from_pretrained(tmp_path / "prior" / "best_prior").config.in_channels == 3 * 32
+    # shipping: the prior joins the codec it learnt (with its default realism), never another one
+    import runpy
+    ship = runpy.run_path("scripts/ship_model.py")["main"]
+    assert ship(["--prior", str(tmp_path / "prior"), "--to", str(tmp_path / "codec"), "--realism", "0.5"]) == 0
+    shipped = SemanticCodec.from_pretrained(tmp_path / "codec")
+    assert shipped.methods == ("direct", "diffusion") and shipped.default_realism == 0.5
+    SemanticCodec(_random_codec(3)).save_pretrained(tmp_path / "other")
+    assert ship(["--prior", str(tmp_path / "prior"), "--to", str(tmp_path / "other")]) == 2
+    assert SemanticCodec.from_pretrained(tmp_path / "other").methods == ("direct",)
     with pytest.raises(SystemExit, match="cannot load|no semantic codec"):
         main(["--codec", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p2"), "--photo-dir", str(photos)])
     with pytest.raises(SystemExit, match="no PNG"):
