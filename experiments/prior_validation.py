@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         for realism, r in cand["realisms"].items():
             for cell, rows in r["quality"].items():
                 met = sum(r["criteria"][cell][k] for k in ISSUE_CRITERIA)
-                print(name, cell, f"{met}/4", "  ".join(f"{row}: {m['psnr_db']['mean']:.2f} dB hf {m['hf_ratio']['mean']:.2f} "
+                print(name, cell, f"{met}/4", "  ".join(f"{row}: {m['psnr_db']['mean']:.2f} dB "
+                                                      f"hf {m['hf_ratio']['mean']:.2f} "
                                                       f"gmsd {m['gmsd']['mean']:.3f}" for row, m in rows.items()))
         print(name, "chosen realism", cand["chosen_realism"])
     return 0

@@ -311,7 +311,43 @@ def _render_outage(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _render_prior_validation(path: Path) -> str:
+    """Per realism and issue-18 cell of ``experiments/prior_validation.py``'s file: PSNR (dB) against
+    direct's, MS-SSIM, GMSD against the sharpened direct's, the high-frequency energy ratio against
+    direct's and the target, and how many of the four criteria hold."""
+    result = json.loads(path.read_text())
+    cand = next(iter(result["candidates"].values()))
+    keys = ("psnr_within_1db", "ms_ssim_within_0.01", "hf_deficit_cut_by_a_third", "gmsd_below_sharpened_direct")
+    cells = ("1/24 awgn 0 dB", "1/48 awgn 5 dB", "1/24 lost 25% tiles, awgn 5 dB")
+    lines = ["| realism | " + " | ".join(cells) + " | criteria met |", "|---|" + "---|" * (len(cells) + 1)]
+    for realism, r in cand["realisms"].items():
+        row, met = [], 0
+        for cell in cells:
+            q = {k: {m: v["mean"] for m, v in r["quality"][cell][k].items()}
+                 for k in ("direct", f"diffusion r={realism}", "direct+unsharp")}
+            d, x, u = q["direct"], q[f"diffusion r={realism}"], q["direct+unsharp"]
+            target = 1 - 2 / 3 * abs(1 - d["hf_ratio"])
+            row.append(f"{x['psnr_db']:.2f} ({x['psnr_db'] - d['psnr_db']:+.2f}) / {x['ms_ssim']:.3f} "
+                       f"({x['ms_ssim'] - d['ms_ssim']:+.3f}) / GMSD {x['gmsd']:.3f} vs {u['gmsd']:.3f} / "
+                       f"HF {x['hf_ratio']:.2f} (direct {d['hf_ratio']:.2f}, target {target:.2f})")
+            met += sum(r["criteria"][cell][k] for k in keys)
+        lines.append(f"| {realism} | " + " | ".join(row) + f" | {met} of {4 * len(cells)} |")
+    clean = result["decoders_on_clean_latents"]
+    lines.append("")
+    lines.append(f"{len(result['photos'])} validation photos (512×512 centre crops), {result['seeds']} noise seeds, "
+                 f"{result['steps']} steps; PSNR dB (against direct) / MS-SSIM (against direct) / GMSD against "
+                 f"direct sharpened to the row's PSNR / high-frequency energy ratio. Chosen default realism: "
+                 f"{cand['chosen_realism']}. Unsent latents through the codec's decoder: "
+                 f"{clean['fine-tuned']['psnr_db']:.2f} dB, HF {clean['fine-tuned']['hf_ratio']:.2f}; through the "
+                 f"published TAEF2 decoder: {clean['published']['psnr_db']:.2f} dB, "
+                 f"HF {clean['published']['hf_ratio']:.2f}.")
+    return "\n".join(lines)
+
+
 TABLES = {
+    "prior-validation": (RESULTS / "prior_validation.json", _render_prior_validation),
+    "decoder-kodak-diffusion": (RESULTS / "decoder_bench_kodak_diffusion.json", _render_decoder),
+    "decoder-kodak-diffusion-1-48": (RESULTS / "decoder_bench_kodak_diffusion_1_48.json", _render_decoder),
     "outage": (RESULTS / "outage.json", _render_outage),
     "decoder-heldout": (RESULTS / "decoder_bench_heldout.json", _render_decoder),
     "decoder-kodak": (RESULTS / "decoder_bench_kodak.json", _render_decoder),

@@ -3,9 +3,9 @@
 Reads a ``diffradio train`` run (``--out-dir``: its ``best_model/`` folder, the weights with the best
 validation PSNR, or with ``--latest`` its ``model/``, and ``data_split.json``) and writes
 ``latent_codec/``, ``codec_config.json`` (default decoder: direct) and the run's ``data_split.json``,
-(removing a shipped diffusion prior, which learnt the old codec's latents)
 ``train_log.jsonl``, ``train_config.jsonl`` and ``train_curve.png`` over the shipped ones; the model
-card and the TAEF2 licence notice stay (update the card).  Then remake the captures and the results (README, "Development").
+card and the TAEF2 licence notice stay (update the card); a shipped diffusion prior is removed (it
+learnt the old codec's latents).  Then remake the captures and the results (README, "Development").
 
 ``--prior OUT`` (a ``python -m semantic.prior_train --out OUT`` folder, trained on the destination
 codec: checked by the codec fingerprint its latent cache was made with) adds that run's
@@ -32,7 +32,8 @@ from semantic.latent_codec import ProjectedLatentCodec
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", nargs="?", help="the training run's --out-dir (holds best_model/, model/ and data_split.json)")
+    p.add_argument("run", nargs="?",
+                   help="the training run's --out-dir (holds best_model/, model/ and data_split.json)")
     p.add_argument("--latest", action="store_true", help="ship model/ (the last step) instead of best_model/")
     p.add_argument("--to", default=str(DEFAULT_WEIGHTS), help="destination (default: the shipped weights)")
     p.add_argument("--prior", default=None, help="a semantic.prior_train --out folder to ship with the codec")

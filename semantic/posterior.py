@@ -67,7 +67,10 @@ def sampling_times(n_train: int, steps: int, realism: float) -> list[int]:
     for t_end = 0 the spacing runs to 0 and 0 itself is left out (a step to t = 0 keeps the x0
     prediction made before it)."""
     t_end = round((1.0 - realism) * (n_train - 1))
-    grid = torch.linspace(n_train - 1, t_end, steps + 1)[:-1] if t_end == 0 else torch.linspace(n_train - 1, t_end, steps)
+    if t_end == 0:
+        grid = torch.linspace(n_train - 1, 0, steps + 1)[:-1]
+    else:
+        grid = torch.linspace(n_train - 1, t_end, steps)
     return sorted(set(grid.round().long().tolist()), reverse=True)
 
 

@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _record(step: int, t0: float, losses: list[float], unet: UNet2DModel, val_set: tuple) -> dict:
     """The log line at ``step``: training time (s), mean training loss since the last line, validation loss."""
-    return {"step": step, "elapsed_s": round(time.time() - t0, 1), "loss": sum(losses) / len(losses) if losses else None,
+    return {"step": step, "elapsed_s": round(time.time() - t0, 1),
+            "loss": sum(losses) / len(losses) if losses else None,
             "val_loss": _val_loss(unet, val_set)}
 
 

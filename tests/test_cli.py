@@ -63,6 +63,17 @@ def test_digital_scheme_over_file(tmp_path, photo_png, capsys):
     assert result["scheme"] == "digital" and result["frames_lost"] == 0 and result["psnr_db"] > 20
 
 
+@pytest.fixture(scope="module")
+def codec_without_prior(tmp_path_factory):
+    """The shipped codec saved without its diffusion prior."""
+    import torch
+
+    from semantic import SemanticCodec
+    path = tmp_path_factory.mktemp("noprior")
+    SemanticCodec(SemanticCodec.from_pretrained(None).model).save_pretrained(path, dtype=torch.float16)
+    return str(path)
+
+
 @pytest.mark.parametrize("args, needle", [
     (["loopback", "--image", "/nonexistent.png"], "does not exist"),
     (["replay", "/nonexistent.sigmf-meta"], "nonexistent"),
@@ -71,10 +82,10 @@ def test_digital_scheme_over_file(tmp_path, photo_png, capsys):
     (["rx", "--radio", "bogus:thing"], "radio"),
     (["loopback", "--image", "IMG", "--refine-steps", "-1"], "--refine-steps -1 is negative"),
     (["loopback", "--image", "IMG", "--decoder", "digital", "--refine-steps", "5"], "digital scheme sends none"),
-    (["loopback", "--image", "IMG", "--decoder", "diffusion"], "no diffusion prior"),
+    (["loopback", "--image", "IMG", "--decoder", "diffusion", "--model", "NOPRIOR"], "no diffusion prior"),
 ])
-def test_user_mistakes_are_one_line(tmp_path, photo_png, capsys, args, needle):
-    args = [photo_png if a == "IMG" else a for a in args]
+def test_user_mistakes_are_one_line(tmp_path, photo_png, codec_without_prior, capsys, args, needle):
+    args = [{"IMG": photo_png, "NOPRIOR": codec_without_prior}.get(a, a) for a in args]
     out = tmp_path / "never.png"
     code = main(args + ["--out", str(out)])
     err = capsys.readouterr().err.strip()

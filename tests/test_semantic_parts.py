@@ -271,7 +271,9 @@ def test_decoder_bench_on_a_folder(tmp_path):
     res = run_decoder_bench(tmp_path / "out", photos_in_dirs([tmp_path]), BenchGrid(ratios=("1/24", "1/48")),
                             seeds=2, quick=True)
     cell = res["quality"]["1/24 awgn 10 dB"]
-    assert set(cell) == {"direct", REFERENCE}
+    # the shipped codec holds a diffusion prior: its default realism's row and the sharpened direct
+    assert set(cell) == {"direct", "diffusion r=0", "direct+unsharp", REFERENCE}
+    assert set(res["s_per_tile_diffusion"]) == {"realism", "steps", "single_tile", "768x512"}
     direct = cell["direct"]["psnr_db"]
     assert len(direct["per_seed"]) == 2
     assert direct["per_seed"][0] != direct["per_seed"][1]  # each seed is its own noise draw
