@@ -39,7 +39,7 @@ from diffusers import DDPMScheduler, UNet2DModel
 from tqdm import tqdm
 
 from semantic.latent_channel import transmit
-from semantic.posterior import predict_x0
+from semantic.posterior import conditioning, predict_x0
 from semantic.taef2 import DOWNSAMPLE
 
 #: Validation crops per loss evaluation (fixed crops, times and noises).
@@ -69,7 +69,6 @@ def training_batch(codec, x0: torch.Tensor, sched: DDPMScheduler, gen: torch.Gen
     through a channel drawn as ``diffradio train`` draws them (``semantic.train.channel_draw``: SNR,
     fading, ratio, lost tiles) and received by the codec, and noised to times ``t`` (B,) (default:
     uniform random)."""
-    from semantic.posterior import conditioning
     from semantic.train import FinetuneConfig, channel_draw
     model = codec.model
     z = x0 * model.latent_cov.diagonal().sqrt()[:, None, None] + model.latent_mean[:, None, None]
@@ -78,9 +77,8 @@ def training_batch(codec, x0: torch.Tensor, sched: DDPMScheduler, gen: torch.Gen
         cond = conditioning(model, transmit(model.project(z, z.shape[1]), var, gen), var)
     if t is None:
         t = torch.randint(0, sched.config.num_train_timesteps, (x0.shape[0],), generator=gen)
-    abar = sched.alphas_cumprod[t].reshape(-1, 1, 1, 1)
-    xt = abar.sqrt() * x0 + (1 - abar).sqrt() * torch.randn(x0.shape, generator=gen)
-    return xt, t, abar, cond, x0
+    xt = sched.add_noise(x0, torch.randn(x0.shape, generator=gen), t)
+    return xt, t, sched.alphas_cumprod[t].reshape(-1, 1, 1, 1), cond, x0
 
 
 def standardised_pairs(codec, photos: dict[str, np.ndarray], scales, cache: Path, mirror: bool) -> list:
