@@ -13,7 +13,7 @@ is set to R for the run).  Each diffusion row is scored against issue 18's crite
 (:func:`choose_realism`).  The codec's decoder and the published TAEF2 decoder on the unsent latents
 are measured too (:func:`clean_latent_decoders`).  Kodak is never read here.
 
-Usage: python experiments/prior_validation.py NAME=FOLDER [NAME=FOLDER ...] [--realism 0 0.3 0.5 0.7 1]
+Usage: python experiments/prior_validation.py NAME=FOLDER [NAME=FOLDER ...] [--realism 0 0.3 0.4 0.5 0.7 1]
                                               [--bandwidth-ratio 1/24 1/48] [--snr 0 5 10] [--seeds 2]
                                               [--steps 10] [--jobs 2] [--note TEXT]
                                               [--out docs/results/prior_validation.json]
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("candidates", nargs="+", help="NAME=FOLDER, a codec folder holding a diffusion prior")
     p.add_argument("--photo-dir", default="../shared/datasets/photos")
     p.add_argument("--val-every", type=int, default=10)
-    p.add_argument("--realism", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7, 1.0])
+    p.add_argument("--realism", type=float, nargs="+", default=[0.0, 0.3, 0.4, 0.5, 0.7, 1.0])
     p.add_argument("--bandwidth-ratio", nargs="+", default=["1/24", "1/48"], choices=("1/12", "1/24", "1/48"))
     p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0], help="dB per real value")
     p.add_argument("--seeds", type=int, default=2)

@@ -344,8 +344,33 @@ def _render_prior_validation(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _render_realism_blend(path: Path) -> str:
+    """Per row of ``experiments/realism_blend.py``'s file (the posterior mean, the realism knob, blends
+    of the mean with a posterior sample) and issue-18 cell: PSNR and MS-SSIM against direct's, GMSD
+    against direct sharpened to the row's PSNR, the high-frequency energy ratio, criteria met."""
+    result = json.loads(path.read_text())
+    cells = list(result["cells"])
+    lines = ["| row | " + " | ".join(cells) + " | criteria met |", "|---|" + "---|" * (len(cells) + 1)]
+    for row in result["rows"][1:]:
+        parts = []
+        for cell in cells:
+            q = {k: {m: v["mean"] for m, v in result["cells"][cell]["quality"][k].items()}
+                 for k in ("direct", row, f"direct+unsharp to {row}")}
+            d, x, u = q["direct"], q[row], q[f"direct+unsharp to {row}"]
+            parts.append(f"{x['psnr_db'] - d['psnr_db']:+.2f} dB / {x['ms_ssim'] - d['ms_ssim']:+.3f} / GMSD "
+                         f"{x['gmsd']:.3f} vs {u['gmsd']:.3f} / HF {x['hf_ratio']:.2f} (target "
+                         f"{1 - 2 / 3 * abs(1 - d['hf_ratio']):.2f})")
+        lines.append(f"| {row} | " + " | ".join(parts) + f" | {result['criteria_met'][row]} of {4 * len(cells)} |")
+    lines.append("")
+    lines.append(f"{len(result['photos'])} validation photos (512×512 centre crops), {result['seeds']} noise seeds, "
+                 f"{result['steps']} sampler steps; PSNR and MS-SSIM against direct / GMSD against direct "
+                 f"sharpened to the row's PSNR / high-frequency energy ratio.")
+    return "\n".join(lines)
+
+
 TABLES = {
     "prior-validation": (RESULTS / "prior_validation.json", _render_prior_validation),
+    "realism-blend": (RESULTS / "realism_blend.json", _render_realism_blend),
     "decoder-kodak-diffusion": (RESULTS / "decoder_bench_kodak_diffusion.json", _render_decoder),
     "decoder-kodak-diffusion-1-48": (RESULTS / "decoder_bench_kodak_diffusion_1_48.json", _render_decoder),
     "outage": (RESULTS / "outage.json", _render_outage),

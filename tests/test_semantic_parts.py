@@ -264,7 +264,7 @@ def test_training_curve_plots_a_run_and_refuses_what_is_not_one(tmp_path):
 def test_decoder_bench_on_a_folder(tmp_path):
     from PIL import Image
 
-    from semantic.bench import REFERENCE, BenchGrid, capacity_bytes, run_decoder_bench
+    from semantic.bench import REFERENCE, BenchGrid, capacity_bytes, diffusion_row, run_decoder_bench
     for i, name in enumerate(("coffee", "chelsea")):
         Image.fromarray(load_photo(name)[:64, :128]).save(tmp_path / f"{i}.png")
     from semantic.data import photos_in_dirs
@@ -272,7 +272,8 @@ def test_decoder_bench_on_a_folder(tmp_path):
                             seeds=2, quick=True)
     cell = res["quality"]["1/24 awgn 10 dB"]
     # the shipped codec holds a diffusion prior: its default realism's row and the sharpened direct
-    assert set(cell) == {"direct", "diffusion r=0", "direct+unsharp", REFERENCE}
+    default_row = diffusion_row(SemanticCodec.from_pretrained(None).default_realism)
+    assert set(cell) == {"direct", default_row, "direct+unsharp", REFERENCE}
     assert set(res["s_per_tile_diffusion"]) == {"realism", "steps", "single_tile", "768x512"}
     direct = cell["direct"]["psnr_db"]
     assert len(direct["per_seed"]) == 2
