@@ -311,6 +311,14 @@ def _render_outage(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _criteria_means(quality: dict, row: str, sharpened: str) -> tuple[dict, dict, dict, float]:
+    """Metric means (metric -> mean) of ``direct``, ``row`` and its sharpened direct ``sharpened`` in one
+    cell's ``quality`` of a bench-style file, and issue 18's high-frequency target for the cell
+    (direct's deficit |1 - ratio| cut by a third)."""
+    d, x, u = ({m: v["mean"] for m, v in quality[k].items()} for k in ("direct", row, sharpened))
+    return d, x, u, 1 - 2 / 3 * abs(1 - d["hf_ratio"])
+
+
 def _render_prior_validation(path: Path) -> str:
     """Per realism and issue-18 cell of ``experiments/prior_validation.py``'s file: PSNR (dB) against
     direct's, MS-SSIM, GMSD against the sharpened direct's, the high-frequency energy ratio against
@@ -323,10 +331,7 @@ def _render_prior_validation(path: Path) -> str:
     for realism, r in cand["realisms"].items():
         row, met = [], 0
         for cell in cells:
-            q = {k: {m: v["mean"] for m, v in r["quality"][cell][k].items()}
-                 for k in ("direct", f"diffusion r={realism}", "direct+unsharp")}
-            d, x, u = q["direct"], q[f"diffusion r={realism}"], q["direct+unsharp"]
-            target = 1 - 2 / 3 * abs(1 - d["hf_ratio"])
+            d, x, u, target = _criteria_means(r["quality"][cell], f"diffusion r={realism}", "direct+unsharp")
             row.append(f"{x['psnr_db']:.2f} ({x['psnr_db'] - d['psnr_db']:+.2f}) / {x['ms_ssim']:.3f} "
                        f"({x['ms_ssim'] - d['ms_ssim']:+.3f}) / GMSD {x['gmsd']:.3f} vs {u['gmsd']:.3f} / "
                        f"HF {x['hf_ratio']:.2f} (direct {d['hf_ratio']:.2f}, target {target:.2f})")
@@ -354,12 +359,9 @@ def _render_realism_blend(path: Path) -> str:
     for row in result["rows"][1:]:
         parts = []
         for cell in cells:
-            q = {k: {m: v["mean"] for m, v in result["cells"][cell]["quality"][k].items()}
-                 for k in ("direct", row, f"direct+unsharp to {row}")}
-            d, x, u = q["direct"], q[row], q[f"direct+unsharp to {row}"]
+            d, x, u, target = _criteria_means(result["cells"][cell]["quality"], row, f"direct+unsharp to {row}")
             parts.append(f"{x['psnr_db'] - d['psnr_db']:+.2f} dB / {x['ms_ssim'] - d['ms_ssim']:+.3f} / GMSD "
-                         f"{x['gmsd']:.3f} vs {u['gmsd']:.3f} / HF {x['hf_ratio']:.2f} (target "
-                         f"{1 - 2 / 3 * abs(1 - d['hf_ratio']):.2f})")
+                         f"{x['gmsd']:.3f} vs {u['gmsd']:.3f} / HF {x['hf_ratio']:.2f} (target {target:.2f})")
         lines.append(f"| {row} | " + " | ".join(parts) + f" | {result['criteria_met'][row]} of {4 * len(cells)} |")
     lines.append("")
     lines.append(f"{len(result['photos'])} validation photos (512×512 centre crops), {result['seeds']} noise seeds, "

@@ -65,10 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(total=len(cells) * a.seeds * len(photos), desc="realism blend", mininterval=5.0)
     for ci, (cell, ratio, channel, snr, lost) in cells:
         per_seed: dict = {}
+        sent = {name: codec.encode(img, ratio) for name, img in photos.items()}
         for seed in range(a.seeds):
             acc: dict = {}
             for pi, (name, img) in enumerate(photos.items()):
-                y, var = received(codec.encode(img, ratio), snr, channel, lost, 10_000 * ci + 100 * seed + pi)
+                y, var = received(sent[name], snr, channel, lost, 10_000 * ci + 100 * seed + pi)
                 grid = codec.tile_grid(img.shape)
                 yt, vt = (codec._stitch(torch.as_tensor(v, dtype=torch.float32), *grid) for v in (y, var))
 
