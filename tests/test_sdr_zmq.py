@@ -99,10 +99,11 @@ head = blocks.head(gr.sizeof_gr_complex, int(n))
 sink = blocks.file_sink(gr.sizeof_gr_complex, path, False)
 tb.connect(src, head, sink)
 tb.start()  # (tb.run() would not return: a ZMQ source does not end when the head block does)
-while head.nitems_written(0) < int(n):
-    time.sleep(0.05)
+while sink.nitems_read(0) < int(n):  # the sink's count, not the head's: stopping once the head has passed
+    time.sleep(0.05)                 # n items can cut off the last buffer still on its way to the file
 tb.stop()
 tb.wait()
+sink.close()
 """
 
 
