@@ -234,8 +234,9 @@ def false_alarms(params: OfdmParams, n_samples: int, rng) -> dict:
 def foreign_bursts(params: OfdmParams, n_bursts: int, rng, snr_db: float = 20.0) -> dict:
     """802.11a-format bursts (the same legacy STF and LTF as ours, then a BPSK SIGNAL symbol and 20
     data symbols of random 16-QAM with 802.11a pilots: another system's traffic on the channel) at
-    ``snr_db`` AWGN: how many the receiver confirms (LTF test) and how many come out as frames
-    (none should: their header fails its CRC)."""
+    ``snr_db`` AWGN: how many the receiver confirms (LTF test), how many come out as frames (none
+    should: their header fails its CRC) and how many header CFO hypotheses it tried on them (none
+    above ``phy.rx.HEADER_CFO_SEARCH_MAX_DB``)."""
     from phy.ofdm import pilot_values, symbols_to_time
     from phy.preamble import preamble
 
@@ -254,7 +255,7 @@ def foreign_bursts(params: OfdmParams, n_bursts: int, rng, snr_db: float = 20.0)
     rx = Receiver(params)
     frames = rx.receive(_channel(x, power, int(rng.integers(1 << 31)), snr_db=snr_db))
     return {"bursts": n_bursts, "snr_db": snr_db, "ltf_confirmed": rx.stats["ltf_confirmed"],
-            "frames_out": len(frames)}
+            "frames_out": len(frames), "header_cfo_tries": rx.stats["header_cfo_tries"]}
 
 
 # ------------------------------------------------------------------------------------------ impairments

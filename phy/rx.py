@@ -50,6 +50,15 @@ HEADER_CFO_STEPS = (0,) + tuple(k * s for k in range(1, 13) for s in (-1, 1))
 """... and the hypotheses, in HEADER_CFO_STEPs from the estimate, in the order tried (nearest first):
 ±5.9 kHz at 2 MS/s, beyond the preamble estimate's errors at -5 dB in-band (2.3 kHz rms on TDL-C
 and Rayleigh realisations, ``docs/results/outage_minus5_failures.json``)."""
+HEADER_CFO_SEARCH_MAX_DB = 10.0
+"""... a failed header whose burst stands this far above the noise floor (in-band SNR from the power over
+its LTF and header, ``Receiver._in_band_snr_db``) is neither searched nor parked: there the preamble's
+CFO estimate is off by about 0.2 kHz or less (0.53 kHz at 0 dB, ``phy.sync.preamble_cfo``, falling
+as 1/sqrt(SNR)), under half a HEADER_CFO_STEP, so no hypothesis can do better than the estimate;
+what fails there is a burst confirmed at a wrong timing (a trigger that fired early, whose LTF search
+found the LTF's half match one symbol early or the STF under a one-subcarrier CFO hypothesis, the
+burst then found again by ``Receiver._rescan``) or a foreign one, and searching each cost as much as
+about 15 good frames."""
 HEADER_CFO_MARGIN = 1.0
 """... a hypothesis whose header still fails replaces the first pass's LLRs only when they correlate
 with their Golay decisions this many standard deviations more than the first pass's do (the largest
@@ -413,8 +422,9 @@ class Receiver:
         second pass takes the Golay decoder's decisions as known symbols, so the channel, phase and
         drift are fitted to the whole header instead of the two LTF symbols (the LTF-only
         estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
-        Headers that still fail go through the CFO search (``_header_cfo_search``), and the parked
-        headers of earlier batches through it again once the heard streams have changed
+        Headers that still fail go through the CFO search (``_header_cfo_search``) and are parked,
+        unless their burst stands HEADER_CFO_SEARCH_MAX_DB above the noise floor, and the parked
+        headers of earlier batches go through it again once the heard streams have changed
         (``_search_parked``).
         A burst whose header fails, or announces a payload longer than max_payload_symbols, is
         dropped, and the STF test's triggers between its own and its LTF are found again (``_rescan``)
@@ -442,8 +452,10 @@ class Receiver:
                 self._hear(header)
         searched = self._heard_changes
         failed = [i for i, (h, _) in enumerate(decoded) if h is None]
-        if failed:
-            self._header_cfo_search([batch[i] for i in failed], failed, llr, decoded)
+        strong = {i for i in failed if self._in_band_snr_db(batch[i]) >= HEADER_CFO_SEARCH_MAX_DB}
+        weak = [i for i in failed if i not in strong]
+        if weak:
+            self._header_cfo_search([batch[i] for i in weak], weak, llr, decoded)
         parked, self._parked = self._parked, []
         decoded += self._search_parked(parked)   # failed headers of earlier batches, matched again with these
         if parked:
@@ -461,7 +473,7 @@ class Receiver:
             if header is None or not self._fits(header):
                 self.stats["header_failed"] += 1
                 b.stage = None
-                if header is None:
+                if header is None and i not in strong:
                     self._parked.append((dataclasses.replace(b), llr[i], searched))
                 continue
             b.header, b.header_bits, b.stage = header, bits, Stage.PAYLOAD
@@ -558,6 +570,18 @@ class Receiver:
         for b, cfo_hz in zip(bursts, chosen.tolist()):
             if cfo_hz != b.sync.cfo_hz:
                 b.sync = LtfSync(b.sync.first_ltf, cfo_hz, b.sync.metric)
+
+    def _in_band_snr_db(self, burst: _Burst) -> float:
+        """The in-band SNR (dB per used subcarrier) of ``burst`` from the mean power of the detection
+        samples over its LTF and header against the noise floor (``phy.sync.FloorTracker``); -inf
+        before the floor is known or where the power is not above it."""
+        floor = float(self._floor.state[0])
+        lo = burst.window0(self.params) - self._offset
+        seg = self._det[max(lo, 0): lo + self._header_reach]
+        if not (np.isfinite(floor) and floor > 0.0) or not seg.size:
+            return -np.inf
+        excess = float(np.vdot(seg, seg).real) / seg.size / floor - 1.0
+        return 10.0 * np.log10(excess / self.params.occupied_fraction) if excess > 0.0 else -np.inf
 
     def _search_parked(self, parked: list[tuple[_Burst, np.ndarray, int]]) -> list:
         """The CFO search (``_header_cfo_search``, which matches each hypothesis's LLRs against the

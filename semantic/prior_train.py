@@ -11,7 +11,10 @@ never runs the image encoder again).  Each step sends a batch of latent crops th
 ``diffradio train`` draws them (SNR -2..20 dB, Rayleigh fading, ratio 1/12, 1/24 or 1/48, lost
 tiles), receives them with the codec's LMMSE estimate and restorer (frozen), noises the clean crops
 to a random time and trains the UNet to predict them, given the noised crops and the receiver's
-estimate and error variance (``semantic.posterior.predict_x0``; loss: mean square error on x0).
+estimate and error variance (``semantic.posterior.predict_x0``; loss: mean square error on x0, each
+crop's weighted by ``loss_weights``: uniform by default, ``--low-noise-weight G`` weights a crop at
+time t by min(1 + SNR_t, G), SNR_t = abar_t / (1 - abar_t), so that the low-noise times a sample's
+last steps depend on count up to G times more; ``--init`` starts from a trained prior's weights).
 Model: diffusers ``UNet2DModel`` over (96, crop, crop) inputs; schedule: ``DDPMScheduler`` (cosine).
 
 Every ``--ckpt-every`` steps: a checkpoint for resuming (weights and optimizer) in ``OUT/checkpoints``,
@@ -81,6 +84,15 @@ def training_batch(codec, x0: torch.Tensor, sched: DDPMScheduler, gen: torch.Gen
     return xt, t, sched.alphas_cumprod[t].reshape(-1, 1, 1, 1), cond, x0
 
 
+def loss_weights(abar: torch.Tensor, low_noise_weight: float) -> torch.Tensor:
+    """Per-crop weights of the x0 loss (shape of ``abar``): 1, or min(1 + SNR, ``low_noise_weight``) with
+    SNR = abar / (1 - abar) when that is > 1 (the min-SNR-gamma weighting of Hang et al. 2023 written
+    for x0 prediction, kept at 1 or more so that the high-noise times keep their uniform weight)."""
+    if low_noise_weight <= 1.0:
+        return torch.ones_like(abar)
+    return (1.0 + abar / (1.0 - abar).clamp_min(1e-8)).clamp(max=low_noise_weight)
+
+
 def standardised_pairs(codec, photos: dict[str, np.ndarray], scales, cache: Path, mirror: bool) -> list:
     """(image, standardised latents float32 (32, h, w)) of ``photos`` (and their mirror images when
     ``mirror``) at ``scales``, encoded by ``codec``'s encoder (cached in ``cache``)."""
@@ -113,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--init", default=None,
+                   help="start from these prior weights (a prior/ or best_prior/ folder) instead of an untrained UNet")
+    p.add_argument("--low-noise-weight", type=float, default=1.0,
+                   help="weight the x0 loss at time t by min(1 + SNR_t, G) (1 = uniform; see loss_weights)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     try:
@@ -132,7 +148,12 @@ def main(argv: list[str] | None = None) -> int:
                             a.crop * DOWNSAMPLE)
     if not train_crops.pairs or not val_crops.pairs:
         raise SystemExit(f"error: no photo is at least {a.crop * DOWNSAMPLE} pixels on each side; lower --crop")
-    unet, sched = make_prior().to(dev), make_scheduler()
+    try:
+        unet = (UNet2DModel.from_pretrained(a.init, torch_dtype=torch.float32) if a.init else make_prior()).to(dev)
+    except OSError as e:
+        raise SystemExit(f"error: cannot load --init {a.init!r} ({e}); give a prior/ or best_prior/ folder "
+                         "of a semantic.prior_train run") from None
+    sched = make_scheduler()
     opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.0)
     val_set = _validation_batch(codec, val_crops, sched, dev)
     ckpt = out / "checkpoints" / "state.pt"
@@ -151,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         unet.train()
         xt, t, abar, cond, x0 = (v.to(dev) for v in training_batch(codec, train_crops.sample(a.batch, gen)[1],
                                                                       sched, gen))
-        loss = torch.nn.functional.mse_loss(predict_x0(unet, xt, t, abar, cond), x0)
+        err = (predict_x0(unet, xt, t, abar, cond) - x0).square().mean((1, 2, 3))
+        loss = (loss_weights(abar.flatten(), a.low_noise_weight) * err).mean()
         for g in opt.param_groups:   # 200 warm-up steps, then cosine decay to 0 at --steps
             g["lr"] = a.lr * min(1.0, (step + 1) / 200) * 0.5 * (1.0 + math.cos(math.pi * step / a.steps))
         opt.zero_grad(set_to_none=True)

@@ -270,3 +270,17 @@ def test_a_header_beyond_the_old_cfo_reach_decodes_at_low_snr(monkeypatch):
     monkeypatch.setattr(rx_module, "HEADER_CFO_STEPS", tuple(k for k in rx_module.HEADER_CFO_STEPS
                                                             if abs(k) * rx_module.HEADER_CFO_STEP <= reach))
     assert Receiver(P).receive(x) == []
+
+
+def test_strong_bursts_whose_header_fails_are_not_searched(monkeypatch):
+    """802.11a bursts at 20 dB are confirmed by the LTF test and fail their header: at that SNR a CFO
+    hypothesis cannot help (``phy.rx.HEADER_CFO_SEARCH_MAX_DB``), so none is tried;
+    with the limit lifted each of them costs the whole search."""
+    from phy import rx as rx_module
+    from phy.bench import foreign_bursts
+
+    res = foreign_bursts(P, 4, np.random.default_rng(3))
+    assert res["ltf_confirmed"] >= 4 and res["frames_out"] == 0 and res["header_cfo_tries"] == 0
+    monkeypatch.setattr(rx_module, "HEADER_CFO_SEARCH_MAX_DB", np.inf)
+    lifted = foreign_bursts(P, 4, np.random.default_rng(3))
+    assert lifted["frames_out"] == 0 and lifted["header_cfo_tries"] >= len(rx_module.HEADER_CFO_STEPS)
