@@ -9,11 +9,11 @@ learnt the old codec's latents).  Then remake the captures and the results (READ
 
 ``--prior OUT`` (a ``python -m semantic.prior_train --out OUT`` folder, trained on the destination
 codec: checked by the codec fingerprint its latent cache was made with) adds that run's
-``best_prior/`` as ``prior/``, its ``scheduler/`` and ``prior_log.jsonl``, with ``--realism`` as the
+``best_prior/`` (the lowest validation loss; with ``--latest`` its last ``prior/``) as ``prior/``, its ``scheduler/`` and ``prior_log.jsonl``, with ``--realism`` as the
 diffusion decoder's default realism; the codec run may then be left out (the shipped codec stays).
 
 Usage: python scripts/ship_model.py runs/codec-v4 [--latest] [--to DIR]
-       python scripts/ship_model.py --prior runs/cprior --realism 0.5
+       python scripts/ship_model.py --prior runs/cprior --realism 0.5 [--latest]
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", nargs="?",
                    help="the training run's --out-dir (holds best_model/, model/ and data_split.json)")
-    p.add_argument("--latest", action="store_true", help="ship model/ (the last step) instead of best_model/")
+    p.add_argument("--latest", action="store_true",
+                   help="ship model/ (the last step) instead of best_model/, and with --prior prior/ instead of best_prior/")
     p.add_argument("--to", default=str(DEFAULT_WEIGHTS), help="destination (default: the shipped weights)")
     p.add_argument("--prior", default=None, help="a semantic.prior_train --out folder to ship with the codec")
     p.add_argument("--realism", type=float, default=1.0, help="with --prior: the default realism, 0..1 (default 1)")
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("give a training run, --prior, or both")
     if args.run is not None and (code := _ship_codec(Path(args.run), Path(args.to), args.latest)):
         return code
-    return _ship_prior(Path(args.prior), Path(args.to), args.realism) if args.prior else 0
+    return _ship_prior(Path(args.prior), Path(args.to), args.realism, args.latest) if args.prior else 0
 
 
 def _ship_codec(run: Path, dest: Path, latest: bool) -> int:
@@ -69,10 +70,11 @@ def _ship_codec(run: Path, dest: Path, latest: bool) -> int:
     return 0
 
 
-def _ship_prior(run: Path, dest: Path, realism: float) -> int:
+def _ship_prior(run: Path, dest: Path, realism: float, latest: bool) -> int:
     from diffusers import DDPMScheduler, UNet2DModel
-    if not (run / "best_prior").is_dir() or not (run / "latent_cache.pt").is_file():
-        print(f"error: {run} holds no best_prior/ and latent_cache.pt; give the --out of a semantic.prior_train run",
+    source = run / ("prior" if latest else "best_prior")
+    if not source.is_dir() or not (run / "latent_cache.pt").is_file():
+        print(f"error: {run} holds no {source.name}/ and latent_cache.pt; give the --out of a semantic.prior_train run",
               file=sys.stderr)
         return 2
     if not 0.0 <= realism <= 1.0:
@@ -85,7 +87,7 @@ def _ship_prior(run: Path, dest: Path, realism: float) -> int:
               f"({codec.fingerprint():08x}); train it with --codec {dest}", file=sys.stderr)
         return 2
     with_prior = SemanticCodec(codec.model, codec.default_method,
-                               prior=UNet2DModel.from_pretrained(run / "best_prior", torch_dtype=torch.float32),
+                               prior=UNet2DModel.from_pretrained(source, torch_dtype=torch.float32),
                                scheduler=DDPMScheduler.from_pretrained(run / "scheduler"), default_realism=realism)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         with_prior.save_pretrained(tmp, dtype=torch.float16)
@@ -94,7 +96,7 @@ def _ship_prior(run: Path, dest: Path, realism: float) -> int:
             shutil.move(Path(tmp) / name, dest / name)
         shutil.move(Path(tmp) / CONFIG_NAME, dest / CONFIG_NAME)
     shutil.copy(run / "prior_log.jsonl", dest / "prior_log.jsonl")
-    print(f"{run / 'best_prior'} written to {dest / PRIOR_DIR} as float16 (default realism {realism:g})")
+    print(f"{source} written to {dest / PRIOR_DIR} as float16 (default realism {realism:g})")
     return 0
 
 

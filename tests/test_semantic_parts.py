@@ -379,6 +379,18 @@ def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
     assert ship(["--prior", str(tmp_path / "prior"), "--to", str(tmp_path / "codec"), "--realism", "0.5"]) == 0
     shipped = SemanticCodec.from_pretrained(tmp_path / "codec")
     assert shipped.methods == ("direct", "diffusion") and shipped.default_realism == 0.5
+    # --latest ships the last weights (prior/) instead of the lowest validation loss's (best_prior/)
+    assert ship(["--prior", str(tmp_path / "prior"), "--to", str(tmp_path / "codec"), "--latest"]) == 0
+    last = load_file(tmp_path / "prior" / "prior" / "diffusion_pytorch_model.safetensors")
+    now = load_file(tmp_path / "codec" / "prior" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(last[k], now[k]) for k in last)
+    # --init starts another run from these weights: its step 0 is where the first run stopped
+    assert main(args[:3] + [str(tmp_path / "tuned")] + args[4:] + ["--steps", "1", "--init",
+                str(tmp_path / "prior" / "prior"), "--low-noise-weight", "5"]) == 0
+    tuned = [json.loads(line) for line in (tmp_path / "tuned" / "prior_log.jsonl").read_text().splitlines()]
+    assert tuned[0]["val_loss"] == pytest.approx(log[-1]["val_loss"], rel=1e-2) and np.isfinite(tuned[1]["loss"])
+    with pytest.raises(SystemExit, match="cannot load --init"):
+        main(args[:3] + [str(tmp_path / "p4")] + args[4:] + ["--init", str(tmp_path / "nowhere")])
     SemanticCodec(_random_codec(3)).save_pretrained(tmp_path / "other")
     assert ship(["--prior", str(tmp_path / "prior"), "--to", str(tmp_path / "other")]) == 2
     assert SemanticCodec.from_pretrained(tmp_path / "other").methods == ("direct",)
@@ -386,6 +398,13 @@ def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
         main(["--codec", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p2"), "--photo-dir", str(photos)])
     with pytest.raises(SystemExit, match="no PNG"):
         main(["--codec", str(tmp_path / "codec"), "--out", str(tmp_path / "p2"), "--photo-dir", str(tmp_path / "x")])
+
+
+def test_low_noise_loss_weights_are_min_snr_gamma_kept_at_one_or_more():
+    from semantic.prior_train import loss_weights
+    abar = torch.tensor([1e-4, 0.5, 0.75, 0.999])                  # SNR 1e-4, 1, 3, 999
+    assert torch.equal(loss_weights(abar, 1.0), torch.ones(4))
+    assert torch.allclose(loss_weights(abar, 5.0), torch.tensor([1.0001, 2.0, 4.0, 5.0]), atol=1e-4)
 
 
 def test_gmsd_and_high_frequency_energy_ratio_tell_blur_from_noise():
