@@ -1,7 +1,8 @@
 """The extended binary Golay code (24, 12, 8) with soft maximum-likelihood decoding.
 
-ML decoding correlates each received 24-LLR block with all 4096 codewords (one matrix product), so
-it is exact and vectorised. Used for the frame header (``phy.header``) and the control frame
+ML decoding correlates each received 24-LLR block with all 4096 codewords, computed half by half
+(message (a, b) of two 6-bit halves: their own bits' terms plus 12 products of the halves' parity
+contributions, ``phy.kernels.golay_decode``), so it is exact and compiled. Used for the frame header (``phy.header``) and the control frame
 (``phy.control``): both send m codewords repeated cyclically over n transmitted bits, interleaved
 and whitened (:func:`rate_match`), and decode them in one compiled pass (:func:`soft_decisions`).
 """
@@ -49,10 +50,23 @@ def encode(bits: np.ndarray) -> np.ndarray:
     return ((msgs @ generator()) % 2).astype(np.uint8).reshape(-1)
 
 
-def decoder_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@lru_cache(maxsize=1)
+def _halves() -> np.ndarray:
+    """The two 6-bit halves of a message, as ±1 float32 (2, 64, 18): [h, v] the 6 bits of value v (first
+    bit most significant) as half h (0: message bits 0..5, 1: bits 6..11), then the parity those bits
+    contribute alone (v times the half's 6 rows of the parity part of G, mod 2), +1 for bit 1. A
+    codeword's parity bit is the XOR of its halves' contributions, so as ±1 it is minus their product."""
+    v = ((np.arange(64)[:, None] >> np.arange(5, -1, -1)[None, :]) & 1).astype(np.int64)
+    par = _parity().astype(np.int64)
+    out = np.stack([np.concatenate([v, (v @ par[6 * h: 6 * h + 6]) % 2], axis=1) for h in range(2)])
+    return np.ascontiguousarray(2.0 * out - 1.0, dtype=np.float32)
+
+
+def decoder_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What the compiled decoder (``phy.kernels.golay_decode``) takes: (parity part of G uint8
-    (12, 12), all messages uint8 (4096, 12), their codewords as ±1 float32 (24, 4096))."""
-    return (_parity(), *_codebook())
+    (12, 12), all messages uint8 (4096, 12), their codewords as ±1 float32 (24, 4096), the messages'
+    halves and their parity contributions as ±1 float32 (2, 64, 18): ``_halves``)."""
+    return (_parity(), *_codebook(), _halves())
 
 
 def decode(llr: np.ndarray) -> np.ndarray:
@@ -63,8 +77,7 @@ def decode(llr: np.ndarray) -> np.ndarray:
     correlated with the whole codebook (compiled: ``phy.kernels.golay_decode``)."""
     from phy.kernels import golay_decode
 
-    parity, msgs, signs = decoder_tables()
-    return golay_decode(np.asarray(llr, dtype=np.float32).reshape(-1, 24), parity, msgs, signs)[0].reshape(-1)
+    return golay_decode(np.asarray(llr, dtype=np.float32).reshape(-1, 24), *decoder_tables())[0].reshape(-1)
 
 
 class RateMatch(NamedTuple):

@@ -385,25 +385,45 @@ def _stream_candidates(llr: np.ndarray, code: np.ndarray, params: OfdmParams,
     kinds = _kinds(*_kind_words(code, control_lengths), control_lengths)
     if not kinds:
         return none
+    tables = _codeword_tables(code)
+    blocks = np.arange(_N_BITS // 12)
     best = None
     for common in _common_list(s1):                                 # message bits 48..71, likeliest first
         count = _bits_value(common[0:6])
         if not 2 <= count <= BOOTSTRAP_MAX_FRAMES:
             continue
         sid, nonce_hi = _bits_value(common[6:14]), _bits_value(common[14:24])
-        bits = _transmitted_many(_infos(kinds, count, sid, nonce_hi), params)
+        infos = _infos(kinds, count, sid, nonce_hi)
         per_nonce = len(kinds) * count
-        corr = (2.0 * (llr.astype(np.float32) @ bits.T.astype(np.float32))
-                - llr.sum(axis=1, keepdims=True)).reshape(llr.shape[0], 64, per_nonce)
-        totals = corr.max(axis=2).sum(axis=0)                       # per nonce: each header's best candidate
+        corr = tables[:, blocks, _codeword_indices(infos)].sum(axis=2)   # (B, C): each candidate's correlation
+        totals = corr.reshape(llr.shape[0], 64, per_nonce).max(axis=2).sum(axis=0)   # per nonce: each header's best
         lo = int(np.argmax(totals))
         if best is None or totals[lo] > best[0]:
-            best = (float(totals[lo]), count, sid, (nonce_hi << 6) | lo, bits[lo * per_nonce: (lo + 1) * per_nonce])
+            best = (float(totals[lo]), count, sid, (nonce_hi << 6) | lo, infos[lo * per_nonce: (lo + 1) * per_nonce])
     if best is None:
         return none
-    _, count, sid, nonce, bits = best
+    _, count, sid, nonce, infos = best
     return [Header(m, n, mod, rate, i, count, sid, nonce, level) for m, n, mod, rate, level in kinds
-            for i in range(count)], bits
+            for i in range(count)], _transmitted_many(infos, params)
+
+
+def _codeword_tables(code: np.ndarray) -> np.ndarray:
+    """Each of B headers' code-bit LLRs (float (B, 192)) correlated with every Golay codeword, codeword
+    position by position: float64 (B, 8, 4096), [b, w, m] = sum over the 24 code bits of codeword w of
+    their LLR times the bit of message m's codeword as ±1. A header's correlation with its transmitted
+    bits, sum_i llr_i (2 t_i - 1), is the sum over w of [b, w, message w] (the copies of a code bit and
+    the whitening are what ``_code_llr`` folds in): 8 look-ups per candidate instead of n products."""
+    from phy import golay
+
+    signs = golay.decoder_tables()[2].astype(np.float64)                    # (24, 4096)
+    return code.reshape(code.shape[0], -1, 24) @ signs
+
+
+def _codeword_indices(info: np.ndarray) -> np.ndarray:
+    """The Golay messages (0..4095, first bit most significant, as ``phy.golay``'s codebook numbers
+    them) of the 8 codewords of many 80-bit infos (uint8 bits (C, 80)), the CRC-16 appended: int64 (C, 8)."""
+    msgs = _messages_many(info).reshape(info.shape[0], -1, 12).astype(np.int64)
+    return msgs @ (1 << np.arange(11, -1, -1))
 
 
 def _agreeing(shared: np.ndarray) -> list[np.ndarray]:
@@ -453,7 +473,7 @@ def _common_list(summed: np.ndarray) -> list[np.ndarray]:
     codewords, from their summed code-bit LLRs (float (48,)), likeliest pair first."""
     from phy import golay
 
-    msgs, signs = golay.decoder_tables()[1:]
+    msgs, signs = golay.decoder_tables()[1:3]
     scores = [summed[24 * w: 24 * (w + 1)] @ signs for w in range(2)]          # (4096,) each
     tops = [np.argsort(sc)[::-1][:BOOTSTRAP_LIST] for sc in scores]
     pairs = sorted(((a, b) for a in tops[0] for b in tops[1]), key=lambda ab: -(scores[0][ab[0]] + scores[1][ab[1]]))
@@ -506,18 +526,24 @@ def _crc_table() -> np.ndarray:
     return np.array([binascii.crc_hqx(bytes([i]), 0) for i in range(256)], np.uint16)
 
 
-def _transmitted_many(info: np.ndarray, params: OfdmParams) -> np.ndarray:
-    """Transmitted header bits of many 80-bit infos at once (uint8 bits (C, 80) → CRC-16, Golay, rate
-    matching, whitening, vectorised): uint8 (C, n_header_symbols * n_data), ``encode_header``'s bits."""
-    from phy import golay
-
+def _messages_many(info: np.ndarray) -> np.ndarray:
+    """The 96-bit messages of many 80-bit infos (uint8 bits (C, 80)): the CRC-16 appended, vectorised:
+    uint8 (C, 96)."""
     data = np.packbits(info, axis=1)                                                   # (C, 10)
     crc = np.full(data.shape[0], 0xFFFF, np.uint16)
     table = _crc_table()
     for j in range(data.shape[1]):
         crc = ((crc << 8) & 0xFFFF) ^ table[((crc >> 8) ^ data[:, j]) & 0xFF]
     crc_bits = (crc[:, None].astype(np.int64) >> np.arange(15, -1, -1)) & 1
-    msgs = np.concatenate([info, crc_bits.astype(np.uint8)], axis=1).reshape(-1, _N_BITS // 12, 12)
+    return np.concatenate([info, crc_bits.astype(np.uint8)], axis=1)
+
+
+def _transmitted_many(info: np.ndarray, params: OfdmParams) -> np.ndarray:
+    """Transmitted header bits of many 80-bit infos at once (uint8 bits (C, 80) → CRC-16, Golay, rate
+    matching, whitening, vectorised): uint8 (C, n_header_symbols * n_data), ``encode_header``'s bits."""
+    from phy import golay
+
+    msgs = _messages_many(info).reshape(-1, _N_BITS // 12, 12)
     coded = ((msgs.astype(np.float32) @ golay.generator().astype(np.float32)).astype(np.int64) % 2).astype(
         np.uint8).reshape(info.shape[0], _N_CODED)
     plan = _rate_match(params)

@@ -803,20 +803,32 @@ def ltf_peak(seg, dc, step, sym, energy_tpl, first_path_fraction, early, back_of
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def golay_decode(llr, parity, msgs, signs):
+def golay_decode(llr, parity, msgs, signs, halves):
     """Soft ML decoding of extended Golay blocks (``phy.golay.decode``): llr float32 (m, 24)
     (log P(1)/P(0)), parity uint8 (12, 12) the generator's parity part, msgs uint8 (4096, 12) all
-    messages, signs float32 (24, 4096) their codewords as ±1. A block whose hard decisions form a
-    codeword is its own ML decision; the others take the codeword of highest correlation.
+    messages, signs float32 (24, 4096) their codewords as ±1, halves float32 (2, 64, 18) the messages'
+    6-bit halves and their parity contributions as ±1 (``phy.golay._halves``). A block whose hard
+    decisions form a codeword is its own ML decision; the others take the codeword of highest
+    correlation with the LLRs (the first of equals in message order), computed half by half: with
+    message = (a, b), the correlation is A[a] + B[b] - sum_j u[a, j] p[b, j] (A, B: the halves' own
+    bits against their LLRs; u[a, j] = parity LLR j times a's contribution; p[b, j]: b's), 12 products
+    per codeword instead of 24.
     Returns (message bits uint8 (m, 12), codeword bits uint8 (m, 24))."""
     m = llr.shape[0]
     out = np.empty((m, 12), np.uint8)
     words = np.empty((m, 24), np.uint8)
     hard = np.empty(24, np.uint8)
-    score = np.empty(signs.shape[1], np.float32)
-    for b in range(m):
+    sa = np.empty(64, np.float32)
+    sb = np.empty(64, np.float32)
+    u = np.empty((64, 12), np.float32)
+    pb = np.empty((12, 64), np.float32)              # b's parity contributions, b along the rows (it vectorises)
+    for j in range(12):
+        for v in range(64):
+            pb[j, v] = halves[1, v, 6 + j]
+    acc = np.empty(64, np.float32)
+    for blk in range(m):
         for i in range(24):
-            hard[i] = 1 if llr[b, i] > 0 else 0
+            hard[i] = 1 if llr[blk, i] > 0 else 0
         ok = True
         for j in range(12):
             s = 0
@@ -826,28 +838,45 @@ def golay_decode(llr, parity, msgs, signs):
                 ok = False
                 break
         if ok:
-            out[b] = hard[:12]
-            words[b] = hard
+            out[blk] = hard[:12]
+            words[blk] = hard
             continue
-        score[:] = 0
+        for v in range(64):
+            x = np.float32(0.0)
+            y = np.float32(0.0)
+            for i in range(6):
+                x += llr[blk, i] * halves[0, v, i]
+                y += llr[blk, 6 + i] * halves[1, v, i]
+            sa[v] = x
+            sb[v] = y
+            for j in range(12):
+                u[v, j] = llr[blk, 12 + j] * halves[0, v, 6 + j]
+        best = -np.inf
+        idx = 0
+        for a in range(64):
+            for b in range(64):
+                acc[b] = sa[a] + sb[b]
+            for j in range(12):
+                uj = u[a, j]
+                for b in range(64):
+                    acc[b] -= uj * pb[j, b]
+            for b in range(64):
+                if acc[b] > best:
+                    best = acc[b]
+                    idx = a * 64 + b
+        out[blk] = msgs[idx]
         for i in range(24):
-            v = llr[b, i]
-            for c in range(score.size):
-                score[c] += v * signs[i, c]
-        best = np.argmax(score)
-        out[b] = msgs[best]
-        for i in range(24):
-            words[b, i] = 1 if signs[i, best] > 0 else 0
+            words[blk, i] = 1 if signs[i, idx] > 0 else 0
     return out, words
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
+def header_golay(llr, src, perm, sign, white, parity, msgs, signs, halves):
     """Soft Golay decisions of B rate-matched blocks (``phy.header``, ``phy.control``) from their
     transmitted-bit LLRs (float64 (B, n), log P(1)/P(0)): per block, the LLRs of each code bit
     summed over its copies (copy i is transmitted bit perm[i] of code bit src[i], its whitening as
-    the LLR sign ``sign[i]``), rounded to float32 and decoded (``golay_decode``; parity, msgs, signs
-    as there); the decided codewords then rate-matched and whitened again (``white`` uint8 (n,)).
+    the LLR sign ``sign[i]``), rounded to float32 and decoded (``golay_decode``; parity, msgs, signs,
+    halves as there); the decided codewords then rate-matched and whitened again (``white`` uint8 (n,)).
     Returns (message bits uint8 (B, 12 m), their transmitted bits uint8 (B, n))."""
     n_coded = 0
     for i in range(src.size):
@@ -860,7 +889,7 @@ def header_golay(llr, src, perm, sign, white, parity, msgs, signs):
         combined[:] = 0.0
         for i in range(src.size):
             combined[src[i]] += llr[b, perm[i]] * sign[i]
-        msg, words = golay_decode(combined.astype(np.float32).reshape(-1, 24), parity, msgs, signs)
+        msg, words = golay_decode(combined.astype(np.float32).reshape(-1, 24), parity, msgs, signs, halves)
         message[b] = msg.ravel()
         coded = words.ravel()
         for i in range(src.size):

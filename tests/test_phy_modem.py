@@ -50,6 +50,20 @@ def test_golay_minimum_distance_and_correction():
     np.testing.assert_array_equal(golay.decode(llr), msg)
 
 
+def test_golay_soft_decoding_is_the_codeword_of_highest_correlation():
+    """On noisy soft blocks (almost none a codeword as hard decisions) the compiled half-by-half
+    decoder picks what correlating with the whole codebook picks."""
+    rng = np.random.default_rng(2)
+    msg = rng.integers(0, 2, 12 * 2000).astype(np.uint8)
+    llr = (2.0 * golay.encode(msg) - 1.0 + rng.normal(0, 1.2, 24 * 2000)).astype(np.float32)
+    msgs, signs = golay.decoder_tables()[1:3]
+    blocks = llr.reshape(-1, 24)
+    best = msgs[np.argmax(blocks @ signs, axis=1)].reshape(-1)
+    hard_ok = ((blocks[:, :12] > 0).astype(int) @ golay.generator()[:, 12:] % 2 == (blocks[:, 12:] > 0)).all(1)
+    assert hard_ok.mean() < 0.2
+    np.testing.assert_array_equal(golay.decode(llr), best)
+
+
 def test_ldpc_round_trip_and_crc_failure():
     payload = bytes(range(200))
     for mod in BITS_PER_SYMBOL:
