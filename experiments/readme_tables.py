@@ -305,7 +305,9 @@ def _render_outage(path: Path) -> str:
     lines.append(f"Same run: {fa['false_alarms_per_1e6']:g} false alarms (LTF-confirmed bursts) per 10^6 noise samples "
                  f"({fa['noise_samples']:.0e} samples, {fa['stf_triggers_per_1e6']:.1f} STF triggers per 10^6), "
                  f"{foreign['frames_out']} frames out of {foreign['bursts']} 802.11a bursts at {foreign['snr_db']:g} dB "
-                 f"({foreign['ltf_confirmed']} LTF-confirmed), receiver {speed['rx_msps']:.1f} MS/s = "
+                 f"({foreign['ltf_confirmed']} LTF-confirmed"
+                 + (f", {foreign['header_cfo_tries']} header CFO hypotheses tried on them" if "header_cfo_tries" in foreign
+                    else "") + f"), receiver {speed['rx_msps']:.1f} MS/s = "
                  f"{speed['realtime_factor']:.1f}× real time in CPU time ({speed['rx_cpu_ms_per_frame']:.3f} ms per "
                  f"48-symbol frame; noise alone {speed['rx_msps_noise_only']:.0f} MS/s).")
     return "\n".join(lines)

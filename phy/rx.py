@@ -57,8 +57,8 @@ CFO estimate is off by about 0.2 kHz or less (0.53 kHz at 0 dB, ``phy.sync.pream
 as 1/sqrt(SNR)), under half a HEADER_CFO_STEP, so no hypothesis can do better than the estimate;
 what fails there is a burst confirmed at a wrong timing (a trigger that fired early, whose LTF search
 found the LTF's half match one symbol early or the STF under a one-subcarrier CFO hypothesis, the
-burst then found again by ``Receiver._rescan``) or a foreign one, and searching each cost as much as
-about 15 good frames."""
+burst then found again by ``Receiver._rescan``) or a foreign one, where the search only costs time
+(25 hypotheses, each equalised and Golay-decoded)."""
 HEADER_CFO_MARGIN = 1.0
 """... a hypothesis whose header still fails replaces the first pass's LLRs only when they correlate
 with their Golay decisions this many standard deviations more than the first pass's do (the largest
