@@ -32,13 +32,6 @@ from semantic.posterior import posterior_latents
 from semantic.train import validation_crops
 
 
-def _image(codec: SemanticCodec, z: torch.Tensor) -> np.ndarray:
-    """uint8 (H, W, 3) image of latents z (1, 32, h, w) through the codec's decoder."""
-    with torch.no_grad():
-        img = codec.model.decoder(z).clamp(0.0, 1.0)[0]
-    return (img.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--codec", default=None, help="codec folder with a diffusion prior (default: the shipped model)")
@@ -78,10 +71,11 @@ def main(argv: list[str] | None = None) -> int:
                                              realism=realism, seed=seed)
 
                 mean, sample = latents(0.0, 1), latents(1.0, a.steps)
-                h, w = img.shape[:2]
                 images = {"direct": codec.decode(y, var, img.shape, method="direct"),
-                          "mean": _image(codec, mean)[:h, :w], knob: _image(codec, latents(a.realism, a.steps))[:h, :w]}
-                images.update({f"blend {b:g}": _image(codec, mean + b * (sample - mean))[:h, :w] for b in a.blend})
+                          "mean": codec.image_from_latents(mean, img.shape),
+                          knob: codec.image_from_latents(latents(a.realism, a.steps), img.shape)}
+                images.update({f"blend {b:g}": codec.image_from_latents(mean + b * (sample - mean), img.shape)
+                               for b in a.blend})
                 for row in rows:
                     acc.setdefault(row, []).append(_metrics(img, images[row]))
                     if row != "direct":

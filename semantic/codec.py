@@ -272,9 +272,18 @@ class SemanticCodec:
         if method == "diffusion":
             z = posterior_latents(self.model, self.prior, self.scheduler, y, var, steps=steps, seed=seed,
                                   realism=self.default_realism if realism is None else realism)
-            img = self.model.decoder(z).clamp(0.0, 1.0)[0]
-        else:
-            img = self.model.decode(y, var)[0]
+            return self.image_from_latents(z, image_shape)
+        return self._to_uint8(self.model.decode(y, var)[0], image_shape)
+
+    @torch.no_grad()
+    def image_from_latents(self, z: torch.Tensor, image_shape: tuple[int, ...]) -> np.ndarray:
+        """The latent map z (1, 32, h, w) (all tiles stitched, e.g. ``semantic.posterior``'s) through the
+        codec's decoder: uint8 (H, W, 3), cropped to ``image_shape`` (H, W[, 3])."""
+        return self._to_uint8(self.model.decoder(z).clamp(0.0, 1.0)[0], image_shape)
+
+    @staticmethod
+    def _to_uint8(img: torch.Tensor, image_shape: tuple[int, ...]) -> np.ndarray:
+        """(3, H', W') in [0, 1] -> uint8 (H, W, 3), cropped to ``image_shape``."""
         img = (img.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
         return img[: image_shape[0], : image_shape[1]]
 
