@@ -293,7 +293,8 @@ def _kind_words(code: np.ndarray, control_lengths: tuple[int, ...]) -> tuple[np.
     """What the data frames among B headers are, from their code-bit LLRs (float (B, 192)), summed
     over the headers that correlate better with the decision than with a control frame of
     ``control_lengths``: (message bits 0..23 decoded codeword by codeword, the likeliest analog length:
-    the two codewords decoded jointly over the analog kinds only, 16 unknown bits instead of 24)."""
+    the two codewords decoded jointly over the analog kinds only, 16 unknown bits instead of 24,
+    ``_analog_length_words``)."""
     from phy import golay
 
     first = code[:, :48]
@@ -306,22 +307,28 @@ def _kind_words(code: np.ndarray, control_lengths: tuple[int, ...]) -> tuple[np.
         if data.any() and not data.all():
             first = first[data]
             words = golay.decode(first.sum(axis=0))
-    return words, int(np.argmax(first.sum(axis=0) @ _analog_words()))
+    summed = first.sum(axis=0)
+    high, low = _analog_length_words()
+    return words, (int(np.argmax(summed[:24] @ high)) << 10) | int(np.argmax(summed[24:] @ low))
 
 
 @lru_cache(maxsize=1)
-def _analog_words() -> np.ndarray:
-    """The first two codewords of an analog header of every length 0..65535 (frame index below 16384),
-    as ±1 float32 (48, 65536) (read-only)."""
+def _analog_length_words() -> tuple[np.ndarray, np.ndarray]:
+    """The first two codewords of an analog header (frame index below 16384) as ±1 float64, each a
+    function of its own part of the 16-bit length: codeword 0 of the length's 6 high bits, (24, 64),
+    and codeword 1 of its 10 low bits, (24, 1024) (read-only): a header's correlation with the
+    first two codewords of length n is the sum of column n >> 10 of the first and n & 1023 of the
+    second, so the likeliest length is found from 64 + 1024 correlations instead of 65536."""
     from phy import golay
 
-    lengths = np.arange(1 << 16)
-    msgs = np.zeros((lengths.size, 24), np.float32)
-    msgs[:, 6:22] = (lengths[:, None] >> np.arange(15, -1, -1)) & 1
-    gen = golay.generator().astype(np.float32)
-    coded = np.concatenate([(msgs[:, :12] @ gen) % 2, (msgs[:, 12:] @ gen) % 2], axis=1)
-    out = np.ascontiguousarray((2.0 * coded - 1.0).T, dtype=np.float32)
-    out.flags.writeable = False
+    gen = golay.generator().astype(np.int64)
+    high = (np.arange(64)[:, None] >> np.arange(5, -1, -1)) & 1                  # message bits 6..11
+    low = (np.arange(1024)[:, None] >> np.arange(9, -1, -1)) & 1                 # message bits 12..21
+    msg0 = np.concatenate([np.zeros((64, 6), np.int64), high], axis=1)
+    msg1 = np.concatenate([low, np.zeros((1024, 2), np.int64)], axis=1)
+    out = tuple(np.ascontiguousarray((2.0 * ((m @ gen) % 2) - 1.0).T) for m in (msg0, msg1))
+    for a in out:
+        a.flags.writeable = False
     return out
 
 
@@ -386,25 +393,58 @@ def _stream_candidates(llr: np.ndarray, code: np.ndarray, params: OfdmParams,
     if not kinds:
         return none
     tables = _codeword_tables(code)
-    blocks = np.arange(_N_BITS // 12)
     best = None
     for common in _common_list(s1):                                 # message bits 48..71, likeliest first
         count = _bits_value(common[0:6])
         if not 2 <= count <= BOOTSTRAP_MAX_FRAMES:
             continue
         sid, nonce_hi = _bits_value(common[6:14]), _bits_value(common[14:24])
-        infos = _infos(kinds, count, sid, nonce_hi)
-        per_nonce = len(kinds) * count
-        corr = tables[:, blocks, _codeword_indices(infos)].sum(axis=2)   # (B, C): each candidate's correlation
-        totals = corr.reshape(llr.shape[0], 64, per_nonce).max(axis=2).sum(axis=0)   # per nonce: each header's best
+        infos = _infos(kinds, count, sid, nonce_hi)                 # nonce's 6 low bits zero
+        totals = _nonce_totals(tables, infos)
         lo = int(np.argmax(totals))
         if best is None or totals[lo] > best[0]:
-            best = (float(totals[lo]), count, sid, (nonce_hi << 6) | lo, infos[lo * per_nonce: (lo + 1) * per_nonce])
+            best = (float(totals[lo]), count, sid, (nonce_hi << 6) | lo, infos, lo)
     if best is None:
         return none
-    _, count, sid, nonce, infos = best
+    _, count, sid, nonce, infos, lo = best
+    infos[:, _NONCE_LOW] = (lo >> np.arange(5, -1, -1)) & 1
     return [Header(m, n, mod, rate, i, count, sid, nonce, level) for m, n, mod, rate, level in kinds
             for i in range(count)], _transmitted_many(infos, params)
+
+
+_NONCE_LOW = slice(_N_INFO - 8, _N_INFO - 2)
+"""Info bits of the nonce's 6 low bits (72..77): with the level's two bits, the first 8 of the
+seventh Golay message, whose last 4 and the eighth message are the CRC."""
+
+
+@lru_cache(maxsize=1)
+def _nonce_low_crc() -> np.ndarray:
+    """What setting the nonce's 6 low bits to v does to a header's CRC-16: uint16 (64,), XORed into
+    the CRC of the same info with those bits zero (the CRC is affine in the message:
+    crc(a ^ b) = crc(a) ^ crc(b) ^ crc(0) for messages of one length)."""
+    delta = np.zeros((64, _N_INFO), np.uint8)
+    delta[:, _NONCE_LOW] = (np.arange(64)[:, None] >> np.arange(5, -1, -1)) & 1
+    crc = _messages_many(delta)[:, _N_INFO:].astype(np.int64) @ (1 << np.arange(15, -1, -1))
+    out = (crc ^ crc[0]).astype(np.uint16)
+    out.flags.writeable = False
+    return out
+
+
+def _nonce_totals(tables: np.ndarray, infos: np.ndarray) -> np.ndarray:
+    """For each value v of the nonce's 6 low bits: the sum over B headers of each one's best
+    correlation (``_codeword_tables``, float (B, 8, 4096)) with the candidates ``infos`` (uint8 bits
+    (P, 80), nonce low bits zero) with v put in: float (64,). The first six codewords do not depend
+    on v; the last two are looked up from the CRC of the zero-v info and ``_nonce_low_crc``, so one
+    CRC per candidate is computed instead of 64."""
+    msgs = _messages_many(infos)
+    idx = msgs[:, : 6 * 12].reshape(-1, 6, 12).astype(np.int64) @ (1 << np.arange(11, -1, -1))   # (P, 6)
+    fixed = tables[:, np.arange(6), idx].sum(axis=2)                                # (B, P)
+    crc = msgs[:, _N_INFO:].astype(np.int64) @ (1 << np.arange(15, -1, -1))          # (P,) at v = 0
+    level = msgs[:, _N_INFO - 2].astype(np.int64) * 2 + msgs[:, _N_INFO - 1]
+    crc_v = crc[None, :] ^ _nonce_low_crc().astype(np.int64)[:, None]              # (64, P)
+    w6 = (np.arange(64)[:, None] << 6) | (level[None, :] << 4) | (crc_v >> 12)
+    corr = fixed[:, None, :] + tables[:, 6, w6] + tables[:, 7, crc_v & 0xFFF]       # (B, 64, P)
+    return corr.max(axis=2).sum(axis=0)
 
 
 def _codeword_tables(code: np.ndarray) -> np.ndarray:
@@ -417,13 +457,6 @@ def _codeword_tables(code: np.ndarray) -> np.ndarray:
 
     signs = golay.decoder_tables()[2].astype(np.float64)                    # (24, 4096)
     return code.reshape(code.shape[0], -1, 24) @ signs
-
-
-def _codeword_indices(info: np.ndarray) -> np.ndarray:
-    """The Golay messages (0..4095, first bit most significant, as ``phy.golay``'s codebook numbers
-    them) of the 8 codewords of many 80-bit infos (uint8 bits (C, 80)), the CRC-16 appended: int64 (C, 8)."""
-    msgs = _messages_many(info).reshape(info.shape[0], -1, 12).astype(np.int64)
-    return msgs @ (1 << np.arange(11, -1, -1))
 
 
 def _agreeing(shared: np.ndarray) -> list[np.ndarray]:
@@ -496,10 +529,10 @@ def _kinds(kind: np.ndarray, analog_length: int, control_lengths: tuple[int, ...
 
 
 def _infos(kinds: list[tuple], count: int, sid: int, nonce_hi: int) -> np.ndarray:
-    """Info bits uint8 (64 * len(kinds) * count, 80) of every (nonce low 6 bits, kind, frame index) of
-    a stream, in that order."""
+    """Info bits uint8 (len(kinds) * count, 80) of every (kind, frame index) of a stream, in that
+    order, the nonce's 6 low bits zero."""
     f = _field_slices()
-    info = np.zeros((64, len(kinds), count, _N_INFO), np.uint8)
+    info = np.zeros((len(kinds), count, _N_INFO), np.uint8)
 
     def put(name: str, value, axes: tuple) -> None:
         lo_bit, hi_bit = f[name]
@@ -507,16 +540,16 @@ def _infos(kinds: list[tuple], count: int, sid: int, nonce_hi: int) -> np.ndarra
         v = np.asarray(value, dtype=np.int64)[..., None] >> np.arange(width - 1, -1, -1) & 1
         info[..., lo_bit:hi_bit] = v.reshape(axes + (width,))
 
-    k = (1, len(kinds), 1)
+    k = (len(kinds), 1)
     put("mode", [MODES.index(m) for m, *_ in kinds], k)
     put("modulation", [MODULATIONS.index(mod) if m == "digital" else 0 for m, _, mod, _, _ in kinds], k)
     put("code_rate", [code_rate_index(rate) if m == "digital" else 0 for m, _, _, rate, _ in kinds], k)
     put("length", [n for _, n, *_ in kinds], k)
     put("level", [level for *_, level in kinds], k)
-    put("frame_index", np.arange(count), (1, 1, count))
-    put("frame_count", count, (1, 1, 1))
-    put("stream_id", sid, (1, 1, 1))
-    put("nonce", (nonce_hi << 6) | np.arange(64), (64, 1, 1))
+    put("frame_index", np.arange(count), (1, count))
+    put("frame_count", count, (1, 1))
+    put("stream_id", sid, (1, 1))
+    put("nonce", nonce_hi << 6, (1, 1))
     return info.reshape(-1, _N_INFO)
 
 

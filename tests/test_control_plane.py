@@ -67,6 +67,40 @@ def test_a_streams_common_fields_come_from_several_failed_headers():
         assert match_headers(noise, candidates, P, bits) == [None] * 6
 
 
+def test_the_bootstrap_scores_every_nonce_as_correlating_each_candidate_would():
+    """``stream_hypotheses``' scores of the 64 values of the nonce's low bits, built from one CRC per
+    candidate and per-codeword tables, equal correlating the failed headers' LLRs with each
+    candidate's transmitted bits; its likeliest analog length, found codeword by codeword, is the
+    one of all 65536 lengths that correlates most."""
+    from phy import golay
+    from phy.header import (_NONCE_LOW, _code_llr, _codeword_tables, _infos, _kind_words, _nonce_totals,
+                            _transmitted_many)
+
+    rng = np.random.default_rng(5)
+    sent = _stream_headers(nonce=0x5A3C)
+    llr = np.stack([_llr(h, -4.0, rng) for h in sent[:4]])
+    kinds = [("analog", 3840, None, None, 0), ("control", DESCRIPTOR_BYTES, None, None, 1)]
+    infos = _infos(kinds, 6, 1, 0x5A3C >> 6)
+    brute = np.zeros(64)
+    for v in range(64):
+        trial = infos.copy()
+        trial[:, _NONCE_LOW] = (v >> np.arange(5, -1, -1)) & 1
+        brute[v] = (llr @ (2.0 * _transmitted_many(trial, P).T - 1.0)).max(axis=1).sum()
+    totals = _nonce_totals(_codeword_tables(_code_llr(llr, P)), infos)
+    np.testing.assert_allclose(totals, brute, rtol=1e-12, atol=1e-9)
+    assert int(np.argmax(totals)) == 0x5A3C & 63
+
+    lengths = np.arange(1 << 16)
+    msgs = np.zeros((lengths.size, 24), np.int64)
+    msgs[:, 6:22] = (lengths[:, None] >> np.arange(15, -1, -1)) & 1
+    gen = golay.generator().astype(np.int64)
+    words = 2.0 * np.concatenate([(msgs[:, :12] @ gen) % 2, (msgs[:, 12:] @ gen) % 2], axis=1) - 1.0
+    for n in rng.integers(0, 1 << 16, size=20):
+        code = words[n] * rng.uniform(0.5, 2.0) + rng.normal(size=(3, 48)) * 2.0
+        code = np.concatenate([code, np.zeros((3, 144))], axis=1)
+        assert _kind_words(code, ())[1] == int(np.argmax(words @ code[:, :48].sum(axis=0)))
+
+
 def _bursts_in_noise(snr_db, n_bursts=8, seed=0):
     tx = Transmitter(P, nonce=1)
     rng = np.random.default_rng(seed)
