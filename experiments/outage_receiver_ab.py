@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--channel", nargs="+", help="channels (default: the bench's)")
+    ap.add_argument("--snr", type=float, nargs="+", help="mean in-band SNRs in dB (default: the bench's)")
+    ap.add_argument("--genie", type=Path, help="a committed outage.json of the same runs: its genie PSNRs "
+                    "give each cell's share of images where the genie's is useful")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
 
@@ -51,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     image = sweep_photo("coffee", 192)
     transmission = semantic_transmission(image, SemanticCodec.from_pretrained(), Transmitter(p, nonce=0x0A7E),
                                          stream_id=1)
+    channels, snrs = args.channel or CHANNELS, args.snr or SNRS_DB
     rows = []
-    for channel in CHANNELS:
-        for snr in SNRS_DB:
+    for channel in channels:
+        for snr in snrs:
             for seed in range(args.first_seed, args.first_seed + args.runs):
                 lead = int(np.random.default_rng([seed, 2]).integers(LEAD_RANGE[0], LEAD_RANGE[1] + 1))
                 cfg = ChannelConfig(snr_db=float(snr), channel=channel, seed=seed)
@@ -73,14 +78,25 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"channel": channel, "snr_db": float(snr), "seed": seed, "image": image_ok, "cause": cause,
                              "frames_detected": run.assembler.frames_detected, "realisation_snr_db": inst,
                              "rx_cpu_s": cpu})
+    genie = {}
+    if args.genie:
+        from diffradio.outage import GENIE_USEFUL_DB
+        genie = {(r["channel"], r["snr_db"], r["seed"]): r["genie_psnr_db"] >= GENIE_USEFUL_DB
+                 for r in json.loads(args.genie.read_text())["runs"]}
     cells = []
-    for channel in CHANNELS:
-        for snr in SNRS_DB:
+    for channel in channels:
+        for snr in snrs:
             rs = [r for r in rows if r["channel"] == channel and r["snr_db"] == float(snr)]
-            cells.append({"channel": channel, "snr_db": float(snr), "runs": len(rs),
-                          "no_image": sum(not r["image"] for r in rs) / len(rs),
-                          "no_frame": sum(r["cause"] == "no_frame" for r in rs) / len(rs),
-                          "no_descriptor": sum(r["cause"] == "no_descriptor" for r in rs) / len(rs)})
+            cell = {"channel": channel, "snr_db": float(snr), "runs": len(rs),
+                    "no_image": sum(not r["image"] for r in rs) / len(rs),
+                    "no_frame": sum(r["cause"] == "no_frame" for r in rs) / len(rs),
+                    "no_descriptor": sum(r["cause"] == "no_descriptor" for r in rs) / len(rs),
+                    "rx_cpu_s": sum(r["rx_cpu_s"] for r in rs)}
+            useful = [r for r in rs if genie.get((channel, float(snr), r["seed"]))]
+            if useful:
+                cell["genie_useful_runs"] = len(useful)
+                cell["image_where_genie_useful"] = sum(r["image"] for r in useful) / len(useful)
+            cells.append(cell)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             check=False).stdout.strip() or None
     res = {"commit": commit, "photo": "coffee", "frames_sent": transmission.frames_sent,
@@ -89,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(res, indent=1) + "\n")
     for c in cells:
         print(f"{c['channel']:9s} {c['snr_db']:+5.1f} dB  no image {100 * c['no_image']:5.1f} %  "
-              f"(no frame {100 * c['no_frame']:.0f} %, no descriptor {100 * c['no_descriptor']:.0f} %)")
+              f"(no frame {100 * c['no_frame']:.0f} %, no descriptor {100 * c['no_descriptor']:.0f} %)"
+              + (f", image where the genie's is useful {100 * c['image_where_genie_useful']:.1f} %"
+                 if "image_where_genie_useful" in c else ""))
     return 0
 
 

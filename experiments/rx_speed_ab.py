@@ -4,7 +4,10 @@ Each round runs one worker process per checkout in turn (A, B, then B, A, ...), 
 checkout's ``phy`` first on its path; a worker times ``Receiver`` (time.process_time, best of
 ``--repeats``) on the same captures (one fixed stream nonce): 100 analog frames of 48 payload
 symbols at 20 dB (the ``bench phy`` capture), the same with a DC offset and with a CW spur
-(317 kHz) at the noise power, and 400 000 samples of noise alone. Prints and writes (``--out``)
+(317 kHz) at the noise power, 400 000 samples of noise alone, and 40 streams like the outage
+benchmark's (a descriptor, 4 analog frames of 3840 values, the descriptor again) through TDL-C
+realisations at -5 dB mean in-band SNR, each received by a fresh receiver (``tdlc_minus5``: where
+failed headers make the control plane's searches run). Prints and writes (``--out``)
 one JSON object: each checkout's best over the rounds per capture (MS/s, CPU ms per frame, frames
 decoded, STF triggers), B's speed over A's (best over best; and per round, with the rounds' median
 and range: the spread of the measurement), and each checkout's commit (None outside git).
@@ -25,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-CASES = ("frames", "frames_dc", "frames_spur", "noise")
+CASES = ("frames", "frames_dc", "frames_spur", "noise", "tdlc_minus5")
+FADED_STREAMS = 40
 
 
 def _captures():
@@ -49,18 +53,46 @@ def _captures():
     tone = amp * np.exp(2j * np.pi * 317e3 / p.sample_rate_hz * np.arange(y.size))
     noise = ((rng.normal(size=400_000) + 1j * rng.normal(size=400_000)) / np.sqrt(2)).astype(np.complex64)
     return p, {"frames": y, "frames_dc": (y + amp).astype(np.complex64),
-               "frames_spur": (y + tone).astype(np.complex64), "noise": noise}
+               "frames_spur": (y + tone).astype(np.complex64), "noise": noise, "tdlc_minus5": _faded_streams(p)}
+
+
+def _faded_streams(p) -> list:
+    """FADED_STREAMS captures of one 6-frame stream each through a TDL-C realisation at -5 dB."""
+    import numpy as np
+    from diffradio.link import _descriptor_bursts
+    from diffradio.outage import _radio
+    from diffradio.stream import StreamDescriptor, frame_slices
+    from phy.channel import ChannelConfig
+    from phy.tx import Transmitter
+
+    tx = Transmitter(p, nonce=0x0A7E)
+    v = np.random.default_rng(1).normal(size=4 * 3840).astype(np.float32)
+    desc = StreamDescriptor("semantic", (192, 288), 4, v.size, (54, 16, 8, 8))
+    first, last = _descriptor_bursts(tx, desc, 1)
+    bursts = [first] + [tx.analog_burst(v[sl], frame_index=i, frame_count=desc.frame_count, stream_id=1)
+                        for i, sl in enumerate(frame_slices(v.size, 4), start=1)] + [last]
+    out = []
+    for seed in range(1, FADED_STREAMS + 1):
+        radio = _radio(ChannelConfig(snr_db=-5.0, channel="tdl-c", seed=seed), 1000, p)
+        for b in bursts:
+            radio.transmit(b)
+        out.append(np.concatenate(list(radio.stream(1 << 16, None))).astype(np.complex64))
+    return out
 
 
 def worker(repeats: int) -> dict:
     """Time the checkout on the path; one JSON-able dict per capture."""
     from threadpoolctl import threadpool_limits
+    from diffradio.stream import DESCRIPTOR_BYTES
     from phy.rx import Receiver
 
     p, caps = _captures()
 
-    def run(sig):
-        rx = Receiver(p)
+    def run(sig, control_lengths=()):
+        if isinstance(sig, list):                   # streams, each to a fresh receiver that knows the descriptor
+            runs = [run(s, (DESCRIPTOR_BYTES,)) for s in sig]
+            return tuple(sum(r[k] for r in runs) for k in range(3))
+        rx = Receiver(p, control_lengths=control_lengths)
         c0 = time.process_time()
         frames = [f for i in range(0, sig.size, 1 << 16) for f in rx.process(sig[i: i + (1 << 16)])] + rx.flush()
         return time.process_time() - c0, len(frames), rx.stats["stf_triggers"]
@@ -70,8 +102,10 @@ def worker(repeats: int) -> dict:
         run(caps["frames"][:50_000])                                # compiled kernels loaded
         for name, sig in caps.items():
             cpu, found, triggers = min(run(sig) for _ in range(repeats))
-            out[name] = {"msps": sig.size / cpu / 1e6, "frames": found, "stf_triggers": triggers,
-                         "cpu_ms_per_frame": cpu / 100 * 1e3 if name != "noise" else None}
+            size = sum(x.size for x in sig) if isinstance(sig, list) else sig.size
+            out[name] = {"msps": size / cpu / 1e6, "frames": found, "stf_triggers": triggers,
+                         "realtime_factor": size / cpu / p.sample_rate_hz,
+                         "cpu_ms_per_frame": cpu / 100 * 1e3 if name.startswith("frames") else None}
     return out
 
 

@@ -27,7 +27,8 @@ from phy.ofdm import fft_windows, used_subcarriers
 from phy.params import OfdmParams
 from phy.preamble import stf_length
 from phy.sync import (STF_BLOCK, TRIGGER_GAP_PERIODS, FloorTracker, FrontEnd, LtfSync, cfo_hypotheses, gap_dc,
-                      ltf_search, power_drops, stf_detect, stf_span, stf_threshold)
+                      known_preamble_cfo, ltf_search, ltf_snr_db, power_drops, stf_detect, stf_span,
+                      stf_threshold)
 
 
 HEARD_STREAMS = 8
@@ -46,10 +47,14 @@ correlation over ~200 positions: about 0.075 here, 0.108 at 1e-4)."""
 HEADER_CFO_STEP = 1 / 64
 """``Receiver._header_cfo_search``: spacing of the CFO hypotheses, in subcarrier spacings (0.49 kHz
 at 2 MS/s and n_fft 64: a CFO error of half a step turns the last of 8 header symbols by 0.5 rad)."""
-HEADER_CFO_STEPS = (0,) + tuple(k * s for k in range(1, 13) for s in (-1, 1))
+HEADER_CFO_STEPS = (0, -1, 1, -2, 2)
 """... and the hypotheses, in HEADER_CFO_STEPs from the estimate, in the order tried (nearest first):
-±5.9 kHz at 2 MS/s, beyond the preamble estimate's errors at -5 dB in-band (2.3 kHz rms on TDL-C
-and Rayleigh realisations, ``docs/results/outage_minus5_failures.json``)."""
+±0.98 kHz at 2 MS/s around the known-preamble estimate (``phy.sync.known_preamble_cfo``), whose
+error on TDL-C and Rayleigh bursts at -5 dB mean in-band SNR is 0.7 kHz rms (1.6-1.8 kHz for the
+lag products it refines; ``docs/results/known_preamble_cfo.json``). Before that estimate the search
+reached ±5.9 kHz (25 hypotheses) around the lag-product estimate; side by side on the 2000 runs of
+``bench outage`` this receiver gives 10 images more and 3 fewer
+(``docs/results/outage_receiver_known_cfo.json``)."""
 HEADER_CFO_SEARCH_MAX_DB = 10.0
 """... a failed header whose burst stands this far above the noise floor (in-band SNR from the power over
 its LTF and header, ``Receiver._in_band_snr_db``) is neither searched nor parked: there the preamble's
@@ -58,7 +63,12 @@ as 1/sqrt(SNR)), under half a HEADER_CFO_STEP, so no hypothesis can do better th
 what fails there is a burst confirmed at a wrong timing (a trigger that fired early, whose LTF search
 found the LTF's half match one symbol early or the STF under a one-subcarrier CFO hypothesis, the
 burst then found again by ``Receiver._rescan``) or a foreign one, where the search only costs time
-(25 hypotheses, each equalised and Golay-decoded)."""
+(each hypothesis equalised and Golay-decoded)."""
+KNOWN_CFO_MAX_DB = 10.0
+"""A burst whose LTF's two symbols agree to an in-band SNR below this (``phy.sync.ltf_snr_db``, which
+depends on the burst's samples alone) gets its CFO refined on the known preamble before its header is
+decoded (``phy.sync.known_preamble_cfo``, 0.1-0.15 ms of CPU per burst); above it the lag-product
+estimate is already within about 0.2 kHz (``phy.sync.preamble_cfo``)."""
 HEADER_CFO_MARGIN = 1.0
 """... a hypothesis whose header still fails replaces the first pass's LLRs only when they correlate
 with their Golay decisions this many standard deviations more than the first pass's do (the largest
@@ -416,9 +426,11 @@ class Receiver:
 
     def _decode_headers(self) -> bool:
         """Header: FFT, equalisation and Golay + CRC of every burst whose header samples are
-        there, in one batch. First pass: the LTF channel and a common phase (residual CFO) fitted
-        to the LTF and the pilots; over the header's few symbols the timing drift is negligible and
-        fitting it near 0 dB costs more than it brings. Where the CRC fails, a decision-directed
+        there, in one batch. Bursts whose LTF gives an in-band SNR below KNOWN_CFO_MAX_DB first get
+        their CFO refined on the known preamble (``phy.sync.known_preamble_cfo``). First pass: the
+        LTF channel and a common phase (residual CFO) fitted to the LTF and the pilots; over the
+        header's few symbols the timing drift is negligible and fitting it near 0 dB costs more than
+        it brings. Where the CRC fails, a decision-directed
         second pass takes the Golay decoder's decisions as known symbols, so the channel, phase and
         drift are fitted to the whole header instead of the two LTF symbols (the LTF-only
         estimate's noise dominates the header's errors near 0 dB); the CRC still guards the result.
@@ -435,6 +447,11 @@ class Receiver:
         if not batch:
             self._bursts = [b for b in self._bursts if b.stage is not Stage.HEADER or self._waiting(b)]
             return False
+        for b in batch:
+            first_ltf = b.sync.first_ltf - self._offset
+            if ltf_snr_db(self._buf, first_ltf, p, b.dc) < KNOWN_CFO_MAX_DB:
+                cfo = known_preamble_cfo(self._buf, first_ltf, b.sync.cfo_hz, p, b.dc)
+                b.sync = LtfSync(b.sync.first_ltf, cfo, b.sync.metric)
         offsets = window_offsets(p, n_hdr)
         starts = self._window_starts(batch, [n_hdr] * len(batch))
         y = self._fft(starts, np.repeat([b.sync.cfo_hz for b in batch], offsets.size),
@@ -488,14 +505,14 @@ class Receiver:
     def _header_cfo_search(self, bursts: list[_Burst], rows: list[int], llr: np.ndarray, decoded: list) -> None:
         """Headers that failed both passes, tried again at CFOs HEADER_CFO_STEPS away from their
         estimate (the estimate itself first), equalised with the LTF channel alone: near the
-        control plane's limit (-5 dB in-band) the preamble's CFO estimate is off by about 1.3 kHz
-        (one standard deviation at 2 MS/s, ``phy.sync.preamble_cfo``; 2.3 kHz rms on fading
-        realisations), which turns the header's last symbols by radians, and the header's phase
+        control plane's limit (-5 dB in-band) the CFO estimate, refined on the known preamble
+        (``phy.sync.known_preamble_cfo``), is still off by 0.7 kHz rms on fading realisations at
+        -5 dB mean SNR, which turns the header's last symbols by radians, and the header's phase
         line, fitted to 4 pilots per symbol, follows it poorly and turns good headers into noise
-        (measured on TDL-C and Rayleigh realisations at -5 dB: the sent header's LLRs correlated
-        with it at a median 5.9 standard deviations of noise through the first pass, 7.6 through
-        the LTF channel alone, both at the preamble's CFO estimate); here the CFO hypothesis stands
-        in for the phase line. The estimate is tried first, then the other hypotheses in one
+        (measured on TDL-C and Rayleigh realisations at -5 dB with the lag-product estimate, 2.3 kHz
+        rms then: the sent header's LLRs correlated with it at a median 5.9 standard deviations of
+        noise through the first pass, 7.6 through the LTF channel alone); here the CFO hypothesis
+        stands in for the phase line. The estimate is tried first, then the other hypotheses in one
         batch; where none passes Golay + CRC, the one whose LLRs correlate most with their Golay
         decisions (see below) gets a decision-directed pass (those decisions as known symbols, as
         in ``_decode_headers``), and every hypothesis's LLRs are matched against the heard
