@@ -138,13 +138,23 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="captures", help="output folder (default captures/)")
     p.add_argument("--results", default=None, help="also replay every capture and write the figures (JSON) here")
+    p.add_argument("--replay-only", action="store_true",
+                   help="with --results: replay the captures already in --out (e.g. after a receiver change) "
+                        "without making them again")
     args = p.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    codec = SemanticCodec.from_pretrained()
-    for name in CAPTURES:
-        path = make(out, name, codec)
-        print(f"{path}  {path.with_suffix('.sigmf-data').stat().st_size / 1e3:.0f} kB")
+    if args.replay_only:
+        if not args.results:
+            p.error("--replay-only needs --results FILE")
+        missing = [name for name in CAPTURES if not (out / f"{name}.sigmf-meta").is_file()]
+        if missing:
+            p.error(f"no capture {', '.join(missing)} in {out}: make them first (without --replay-only)")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        codec = SemanticCodec.from_pretrained()
+        for name in CAPTURES:
+            path = make(out, name, codec)
+            print(f"{path}  {path.with_suffix('.sigmf-data').stat().st_size / 1e3:.0f} kB")
     if args.results:
         Path(args.results).write_text(json.dumps(replay_figures(out), indent=1))
         print(f"replay figures in {args.results}")

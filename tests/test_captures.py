@@ -135,3 +135,16 @@ def test_rx_writes_each_image_as_it_completes_and_keeps_them_when_the_radio_fail
     assert seen["first"]
     assert code == 2 and "device disconnected" in err.strip().splitlines()[-1]
     assert (tmp_path / "rx-1.png").exists() and (tmp_path / "rx-2.png").exists()
+
+
+def test_replay_only_needs_a_results_file_and_the_captures(tmp_path, capsys):
+    """``make_captures.py --replay-only`` replays what is there and makes nothing: without --results,
+    or with a folder that lacks the captures, one error line naming the fix, and no file written."""
+    mc = _make_captures()
+    with pytest.raises(SystemExit):
+        mc.main(["--replay-only", "--out", str(CAPTURES)])
+    assert "--replay-only needs --results FILE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        mc.main(["--replay-only", "--out", str(tmp_path), "--results", str(tmp_path / "r.json")])
+    assert "make them first" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
