@@ -67,7 +67,7 @@ def _faded_streams(p) -> list:
 
     tx = Transmitter(p, nonce=0x0A7E)
     v = np.random.default_rng(1).normal(size=4 * 3840).astype(np.float32)
-    desc = StreamDescriptor("semantic", (192, 288), 4, v.size, (54, 16, 8, 8))
+    desc = StreamDescriptor("semantic", (192, 288), 4, v.size, (15, 16, 8, 8))       # 15 tiles at 1/24
     first, last = _descriptor_bursts(tx, desc, 1)
     bursts = [first] + [tx.analog_burst(v[sl], frame_index=i, frame_count=desc.frame_count, stream_id=1)
                         for i, sl in enumerate(frame_slices(v.size, 4), start=1)] + [last]
