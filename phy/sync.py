@@ -1,5 +1,6 @@
 """Burst synchronisation: STF matched-filter detection, coarse CFO (STF), fine timing (LTF
-cross-correlation) and fine CFO (LTF), and the DC offset of a burst.
+cross-correlation) and fine CFO (LTF; for weak bursts refined on the whole known preamble,
+``known_preamble_cfo``), the LTF's SNR, and the DC offset of a burst.
 
 Detection runs two tests on the STF and takes the triggers of both: the autocorrelation test for
 bursts well above the noise floor (cheap) and the matched-filter test for weak bursts (sensitive), the
@@ -457,7 +458,6 @@ def preamble_cfo(x: np.ndarray, first_ltf: int, cfo_hz: float, params: OfdmParam
     return cfo_hz + cmath.phase(acc * turn) / (2 * math.pi * n) * fs
 
 
-
 def ltf_snr_db(x: np.ndarray, first_ltf: int, params: OfdmParams, dc: complex = 0j) -> float:
     """In-band SNR (dB per used subcarrier, as ``phy.channel`` defines it) of a burst from its LTF's
     two identical symbols, whatever the channel and CFO: with rho = |sum x2 conj(x1)| / sqrt(E1 E2)
@@ -477,6 +477,7 @@ def ltf_snr_db(x: np.ndarray, first_ltf: int, params: OfdmParams, dc: complex = 
     rho = min(abs(complex(np.vdot(w1, w2))) / energy, 1.0 - 1e-12)
     return 10.0 * math.log10(rho / (1.0 - rho) / params.occupied_fraction) if rho > 0.0 else -math.inf
 
+
 KNOWN_CFO_REACH = 0.25
 """``known_preamble_cfo``: the search reaches ±KNOWN_CFO_REACH subcarrier spacings around the
 estimate it refines (±7.8 kHz at 2 MS/s, n_fft 64: six standard deviations of ``preamble_cfo``'s
@@ -488,11 +489,11 @@ thirteenth of the metric's main lobe (fs / preamble length wide to its first zer
 
 @lru_cache(maxsize=8)
 def _known_preamble_basis(params: OfdmParams) -> tuple[np.ndarray, np.ndarray]:
-    """(conj of an orthonormal basis Q of the received preambles a delay-limited channel can make,
-    complex128 (m, n_taps): column j of P holds the preamble delayed by tap j, taps
-    -n_cp/4..n_cp+n_cp/4 as in ``phy.equalizer.smoother``, over the preamble's first m = length -
-    n_cp/4 samples, which hold no unknown (header) sample for any tap; the grid's phase turns,
-    complex128 (m, n_hyp), column k = exp(-2 pi i f_k t / fs) for the grid's offsets f_k, Hz)."""
+    """(the conjugate of Q, complex128 (m, n_taps): an orthonormal basis of the span of the preamble
+    delayed by each tap -n_cp/4..n_cp+n_cp/4 (as in ``phy.equalizer.smoother``), i.e. of the received
+    preambles a delay-limited channel can make, over the preamble's first m = length - n_cp/4
+    samples, which hold no unknown (header) sample for any tap; the grid's phase turns, complex128
+    (m, n_hyp), column k = exp(-2 pi i f_k t / fs) for the grid's offsets f_k, Hz)."""
     pre = preamble(params)
     lead = params.n_cp // 4
     taps = np.arange(-lead, params.n_cp + lead)
@@ -518,7 +519,7 @@ def known_preamble_cfo(x: np.ndarray, first_ltf: int, cfo_hz: float, params: Ofd
     vertex (noise-free the estimate is then exact to within 0.01 Hz).
 
     Unlike ``preamble_cfo``, which compares the preamble with itself one n_fft later (noise times
-    noise), this compares it with what was sent, over all its 320 samples (n_fft 64) at once: near
+    noise), this compares it with what was sent, over the whole preamble (320 samples at n_fft 64): near
     the control plane's limit its error is a third to two fifths of theirs (rms at -5 dB in-band,
     AWGN 1.26 -> 0.37 kHz, TDL-C 1.85 -> 0.67 kHz: ``experiments/known_preamble_cfo.py``,
     ``docs/results/known_preamble_cfo.json``), for 0.1-0.15 ms of CPU per burst. ``first_ltf``:
