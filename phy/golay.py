@@ -2,9 +2,10 @@
 
 ML decoding correlates each received 24-LLR block with all 4096 codewords, computed half by half
 (message (a, b) of two 6-bit halves: their own bits' terms plus 12 products of the halves' parity
-contributions, ``phy.kernels.golay_decode``), so it is exact and compiled. Used for the frame header (``phy.header``) and the control frame
-(``phy.control``): both send m codewords repeated cyclically over n transmitted bits, interleaved
-and whitened (:func:`rate_match`), and decode them in one compiled pass (:func:`soft_decisions`).
+contributions, ``phy.kernels.golay_decode``), so it is exact and compiled. Used for the frame header
+(``phy.header``) and the control frame (``phy.control``): both send m codewords repeated cyclically
+over n transmitted bits, interleaved and whitened (:func:`rate_match`), and decode them in one
+compiled pass (:func:`soft_decisions`).
 """
 from __future__ import annotations
 
