@@ -144,6 +144,20 @@ def test_save_load_round_trip_and_fingerprint(codec, crop, tmp_path):
     assert other.fingerprint() != codec.fingerprint()
 
 
+def test_committed_training_checkpoint_loads_and_decodes(codec, crop):
+    """``checkpoints/codec-v6`` (the third stage, not shipped) loads by path as users load it with
+    ``--model``: its own encoder (another fingerprint), no diffusion prior, and a held-out crop through
+    1/24 at 10 dB decodes."""
+    from semantic.codec import DEFAULT_WEIGHTS
+    folder = DEFAULT_WEIGHTS.parents[2] / "checkpoints" / "codec-v6"
+    ckpt = SemanticCodec.from_pretrained(folder)
+    assert ckpt.fingerprint() != codec.fingerprint()
+    z = ckpt.encode(crop, "1/24")
+    with pytest.raises(ValueError, match="no diffusion prior"):
+        ckpt.decode(z, np.zeros_like(z), crop.shape, method="diffusion")
+    assert psnr(crop, ckpt.decode(*_channel(z, 10.0), crop.shape)) > 22.0
+
+
 def test_fine_tuned_codec_beats_the_pretrained_autoencoder(codec):
     """The shipped codec against its starting point, rebuilt from it: the same frozen encoder, the
     published decoder (shipped as a test fixture), the projection reset to the PCA basis of the
