@@ -313,9 +313,8 @@ class FrontEnd:
         k = int(np.argmax(spec))
         if spec[k] < SPUR_RATIO * SPUR_WARMUP / min(self._analysed, SPUR_WARMUP):
             return
-        lo, mid, hi = np.log(np.maximum(spec[[k - 1, k, (k + 1) % spec.size]], 1e-30))
-        den = lo - 2 * mid + hi
-        frac = 0.5 * (lo - hi) / den if den < 0 else 0.0
+        # k is the peak, so the vertex lies within half a bin of it
+        frac = _vertex(np.log(np.maximum(spec[[k - 1, k, (k + 1) % spec.size]], 1e-30)))
         self.notch = complex(np.exp(2j * np.pi * (k + frac) / self.block))
 
 
