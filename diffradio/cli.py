@@ -185,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decoder: latent channels (default both)")
     p.add_argument("--no-reference", action="store_true",
                    help="decoder: skip the AVIF-at-capacity row (its rate search takes seconds per photo and cell)")
+    p.add_argument("--refine-steps", type=int, default=0, metavar="N",
+                   help="decoder: refine every photo's sent values at the transmitter with N decoder passes "
+                        "(semantic.refine; default 0: the encoder alone)")
+    p.add_argument("--refine-snr", type=float, nargs="+", default=None, metavar="DB",
+                   help="decoder: the SNR, or a LOW HIGH range in dB, refinement plans for (default: each cell's own)")
     p.add_argument("--snr", type=float, nargs="+", default=None,
                    help="decoder: SNRs in dB per real value (default 0 5 10 15); outage: mean in-band SNRs in dB "
                         "(default -5 0 5 10 15)")
@@ -234,6 +239,8 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from semantic.allocator import keep_freed_memory
+    keep_freed_memory()   # a third less CPU time in torch's decoders and training (semantic.allocator)
     debug = argv[:1] == ["--debug"]
     if argv[debug:debug + 1] == ["train"]:
         from semantic.train import main as train_main

@@ -299,7 +299,7 @@ def bench(args, emit) -> int:
             result = run_outage_bench(args.out, _codec(args.model), plan, progress=not args.json)
             result = {k: v for k, v in result.items() if k != "runs"}
         else:
-            from semantic.bench import BenchGrid, format_table, run_decoder_bench
+            from semantic.bench import BenchGrid, format_table, refine_plan, run_decoder_bench
             from semantic.data import heldout_photos, photos_in_dirs
             photos = photos_in_dirs([args.photo_dir]) if args.photo_dir else heldout_photos()
             if args.max_photos is not None:
@@ -307,7 +307,8 @@ def bench(args, emit) -> int:
                     raise ValueError(f"--max-photos must be >= 1, got {args.max_photos}")
                 photos = dict(list(photos.items())[: args.max_photos])
             grid = BenchGrid(ratios=tuple(args.bandwidth_ratio), snrs=tuple(args.snr or (0.0, 5.0, 10.0, 15.0)),
-                             channels=tuple(args.latent_channel), realisms=tuple(args.realism or ()))
+                             channels=tuple(args.latent_channel), realisms=tuple(args.realism or ()),
+                             refine_steps=args.refine_steps, refine_snr_db=refine_plan(args.refine_snr))
             result = run_decoder_bench(args.out, photos, grid, weights=args.model, steps=args.steps, seeds=args.seeds,
                                        quick=args.quick, reference=not args.no_reference)
             print(format_table(result))

@@ -4,7 +4,8 @@ Public API: :class:`SemanticCodec` (``from_pretrained``, ``save_pretrained``, ``
 :class:`CodecLoadError`, and the modules ``semantic.taef2`` (the pretrained autoencoder's modules),
 ``semantic.latent_codec`` (projection, LMMSE estimate, restorer), ``semantic.metrics`` (psnr,
 ms_ssim, vif, gmsd, hf_energy_ratio), ``semantic.data`` (held-out photos, photo folders),
-``semantic.train`` (``finetune``, ``main``), ``semantic.prior_train`` (a diffusion prior over the
+``semantic.train`` (``finetune``, ``main``), ``semantic.allocator`` (malloc settings that keep torch
+out of the kernel), ``semantic.prior_train`` (a diffusion prior over the
 latent maps) and ``semantic.bench`` (``run_decoder_bench``). ``SemanticCodec`` and ``CodecLoadError`` are imported on
 first use.
 """

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from semantic.codec import SemanticCodec
 from semantic.latent_channel import CHANNELS, noise_variance, transmit
 from semantic.metrics import gmsd, hf_energy_ratio, ms_ssim, psnr
+from semantic.refine import DEFAULT_LR
 from semantic.source_codec import decode as decode_source
 from semantic.source_codec import fit
 
@@ -67,12 +68,18 @@ class BenchGrid:
         channels: latent channels ('awgn', 'rayleigh'; ``semantic.latent_channel.CHANNELS``).
         realisms: the diffusion decoder's realism (0..1) of each diffusion row; empty: the codec's
             default. Unused for a codec without a diffusion prior.
+        refine_steps: transmitter-side refinement (``semantic.refine``) of every photo's sent values,
+            that many decoder passes; 0: the encoder alone.
+        refine_snr_db: the SNR (dB per real value) or (low, high) range refinement plans for; None:
+            each cell's own SNR (a transmitter told the channel's SNR).
     """
 
     ratios: tuple[str, ...] = ("1/12", "1/24", "1/48")
     snrs: tuple[float, ...] = SNRS_DB
     channels: tuple[str, ...] = CHANNELS
     realisms: tuple[float, ...] = ()
+    refine_steps: int = 0
+    refine_snr_db: float | tuple[float, float] | None = None
 
 
 def _metrics(ref: np.ndarray, img: np.ndarray) -> list[float]:
@@ -152,7 +159,7 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
         out_dir: output folder (created).
         photos: {name: uint8 (H, W, 3)} to measure on (e.g. ``semantic.data.photos_in_dirs``).
         grid: the bandwidth ratios, SNRs (dB) and latent channels ('awgn', 'rayleigh') of the cells,
-            and the realism of each diffusion row.
+            the realism of each diffusion row, and the transmitter-side refinement.
         weights: codec directory / hub id (None: shipped default).
         steps: diffusion solver steps.
         seeds: noise seeds per cell (>= 1; the spread needs >= 2).
@@ -178,7 +185,21 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
     if unknown:
         raise ValueError(f"unknown latent channel(s) {', '.join(sorted(unknown))}; use {', '.join(CHANNELS)}")
     cells = _cells(tuple(snrs)[::2] if quick else tuple(snrs), tuple(channels), ratios)
-    latents = {(name, r): codec.encode(img, r) for name, img in photos.items() for r in ratios}
+    refine_steps, refine_snr_db = grid.refine_steps, grid.refine_snr_db
+    if refine_steps < 0:
+        raise ValueError(f"refine_steps={refine_steps} must be >= 0")
+    latents: dict = {}   # (photo, ratio, planned SNR or None) -> sent values, encoded once each
+    encode_cpu = [0.0]
+
+    def sent(name: str, ratio: str, snr: float) -> np.ndarray:
+        plan = None if not refine_steps else (snr if refine_snr_db is None else refine_snr_db)
+        if (name, ratio, plan) not in latents:
+            t = time.process_time()
+            latents[name, ratio, plan] = codec.encode(photos[name], ratio, refine_steps=refine_steps,
+                                                      **({} if plan is None else {"refine_snr_db": plan}))
+            encode_cpu[0] += time.process_time() - t
+        return latents[name, ratio, plan]
+
     t0 = time.process_time()
     per_seed: dict = {}  # cell -> row -> metric -> [mean over photos, one per seed]
     bar = tqdm(total=len(cells) * len(photos) * seeds, desc="decoder bench", mininterval=5.0)
@@ -187,7 +208,7 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
         for seed in range(seeds):
             acc: dict = {}
             for pi, (name, img) in enumerate(photos.items()):
-                y, var = received(latents[name, ratio], snr, channel, lost, 10_000 * ci + 100 * seed + pi)
+                y, var = received(sent(name, ratio, snr), snr, channel, lost, 10_000 * ci + 100 * seed + pi)
                 decoded = {"direct": codec.decode(y, var, img.shape, method="direct")}
                 decoded.update({row: codec.decode(y, var, img.shape, method="diffusion", steps=steps, seed=seed,
                                                   realism=r) for row, r in diffusion.items()})
@@ -209,7 +230,8 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
     quality = {cell: {row: {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None,
                                 "per_seed": v} for k, v in metrics.items()}
                       for row, metrics in rows.items()} for cell, rows in per_seed.items()}
-    quality_cpu_s = time.process_time() - t0
+    quality_cpu_s = time.process_time() - t0 - encode_cpu[0]
+    n_tiles = sum(z.shape[0] for z in latents.values())
     repeats = 1 if quick else 3
     result = {
         "photos": sorted(photos), "n_photos": len(photos), "seeds": seeds, "steps": steps, "quick": quick,
@@ -217,7 +239,10 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
         "default_decoder": codec.default_method, "realisms": list(realisms) if diffusion else [],
         "latent_shape": {r: list(codec.latent_shape(r)) for r in ratios},
         "channel_uses_per_tile": {r: int(np.prod(codec.latent_shape(r))) // 2 for r in ratios},
-        "sent_power": {r: _power_stats([latents[name, r] for name in photos]) for r in ratios},
+        "sent_power": {r: _power_stats([z for key, z in latents.items() if key[1] == r]) for r in ratios},
+        "refine": {"steps": refine_steps, "lr": DEFAULT_LR,
+                   "snr_db": "each cell's" if refine_snr_db is None else refine_snr_db} if refine_steps else None,
+        "encode_cpu_s": encode_cpu[0], "encode_cpu_s_per_tile": encode_cpu[0] / max(n_tiles, 1),
         "torch_threads": torch.get_num_threads(), "quality": quality, "quality_cpu_s": quality_cpu_s,
         "s_per_tile": {"single_tile": _time_per_tile(codec, steps, (codec.tile, codec.tile), repeats),
                        "768x512": _time_per_tile(codec, steps, (512, 768), repeats)},
@@ -319,11 +344,22 @@ def _plot_perception_distortion(path: Path, result: dict) -> None:
     plt.close(fig)
 
 
+def refine_plan(values: list[float] | None) -> float | tuple[float, float] | None:
+    """``--refine-snr`` as ``run_decoder_bench`` takes it: None, one SNR or a (low, high) range (dB)."""
+    if values is None:
+        return None
+    if len(values) > 2:
+        raise ValueError(f"--refine-snr takes one SNR or a LOW HIGH range in dB, got {len(values)} values")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m semantic.bench OUT_DIR [--photo-dir DIR] [--weights DIR] [--seeds N] [--json]``."""
     import argparse
 
+    from semantic.allocator import keep_freed_memory
     from semantic.data import heldout_photos, photos_in_dirs
+    keep_freed_memory()
     p = argparse.ArgumentParser(prog="diffradio bench decoder")
     p.add_argument("out_dir")
     p.add_argument("--photo-dir", default=None, help="folder of photos (default: the packaged held-out photos)")
@@ -336,11 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latent-channel", nargs="+", default=list(CHANNELS), choices=CHANNELS)
     p.add_argument("--realism", type=float, nargs="+", default=None,
                    help="realism of each diffusion row (default: the model's)")
+    p.add_argument("--refine-steps", type=int, default=0,
+                   help="transmitter-side refinement of the sent values, N decoder passes (default 0: off)")
+    p.add_argument("--refine-snr", type=float, nargs="+", default=None, metavar="DB",
+                   help="the SNR (or LOW HIGH range) refinement plans for (default: each cell's own)")
     p.add_argument("--json", action="store_true", help="print the result dict as JSON")
     a = p.parse_args(argv)
     photos = photos_in_dirs([a.photo_dir]) if a.photo_dir else heldout_photos()
     grid = BenchGrid(ratios=tuple(a.bandwidth_ratio), snrs=tuple(a.snr), channels=tuple(a.latent_channel),
-                     realisms=tuple(a.realism or ()))
+                     realisms=tuple(a.realism or ()), refine_steps=a.refine_steps,
+                     refine_snr_db=refine_plan(a.refine_snr))
     res = run_decoder_bench(a.out_dir, photos, grid, weights=a.weights, steps=a.steps, seeds=a.seeds, quick=a.quick)
     print(json.dumps(res) if a.json else format_table(res))
     return 0

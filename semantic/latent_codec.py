@@ -40,26 +40,40 @@ def received_precision(y: torch.Tensor, noise_var: torch.Tensor) -> tuple[torch.
     return torch.where(ok, y, torch.zeros_like(y)), prec
 
 
-class Restorer(nn.Module):
-    """Residual correction of a latent estimate: (estimate, log error variance) -> estimate + delta.
+def _restorer_stage(channels: int, hidden: int) -> nn.Sequential:
+    """Four 3x3 convolutions (receptive field 9 x 9 latent positions): (2 * channels, h, w) ->
+    (channels, h, w); the last starts at zero, so an untrained stage adds nothing."""
+    net = nn.Sequential(nn.Conv2d(2 * channels, hidden, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(hidden, channels, 3, padding=1))
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
 
-    Input and output (B, 32, h, w); the last convolution starts at zero, so an untrained restorer is
-    the identity.
+
+class Restorer(nn.Module):
+    """Residual correction of a latent estimate: (estimate, log error variance) -> estimate + delta,
+    in ``stages`` residual stages applied in turn (each sees the previous stage's estimate and the
+    same error map; receptive field 1 + 8 * stages latent positions).
+
+    Input and output (B, 32, h, w); every stage's last convolution starts at zero, so an untrained
+    restorer is the identity, and a stage added to a trained restorer starts as a no-op.
     """
 
-    def __init__(self, channels: int = LATENT_CHANNELS, hidden: int = 96):
+    def __init__(self, channels: int = LATENT_CHANNELS, hidden: int = 96, stages: int = 1):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(2 * channels, hidden, 3, padding=1), nn.ReLU(),
-                                 nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(),
-                                 nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(),
-                                 nn.Conv2d(hidden, channels, 3, padding=1))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        if stages < 1:
+            raise ValueError(f"restorer stages must be >= 1, got {stages}")
+        self.net = _restorer_stage(channels, hidden)          # the first stage (the one-stage models' keys)
+        self.more = nn.ModuleList(_restorer_stage(channels, hidden) for _ in range(stages - 1))
 
     def forward(self, z_white: torch.Tensor, log_err: torch.Tensor) -> torch.Tensor:
         """z_white: estimate in prior-standardised units; log_err: log of its error variance in the same
         units (0 = nothing known, very negative = known exactly)."""
-        return z_white + self.net(torch.cat([z_white, log_err], 1))
+        for net in (self.net, *self.more):
+            z_white = z_white + net(torch.cat([z_white, log_err], 1))
+        return z_white
 
 
 class ProjectedLatentCodec(ModelMixin, ConfigMixin):
@@ -68,17 +82,18 @@ class ProjectedLatentCodec(ModelMixin, ConfigMixin):
     Args:
         tile: transmission tile in pixels (8 x 8 latent positions by default).
         hidden: width of the restorer.
+        restorer_stages: residual stages of the restorer (1: the first- to third-stage codecs).
     """
 
     @register_to_config
-    def __init__(self, tile: int = 64, hidden: int = 96):
+    def __init__(self, tile: int = 64, hidden: int = 96, restorer_stages: int = 1):
         super().__init__()
         if tile % DOWNSAMPLE:
             raise ValueError(f"tile={tile} must be a multiple of {DOWNSAMPLE}")
         c = LATENT_CHANNELS
         self.encoder = taef2_encoder()
         self.decoder = taef2_decoder()
-        self.restorer = Restorer(c, hidden)
+        self.restorer = Restorer(c, hidden, restorer_stages)
         self.basis = nn.Parameter(torch.eye(c))
         self.register_buffer("latent_mean", torch.zeros(c))
         self.register_buffer("latent_cov", torch.eye(c))

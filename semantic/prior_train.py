@@ -106,7 +106,9 @@ def standardised_pairs(codec, photos: dict[str, np.ndarray], scales, cache: Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from semantic.allocator import keep_freed_memory
     from semantic.codec import CodecLoadError, SemanticCodec
+    keep_freed_memory()
     from semantic.data import photos_in_dirs, split_train_val
     from semantic.train import FinetuneConfig, LatentCrops
     defaults = FinetuneConfig()

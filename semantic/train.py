@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from semantic.allocator import keep_freed_memory
 from semantic.data import centre_crop, photos_in_dirs, split_train_val
 from semantic.latent_channel import noise_variance, transmit
 from semantic.latent_codec import RATIO_DIMS, ProjectedLatentCodec
@@ -73,6 +74,8 @@ class FinetuneConfig:
     p_fading: float = 0.3
     p_lost: float = 0.15
     ratio_weights: tuple[float, ...] = (0.2, 0.5, 0.3)   # for 1/12, 1/24, 1/48
+    flip: bool = False            # mirror half the crops left-right (needs --encoder-lr > 0: the crops are re-encoded)
+    restorer_stages: int = 1      # residual stages of the restorer; with --init-from, stages it lacks start as no-ops
     ckpt_every: int = 150
     val_steps: int = 150
     threads: int = 0
@@ -113,8 +116,8 @@ def latent_cache(path: Path, photos: dict[str, np.ndarray], scales, encoder: Cal
 
 
 class LatentCrops:
-    """Random aligned crops of cached (image, latents) pairs, drawn by area, with a horizontal flip
-    applied to neither (the encoder is not flip-equivariant, so flips would need re-encoding)."""
+    """Random aligned crops of cached (image, latents) pairs, drawn by area, unflipped (the encoder is
+    not flip-equivariant: ``FinetuneConfig.flip`` mirrors crops only where the encoder re-encodes them)."""
 
     def __init__(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], crop: int):
         self.pairs = [p for p in pairs if min(p[0].shape[1:]) >= crop]
@@ -222,15 +225,31 @@ class ChannelInTheLoop(torch.nn.Module):
         self.codec.latent_cov.lerp_(torch.cov((v - mean).T), 1.0 - self.momentum)
 
 
-def initial_model(pretrained: str | Path, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> ProjectedLatentCodec:
+def initial_model(pretrained: str | Path, pairs: list[tuple[torch.Tensor, torch.Tensor]],
+                  restorer_stages: int = 1) -> ProjectedLatentCodec:
     """The starting point: TAEF2's encoder and decoder from ``pretrained``, the projection at the PCA
     basis of the cached training latents, the restorer at identity."""
     enc, dec = load_taef2(pretrained)
-    model = ProjectedLatentCodec()
+    model = ProjectedLatentCodec(restorer_stages=restorer_stages)
     model.encoder.load_state_dict(enc.state_dict())
     model.decoder.load_state_dict(dec.state_dict())
     model.init_projection(torch.cat([z.float().flatten(1).T for _, z in pairs]))
     return model
+
+
+def load_init(model: ProjectedLatentCodec, init_from: str | Path) -> None:
+    """Load the codec model folder ``init_from`` into ``model``; restorer stages that ``model`` has and
+    the folder's model lacks keep their no-op start, anything else that does not match is an error."""
+    if not (Path(init_from) / "config.json").is_file():
+        raise FileNotFoundError(f"no codec model folder at {str(init_from)!r}; pass a run's model/ or best_model/ "
+                                "folder, or semantic/weights/default/latent_codec for the shipped model")
+    start = ProjectedLatentCodec.from_pretrained(init_from, torch_dtype=torch.float32)
+    if start.config.restorer_stages > model.config.restorer_stages:
+        raise ValueError(f"{str(init_from)!r} has {start.config.restorer_stages} restorer stages; pass "
+                         f"--restorer-stages {start.config.restorer_stages} or more")
+    missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("restorer.more.") for k in missing):
+        raise ValueError(f"{str(init_from)!r} does not fit this codec: missing {missing}, unexpected {unexpected}")
 
 
 def decoder_stage_params(decoder: torch.nn.Sequential, stages: int) -> list[torch.nn.Parameter]:
@@ -259,6 +278,9 @@ def finetune(cfg: FinetuneConfig) -> Path:
         if not (Path(cfg.pretrained) / f"taef2_{name}.pth").is_file():
             raise FileNotFoundError(f"no taef2_{name}.pth in {cfg.pretrained!r}; point --pretrained at the folder "
                                     "holding the TAEF2 state dicts (taef2_encoder.pth, taef2_decoder.pth)")
+    if cfg.flip and cfg.encoder_lr <= 0:
+        raise ValueError("--flip needs --encoder-lr > 0: the cached latents of a frozen encoder are not those of "
+                         "mirrored crops (the encoder is not flip-equivariant)")
     photos = photos_in_dirs(cfg.photo_dir)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -268,12 +290,9 @@ def finetune(cfg: FinetuneConfig) -> Path:
     (out / "data_split.json").write_text(json.dumps({"train_photos": sorted(train_set),
                                                      "val_photos": sorted(val_set)}, indent=1))
     pairs = latent_cache(out / "latent_cache.pt", train_set, cfg.scales, lambda: load_taef2(cfg.pretrained)[0])
-    model = initial_model(cfg.pretrained, pairs)
+    model = initial_model(cfg.pretrained, pairs, cfg.restorer_stages)
     if cfg.init_from:
-        if not (Path(cfg.init_from) / "config.json").is_file():
-            raise FileNotFoundError(f"no codec model folder at {cfg.init_from!r}; pass a run's model/ or best_model/ "
-                                    "folder, or semantic/weights/default/latent_codec for the shipped model")
-        model.load_state_dict(ProjectedLatentCodec.from_pretrained(cfg.init_from, torch_dtype=torch.float32).state_dict())
+        load_init(model, cfg.init_from)
     if not (out / "initial_model").exists():
         _save_weights(model, out / "initial_model")
     val = validation_crops(val_set)
@@ -311,6 +330,8 @@ def finetune(cfg: FinetuneConfig) -> Path:
     while step < cfg.steps and not (cfg.time_s and time.time() - t0 >= cfg.time_s):
         graph.train()
         x, z = crops.sample(cfg.batch, gen)
+        if cfg.flip:   # the encoder being trained re-encodes x, so z need not follow
+            x = torch.where(torch.rand(cfg.batch, 1, 1, 1, generator=gen) < 0.5, x.flip(-1), x)
         x, z = x.to(acc.device), z.to(acc.device)
         var = channel_draw(tuple(z.shape), cfg, raw.config.tile, gen).to(acc.device)
         mse = (graph(x, z, var, gen) - x).pow(2).mean((1, 2, 3))
@@ -385,11 +406,14 @@ def _save_weights(model: ProjectedLatentCodec, dest: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for f in fields(FinetuneConfig):
         default = f.default
         if isinstance(default, tuple):
             parser.add_argument("--" + f.name.replace("_", "-"), nargs="+", type=type(default[0]), default=default)
+        elif isinstance(default, bool):
+            parser.add_argument("--" + f.name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=default)
         else:
             parser.add_argument("--" + f.name.replace("_", "-"), type=type(default), default=default)
     args = vars(parser.parse_args(argv))

@@ -186,6 +186,21 @@ def test_train_checkpoints_resumes_and_loads(tmp_path):
                                tuned.state_dict())
     with pytest.raises(FileNotFoundError, match="no codec model folder"):
         main(small[:1] + [str(tmp_path / "bad")] + small[2:] + ["--init-from", str(tmp_path / "none")])
+    # --restorer-stages 2 from a one-stage folder: the added stage starts as a no-op, then trains;
+    # --flip mirrors crops the encoder re-encodes, and is refused with a frozen encoder
+    deeper = small[:1] + [str(tmp_path / "deep")] + small[2:] + [
+        "--steps", "2", "--init-from", str(tmp_path / "enc" / "model"), "--restorer-stages", "2"]
+    with pytest.raises(ValueError, match="--flip needs --encoder-lr"):
+        main(deeper + ["--flip"])
+    assert main(deeper + ["--flip", "--encoder-lr", "1e-3"]) == 0
+    start2 = ProjectedLatentCodec.from_pretrained(tmp_path / "deep" / "initial_model")
+    y, v = torch.randn(1, 16, 8, 8), torch.full((1, 16, 8, 8), 0.1)
+    with torch.no_grad():
+        torch.testing.assert_close(start2(y, v), tuned(y, v))
+    deep = ProjectedLatentCodec.from_pretrained(tmp_path / "deep" / "model")
+    assert deep.config.restorer_stages == 2 and deep.restorer.more[0][-1].weight.abs().sum() > 0
+    with pytest.raises(ValueError, match="--restorer-stages 2 or more"):
+        main(small[:1] + [str(tmp_path / "shallow")] + small[2:] + ["--init-from", str(tmp_path / "deep" / "model")])
     codec = SemanticCodec(ProjectedLatentCodec.from_pretrained(run / "model"))
     img = load_photo("chelsea")[:64, :128]
     z = codec.encode(img, "1/48")
@@ -291,6 +306,37 @@ def test_decoder_bench_on_a_folder(tmp_path):
     assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "metrics.png").exists()
     assert capacity_bytes(np.full(16, 1.0)) == 1                     # 8 uses x 1 bit
     assert capacity_bytes(np.array([1.0, 1.0, np.inf, np.inf])) == 0  # lost uses carry nothing
+
+
+def test_decoder_bench_refines_at_the_transmitter_for_each_cells_snr(tmp_path, monkeypatch):
+    """--refine-steps: each photo's sent values are refined once per SNR a cell plans for (each cell's
+    own, the lost cell's 5 dB included) or once for a fixed range; the encode time is kept apart."""
+    from PIL import Image
+
+    from dataclasses import replace
+
+    from semantic.bench import BenchGrid, refine_plan, run_decoder_bench
+    from semantic.data import photos_in_dirs
+    Image.fromarray(load_photo("coffee")[:64, :128]).save(tmp_path / "0.png")
+    plans, encode = [], SemanticCodec.encode
+
+    def spy(self, image, ratio=None, refine_steps=0, **kw):
+        plans.append((refine_steps, kw.get("refine_snr_db")))
+        return encode(self, image, ratio, refine_steps=refine_steps, **kw)
+
+    monkeypatch.setattr(SemanticCodec, "encode", spy)
+    grid = BenchGrid(ratios=("1/24",), snrs=(0.0, 10.0), channels=("awgn",), refine_steps=2)
+    photos = photos_in_dirs([tmp_path])
+    res = run_decoder_bench(tmp_path / "a", photos, grid, seeds=1, reference=False)
+    assert sorted(p for p in plans if p[0]) == [(2, 0.0), (2, 5.0), (2, 10.0)]   # the timing encodes unrefined
+    assert res["refine"] == {"steps": 2, "lr": 0.03, "snr_db": "each cell's"} and res["encode_cpu_s"] > 0
+    plans.clear()
+    run_decoder_bench(tmp_path / "b", photos, replace(grid, refine_snr_db=refine_plan([0.0, 15.0])), seeds=1,
+                      reference=False, quick=True)
+    assert [p for p in plans if p[0]] == [(2, (0.0, 15.0))]
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["refine"]["snr_db"] == [0.0, 15.0]
+    with pytest.raises(ValueError, match="one SNR or a LOW HIGH range"):
+        refine_plan([0.0, 5.0, 10.0])
 
 
 def _noisy(img, snr_db=0.0):
@@ -423,3 +469,31 @@ def test_gmsd_and_high_frequency_energy_ratio_tell_blur_from_noise():
     assert hf_energy_ratio(a, blur) < 0.2 < 2.0 < hf_energy_ratio(a, noisy)   # blur loses detail, noise adds
     with pytest.raises(ValueError, match="equal shape"):
         gmsd(a, a[:64])
+
+
+def test_keep_freed_memory_serves_big_blocks_from_the_heap():
+    """glibc maps a 64 MB block with mmap by default (unmapped again when freed, every reuse
+    page-faulting); after ``keep_freed_memory`` it comes from the heap and stays there when freed."""
+    import subprocess
+    import sys
+    code = r"""
+import ctypes, sys
+import numpy as np
+from semantic.allocator import keep_freed_memory
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena ordblks smblks hblks hblkhd usmblks fsmblks "
+                                               "uordblks fordblks keepcost").split()]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Info
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+a = np.ones(64 << 20, np.uint8)
+mapped = libc.mallinfo2().hblkhd
+del a
+print(mapped, libc.mallinfo2().fordblks)
+"""
+    out = {mode: [int(v) for v in subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True,
+                                                 check=True, timeout=120).stdout.split()]
+           for mode in ("default", "keep")}
+    assert out["default"][0] >= 64 << 20 and out["default"][1] < 64 << 20     # mapped, then returned
+    assert out["keep"][0] < 64 << 20 and out["keep"][1] >= 64 << 20           # heap, then kept free for reuse
