@@ -13,7 +13,6 @@ the heap and are reused: the process keeps up to ``trim_bytes`` of freed memory 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
@@ -24,11 +23,10 @@ TRIM_BYTES = 1 << 30
 def keep_freed_memory(trim_bytes: int = TRIM_BYTES) -> bool:
     """Set glibc's malloc to keep freed memory for reuse (module docstring); True when it applied,
     False where the C library is not glibc (macOS, musl: nothing changes)."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
+        libc = ctypes.CDLL(None)   # the process's own symbols (no ctypes.util.find_library: it spawns ldconfig)
     except OSError:
         return False
-    if libc is None or not hasattr(libc, "gnu_get_libc_version") or not hasattr(libc, "mallopt"):
+    if not hasattr(libc, "gnu_get_libc_version") or not hasattr(libc, "mallopt"):
         return False
     return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, int(trim_bytes)))

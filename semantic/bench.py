@@ -189,15 +189,16 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
     if refine_steps < 0:
         raise ValueError(f"refine_steps={refine_steps} must be >= 0")
     latents: dict = {}   # (photo, ratio, planned SNR or None) -> sent values, encoded once each
-    encode_cpu = [0.0]
+    encode_cpu = 0.0
 
     def sent(name: str, ratio: str, snr: float) -> np.ndarray:
+        nonlocal encode_cpu
         plan = None if not refine_steps else (snr if refine_snr_db is None else refine_snr_db)
         if (name, ratio, plan) not in latents:
             t = time.process_time()
             latents[name, ratio, plan] = codec.encode(photos[name], ratio, refine_steps=refine_steps,
                                                       **({} if plan is None else {"refine_snr_db": plan}))
-            encode_cpu[0] += time.process_time() - t
+            encode_cpu += time.process_time() - t
         return latents[name, ratio, plan]
 
     t0 = time.process_time()
@@ -230,7 +231,7 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
     quality = {cell: {row: {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None,
                                 "per_seed": v} for k, v in metrics.items()}
                       for row, metrics in rows.items()} for cell, rows in per_seed.items()}
-    quality_cpu_s = time.process_time() - t0 - encode_cpu[0]
+    quality_cpu_s = time.process_time() - t0 - encode_cpu
     n_tiles = sum(z.shape[0] for z in latents.values())
     repeats = 1 if quick else 3
     result = {
@@ -242,7 +243,7 @@ def run_decoder_bench(out_dir: str | Path, photos: dict[str, np.ndarray], grid: 
         "sent_power": {r: _power_stats([z for key, z in latents.items() if key[1] == r]) for r in ratios},
         "refine": {"steps": refine_steps, "lr": DEFAULT_LR,
                    "snr_db": "each cell's" if refine_snr_db is None else refine_snr_db} if refine_steps else None,
-        "encode_cpu_s": encode_cpu[0], "encode_cpu_s_per_tile": encode_cpu[0] / max(n_tiles, 1),
+        "encode_cpu_s": encode_cpu, "encode_cpu_s_per_tile": encode_cpu / max(n_tiles, 1),
         "torch_threads": torch.get_num_threads(), "quality": quality, "quality_cpu_s": quality_cpu_s,
         "s_per_tile": {"single_tile": _time_per_tile(codec, steps, (codec.tile, codec.tile), repeats),
                        "768x512": _time_per_tile(codec, steps, (512, 768), repeats)},
