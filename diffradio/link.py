@@ -15,7 +15,7 @@ import numpy as np
 from diffradio.settings import LinkSettings, ReceiveOptions
 from diffradio.stream import (DESCRIPTOR_BYTES, StreamAssembler, StreamDescriptor, frame_slices, frames_needed,
                               gather_bytes, gather_latents, stream_key)
-from phy import ChannelConfig, OfdmParams, Receiver, Transmitter
+from phy import ChannelConfig, Header, OfdmParams, Receiver, Transmitter
 from phy.mcs import mcs_by_name, select_mcs
 from sdr import Radio
 from sdr.base import NO_SIGNAL_HINT, StopOnInterrupt
@@ -36,7 +36,8 @@ class Transmission:
     """The bursts of one image and what they cost.
 
     Attributes:
-        bursts: complex64 bursts, one per frame, in frame order (each ends with the idle gap).
+        bursts: complex64 bursts in frame order, each ending with the idle gap: the stream head (frame 0,
+            ``phy.head``), the payload frames, the descriptor's last copy.
         descriptor: the stream's descriptor.
         channel_uses: complex payload symbols the image occupies (latents: values / 2).
         modulation, code_rate: the digital payload's MCS (None for semantic).
@@ -112,10 +113,25 @@ code bit): the one frame a stream cannot do without is sent at a lower rate than
 
 
 def _descriptor_bursts(tx: Transmitter, desc: StreamDescriptor, stream_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """The descriptor's two control frames (first and last of the stream), at DESCRIPTOR_LEVEL."""
-    kw = dict(frame_count=desc.frame_count, stream_id=stream_id, level=DESCRIPTOR_LEVEL)
-    return (tx.control_burst(desc.pack(), frame_index=0, **kw),
-            tx.control_burst(desc.pack(), frame_index=desc.frame_count - 1, **kw))
+    """The descriptor's two copies: a stream head (``phy.head``: found and decoded far below the
+    frames' own preambles and headers) before the frames, and a control frame at DESCRIPTOR_LEVEL last."""
+    return (tx.head_burst(desc.pack(), frame_count=desc.frame_count, stream_id=stream_id),
+            tx.control_burst(desc.pack(), frame_index=desc.frame_count - 1, frame_count=desc.frame_count,
+                             stream_id=stream_id, level=DESCRIPTOR_LEVEL))
+
+
+def stream_layout(header: Header, payload: bytes) -> list[Header]:
+    """The frames that follow a stream's head (``phy.Receiver``'s ``layout``), from the head's control
+    frame ``header`` and its ``payload`` (the descriptor): a semantic stream's analog frames (values cut
+    by ``frame_slices``) and the descriptor's last copy; none for a digital stream (its frames' sizes
+    and MCS are not in the descriptor) or a payload that is no descriptor of this stream."""
+    desc = StreamDescriptor.unpack(payload)
+    if desc is None or desc.scheme != "semantic" or desc.frame_count != header.frame_count:
+        return []
+    kw = dict(frame_count=desc.frame_count, stream_id=header.stream_id, nonce=header.nonce)
+    frames = [Header("analog", sl.stop - sl.start, frame_index=i, **kw)
+              for i, sl in enumerate(frame_slices(desc.payload_len, desc.n_data_frames), start=1)]
+    return frames + [Header("control", len(payload), frame_index=desc.frame_count - 1, level=DESCRIPTOR_LEVEL, **kw)]
 
 
 def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: int = 0, *,
@@ -130,10 +146,16 @@ def semantic_transmission(image: np.ndarray, codec, tx: Transmitter, stream_id: 
     n_frames = frames_needed(flat.size, tx.max_analog_values())
     desc = StreamDescriptor("semantic", image.shape[:2], n_frames, flat.size, tuple(latents.shape),
                             model_id(codec))
+    return semantic_stream(tx, desc, flat, stream_id)
+
+
+def semantic_stream(tx: Transmitter, desc: StreamDescriptor, values: np.ndarray, stream_id: int = 0) -> Transmission:
+    """The bursts of a semantic stream: the head (frame 0, carrying ``desc``), the analog frames of
+    ``values`` (float (desc.payload_len,), cut by ``frame_slices``) and the descriptor's last copy."""
     first, last = _descriptor_bursts(tx, desc, stream_id)
-    payload = [tx.analog_burst(flat[sl], frame_index=i, frame_count=desc.frame_count, stream_id=stream_id)
-               for i, sl in enumerate(frame_slices(flat.size, n_frames), start=1)]
-    return Transmission([first, *payload, last], desc, channel_uses=-(-flat.size // 2))
+    payload = [tx.analog_burst(values[sl], frame_index=i, frame_count=desc.frame_count, stream_id=stream_id)
+               for i, sl in enumerate(frame_slices(values.size, desc.n_data_frames), start=1)]
+    return Transmission([first, *payload, last], desc, channel_uses=-(-values.size // 2))
 
 
 def source_budget(channel_uses: int, mcs: "Mcs") -> int:
@@ -203,13 +225,10 @@ def digital_report(transmission: Transmission) -> dict:
 
 
 def transmit(radio: Radio, transmission: Transmission, repeat: bool = False) -> None:
-    """Hand the bursts to ``radio``: one ``transmit`` per frame (labelled, so a file radio annotates
-    each), or the whole stream looped (cyclic buffer) when ``repeat``."""
-    if repeat:
-        radio.transmit(transmission.samples, repeat=True, label=f"diffradio {transmission.descriptor.scheme} stream")
-        return
-    for index, burst in enumerate(transmission.bursts):
-        radio.transmit(burst, label=f"diffradio {transmission.descriptor.scheme} frame {index}")
+    """Hand the stream to ``radio`` as one burst (looped, as a cyclic buffer, when ``repeat``): its frames
+    go out back to back after the head, where the receiver looks for them (``stream_layout``)."""
+    label = f"diffradio {transmission.descriptor.scheme} stream"
+    radio.transmit(transmission.samples, repeat=repeat, label=label)
 
 
 @dataclass
@@ -246,7 +265,8 @@ def warm_up(params: OfdmParams) -> None:
 def frame_line(frame) -> str:
     """One log line about a received frame."""
     h = frame.header
-    what = h.mode if h.mode != "control" else "descriptor" + ("" if frame.crc_ok else " (CRC failed)")
+    what = h.mode if h.mode != "control" else "descriptor" + (
+        " (stream head)" if frame.diagnostics.get("head") else "" if frame.crc_ok else " (CRC failed)")
     return (f"frame  stream {h.stream_id} nonce {h.nonce:04x}  {h.frame_index}/{h.frame_count}  {what}  "
             f"sample {frame.start_sample}  SNR {frame.snr_db:.1f} dB  CFO {frame.cfo_hz:+.0f} Hz")
 
@@ -280,7 +300,7 @@ def receive(radio: Radio, params: OfdmParams, options: ReceiveOptions = ReceiveO
     count, keep = options.count, options.keep
     if options.warm:
         warm_up(params)
-    rx = Receiver(params, control_lengths=(DESCRIPTOR_BYTES,))
+    rx = Receiver(params, control_lengths=(DESCRIPTOR_BYTES,), layout=stream_layout)
     run = RxRun(StreamAssembler(), deque(maxlen=options.keep_frames) if options.keep_frames else [], 0,
                 np.zeros(0, np.complex64), hint=radio.no_signal_hint())
     head: list[np.ndarray] = []

@@ -270,44 +270,46 @@ def _render_classic_summary(path: Path) -> str:
 def _render_outage(path: Path) -> str:
     """Per channel and mean SNR: runs with no image before issue 21 (``outage_before.json``), with its
     first receiver changes alone (``outage_receiver_only.json``), with the receiver of 786e975 on the
-    same runs as now (``outage_receiver_786e975.json``: the shipped codec's transmission, no image
-    decoded) and now (``path``), the causes now, the mean PSNR of the images that arrived and of the
-    genie's, and the share of images where the genie's reaches its useful PSNR (786e975's from its
-    runs and the genie PSNRs of ``path``: the same realisations, codec and genie); then the control
-    plane's side figures of the run."""
+    same runs (``outage_receiver_786e975.json``: no image decoded), with the receiver and waveform of
+    d876dd7 (``outage_d876dd7.json``: no stream head) and now (``path``, its cells summarised again
+    from its runs by this code's ``diffradio.outage.summarise``), the causes now, the mean PSNR of the
+    images that arrived and of the genie's, the share of images where the genie's reaches its useful
+    PSNR (d876dd7's and now, each on its own runs) and the share of images that reach it too (now);
+    then the control plane's side figures of the run."""
+    from diffradio.outage import summarise
+
     now = json.loads(path.read_text())
-    older = [json.loads((RESULTS / name).read_text())
-             for name in ("outage_before.json", "outage_receiver_only.json", "outage_receiver_786e975.json")]
-    cells = [{(c["channel"], c["snr_db"]): c for c in doc["cells"]} for doc in [*older, now]]
-    genie = {(r["channel"], r["snr_db"], r["seed"]): r["genie_psnr_db"] for r in now["runs"]}
-    prev_runs = older[2]["runs"]
-    pct = lambda x: f"{100 * x:.0f} %"
-
-    def prev_share(key) -> str:
-        useful = [r["image"] for r in prev_runs if (r["channel"], r["snr_db"]) == key
-                  and genie.get((r["channel"], r["snr_db"], r["seed"]), -math.inf) >= now["genie_useful_db"]]
-        return pct(sum(useful) / len(useful)) if useful else "–"
-
-    lines = ["| channel | mean SNR | runs | no image: before | receiver only | 786e975 | now (no frame / no descriptor) | "
-             "PSNR of images now | genie PSNR | image where genie ≥ "
-             f"{now['genie_useful_db']:g} dB: 786e975 → now |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(cells[3], key=lambda k: (k[0], k[1])):
-        b, r, v, c = (cell.get(key) for cell in cells)
-        share = "–" if c["image_where_genie_useful"] is None else pct(c["image_where_genie_useful"])
-        lines.append(f"| {key[0].upper()} | {key[1]:g} dB | {c['runs']} | {pct(b['no_image']) if b else '–'} | "
-                     f"{pct(r['no_image']) if r else '–'} | {pct(v['no_image']) if v else '–'} | "
+    older = [json.loads((RESULTS / name).read_text()) for name in
+             ("outage_before.json", "outage_receiver_only.json", "outage_receiver_786e975.json", "outage_d876dd7.json")]
+    cells = [{(c["channel"], c["snr_db"]): c for c in doc["cells"]} for doc in older]
+    cells.append({(c["channel"], c["snr_db"]): c for c in summarise(now["runs"])})   # with this code's shares
+    pct = lambda x: "–" if x is None else f"{100 * x:.0f} %"
+    lines = ["| channel | mean SNR | runs | no image: before | receiver only | 786e975 | d876dd7 | "
+             "now (no frame / no descriptor) | PSNR of images now | genie PSNR | image where genie ≥ "
+             f"{now['genie_useful_db']:g} dB: d876dd7 → now | image ≥ {now['genie_useful_db']:g} dB there now |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(cells[-1], key=lambda k: (k[0], k[1])):
+        *old, c = (cell.get(key) for cell in cells)
+        share = pct(c["image_where_genie_useful"])
+        lines.append(f"| {key[0].upper()} | {key[1]:g} dB | {c['runs']} | "
+                     + " | ".join(pct(o["no_image"]) if o else "–" for o in old) + " | "
                      f"{pct(c['no_image'])} ({pct(c['no_frame'])} / {pct(c['no_descriptor'])}) | "
                      f"{'–' if c['psnr_db_mean'] is None else format(c['psnr_db_mean'], '.1f') + ' dB'} | "
-                     f"{c['genie_psnr_db_mean']:.1f} dB | {prev_share(key)} → {share} |")
+                     f"{c['genie_psnr_db_mean']:.1f} dB | "
+                     f"{pct(old[3]['image_where_genie_useful']) if old[3] else '–'} → {share} | "
+                     f"{pct(c['useful_image_where_genie_useful'])} |")
     fa, foreign, speed = now["false_alarms"], now["foreign_80211a"], now["speed"]
+    heads = (f", {fa['head_detections_per_1e6']:g} stream-head detections per 10^6" if "head_detections_per_1e6" in fa
+             else "")
     lines.append("")
     lines.append(f"Same run: {fa['false_alarms_per_1e6']:g} false alarms (LTF-confirmed bursts) per 10^6 noise samples "
-                 f"({fa['noise_samples']:.0e} samples, {fa['stf_triggers_per_1e6']:.1f} STF triggers per 10^6), "
+                 f"({fa['noise_samples']:.0e} samples, {fa['stf_triggers_per_1e6']:.1f} STF triggers per 10^6{heads}), "
                  f"{foreign['frames_out']} frames out of {foreign['bursts']} 802.11a bursts at {foreign['snr_db']:g} dB "
                  f"({foreign['ltf_confirmed']} LTF-confirmed"
                  + (f", {foreign['header_cfo_tries']} header CFO hypotheses tried on them" if "header_cfo_tries" in foreign
-                    else "") + f"), receiver {speed['rx_msps']:.1f} MS/s = "
+                    else "")
+                 + (f", {foreign['head_detections']} stream-head detections" if "head_detections" in foreign else "")
+                 + f"), receiver {speed['rx_msps']:.1f} MS/s = "
                  f"{speed['realtime_factor']:.1f}× real time in CPU time ({speed['rx_cpu_ms_per_frame']:.3f} ms per "
                  f"48-symbol frame; noise alone {speed['rx_msps_noise_only']:.0f} MS/s).")
     return "\n".join(lines)

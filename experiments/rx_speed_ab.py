@@ -80,15 +80,17 @@ def _faded_streams(p) -> list:
     return out
 
 
-def worker(repeats: int) -> dict:
-    """Time the checkout on the path; one JSON-able dict per capture."""
+def worker(repeats: int, control_lengths: tuple[int, ...] = ()) -> dict:
+    """Time the checkout on the path; one JSON-able dict per capture. ``control_lengths``: the
+    receiver's on the frames and noise captures (with any, a receiver since the stream head, issue 21,
+    also searches for heads; the faded streams always get the link's)."""
     from threadpoolctl import threadpool_limits
     from diffradio.stream import DESCRIPTOR_BYTES
     from phy.rx import Receiver
 
     p, caps = _captures()
 
-    def run(sig, control_lengths=()):
+    def run(sig, control_lengths=control_lengths):
         if isinstance(sig, list):                   # streams, each to a fresh receiver that knows the descriptor
             runs = [run(s, (DESCRIPTOR_BYTES,)) for s in sig]
             return tuple(sum(r[k] for r in runs) for k in range(3))
@@ -115,11 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("b", type=Path, help="checkout B")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3, help="timed passes per capture in each worker")
+    ap.add_argument("--control-lengths", type=int, nargs="*", default=[],
+                    help="the receiver's control_lengths on the frames and noise captures (e.g. 27, the link's "
+                         "descriptor: then a receiver that has the stream head also searches for heads)")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker)))
+        print(json.dumps(worker(args.worker, tuple(args.control_lengths))))
         return 0
     for d in (args.a, args.b):
         if not (d / "phy" / "rx.py").is_file():
@@ -130,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         speed = {}
         for key, d in (("a", args.a), ("b", args.b))[:: 1 if i % 2 == 0 else -1]:     # A first, then B first
             res = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(d), str(d),
-                                  "--worker", str(args.repeats)], cwd=d,
+                                  "--worker", str(args.repeats), "--control-lengths",
+                                  *map(str, args.control_lengths)], cwd=d,
                                  env={**os.environ, "PYTHONPATH": str(d.resolve()), "OPENBLAS_NUM_THREADS": "1"},
                                  capture_output=True, text=True, check=True)
             for name, r in json.loads(res.stdout.strip().splitlines()[-1]).items():
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     commits = [subprocess.run(["git", "-C", str(d), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               check=False).stdout.strip() or None for d in (args.a, args.b)]
     result = {"a": str(args.a), "b": str(args.b), "a_commit": commits[0], "b_commit": commits[1],
-              "rounds": args.rounds, "repeats": args.repeats,
+              "rounds": args.rounds, "repeats": args.repeats, "control_lengths": args.control_lengths,
               "best": best, "b_over_a_speed": {n: best["b"][n]["msps"] / best["a"][n]["msps"] for n in CASES},
               "b_over_a_per_round": rounds,
               "b_over_a_round_median": {n: statistics.median(r) for n, r in rounds.items()},

@@ -102,16 +102,17 @@ def _one_cpu():
         os.sched_setaffinity(0, before)
 
 
-def _replay(y: np.ndarray, params: OfdmParams) -> tuple[float, float, int, int]:
-    """One pass of a fresh receiver over y in 65536-sample chunks: (wall s, CPU s, frames, STF triggers)."""
-    rx = Receiver(params)
+def _replay(y: np.ndarray, params: OfdmParams, control_lengths: tuple[int, ...] = ()) -> tuple[float, float, int, int]:
+    """One pass of a fresh receiver (``control_lengths`` as ``Receiver``'s: with any, it also searches
+    for stream heads) over y in 65536-sample chunks: (wall s, CPU s, frames, STF triggers)."""
+    rx = Receiver(params, control_lengths=control_lengths)
     t0, c0 = time.perf_counter(), time.process_time()
     frames = [f for i in range(0, y.size, 1 << 16) for f in rx.process(y[i: i + (1 << 16)])]
     frames += rx.flush()
     return time.perf_counter() - t0, time.process_time() - c0, len(frames), rx.stats["stf_triggers"]
 
 
-def throughput(params: OfdmParams, n_frames: int, repeats: int = 3) -> dict:
+def throughput(params: OfdmParams, n_frames: int, repeats: int = 3, control_lengths: tuple[int, ...] = ()) -> dict:
     """Receiver throughput on one core (process pinned to one CPU, BLAS to one thread) on a capture
     of analog frames (48 payload symbols) separated by random idle gaps (mean 400 samples, like the
     GNU Radio capture), 20 dB AWGN, processed in 65536-sample chunks; the same capture with a DC
@@ -119,7 +120,8 @@ def throughput(params: OfdmParams, n_frames: int, repeats: int = 3) -> dict:
     variants run in turn, ``repeats`` rounds; each keeps its best. Speeds are in CPU time of this
     (single-threaded) process: the time one core needs, the figure that stays comparable on a
     machine shared with other jobs (``rx_msps``, ``realtime_factor``, ``rx_msps_dc``,
-    ``rx_msps_spur``, ``rx_cpu_ms_per_frame``); ``rx_wall_msps`` is the wall-clock figure."""
+    ``rx_msps_spur``, ``rx_cpu_ms_per_frame``); ``rx_wall_msps`` is the wall-clock figure.
+    ``control_lengths``: the receiver's (``Receiver``; with any, the stream-head search runs too)."""
     from threadpoolctl import threadpool_limits
 
     tx, rng = Transmitter(params, nonce=BENCH_NONCE), np.random.default_rng(0)
@@ -135,13 +137,13 @@ def throughput(params: OfdmParams, n_frames: int, repeats: int = 3) -> dict:
     captures = {k: _channel(x, power, 0, snr_db=20.0, **cfg).astype(np.complex64) for k, cfg in captures.items()}
     best = {k: (np.inf, np.inf, 0, 0) for k in captures}
     with _one_cpu() as cpu, threadpool_limits(1):
-        _replay(captures[""][: 1 << 16], params)                      # compiled kernels loaded
+        _replay(captures[""][: 1 << 16], params, control_lengths)     # compiled kernels loaded
         for _ in range(repeats):
             for k, y in captures.items():
-                r = _replay(y, params)
+                r = _replay(y, params, control_lengths)
                 best[k] = (min(best[k][0], r[0]), min(best[k][1], r[1]), r[2], r[3])
         noise = (rng.normal(size=2_000_000) + 1j * rng.normal(size=2_000_000)).astype(np.complex64)
-        _, idle_cpu, _, _ = _replay(noise, params)
+        _, idle_cpu, _, _ = _replay(noise, params, control_lengths)
     size = captures[""].size
     res = {"cpu": cpu, "capture_samples": int(size), "frames_sent": n_frames,
            "rx_wall_msps": size / best[""][0] / 1e6, "rx_msps_noise_only": noise.size / idle_cpu / 1e6,
@@ -217,9 +219,10 @@ def detection_curve(params: OfdmParams, snrs, n_trials: int, rng) -> tuple[list[
     return det, hdr
 
 
-def false_alarms(params: OfdmParams, n_samples: int, rng) -> dict:
-    """Noise-only input: STF triggers, LTF-confirmed detections and returned frames per 10^6 samples."""
-    rx = Receiver(params)
+def false_alarms(params: OfdmParams, n_samples: int, rng, control_lengths: tuple[int, ...] = ()) -> dict:
+    """Noise-only input: STF triggers, LTF-confirmed detections, stream-head detections (with
+    ``control_lengths``, as ``Receiver``'s) and returned frames per 10^6 samples."""
+    rx = Receiver(params, control_lengths=control_lengths)
     frames = 0
     for i in range(0, n_samples, 1 << 18):
         n = min(1 << 18, n_samples - i)
@@ -228,15 +231,18 @@ def false_alarms(params: OfdmParams, n_samples: int, rng) -> dict:
     scale = 1e6 / n_samples
     return {"false_alarms_per_1e6": rx.stats["ltf_confirmed"] * scale,
             "stf_triggers_per_1e6": rx.stats["stf_triggers"] * scale,
+            "head_detections_per_1e6": rx.stats["head_detections"] * scale,
             "false_frames_per_1e6": frames * scale, "noise_samples": n_samples}
 
 
-def foreign_bursts(params: OfdmParams, n_bursts: int, rng, snr_db: float = 20.0) -> dict:
+def foreign_bursts(params: OfdmParams, n_bursts: int, rng, snr_db: float = 20.0,
+                   control_lengths: tuple[int, ...] = ()) -> dict:
     """802.11a-format bursts (the same legacy STF and LTF as ours, then a BPSK SIGNAL symbol and 20
     data symbols of random 16-QAM with 802.11a pilots: another system's traffic on the channel) at
     ``snr_db`` AWGN: how many the receiver confirms (LTF test), how many come out as frames (none
     should: their header fails its CRC) and how many header CFO hypotheses it tried on them (none
-    above ``phy.rx.HEADER_CFO_SEARCH_MAX_DB``)."""
+    above ``phy.rx.HEADER_CFO_SEARCH_MAX_DB``); with ``control_lengths`` (as ``Receiver``'s) also how
+    many stream-head detections they caused."""
     from phy.ofdm import pilot_values, symbols_to_time
     from phy.preamble import preamble
 
@@ -252,10 +258,11 @@ def foreign_bursts(params: OfdmParams, n_bursts: int, rng, snr_db: float = 20.0)
         pieces += [np.zeros(int(rng.integers(300, 1000)), np.complex64), 0.3 * burst]
     x = np.concatenate(pieces + [np.zeros(1000)])
     power = float(np.mean(np.abs(0.3 * burst) ** 2))
-    rx = Receiver(params)
+    rx = Receiver(params, control_lengths=control_lengths)
     frames = rx.receive(_channel(x, power, int(rng.integers(1 << 31)), snr_db=snr_db))
     return {"bursts": n_bursts, "snr_db": snr_db, "ltf_confirmed": rx.stats["ltf_confirmed"],
-            "frames_out": len(frames), "header_cfo_tries": rx.stats["header_cfo_tries"]}
+            "frames_out": len(frames), "header_cfo_tries": rx.stats["header_cfo_tries"],
+            "head_detections": rx.stats["head_detections"]}
 
 
 # ------------------------------------------------------------------------------------------ impairments

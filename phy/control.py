@@ -44,11 +44,18 @@ def _n_coded(n_bytes: int) -> int:
 def control_symbols(n_bytes: int, params: OfdmParams, level: int = 0) -> int:
     """OFDM symbols a control frame of ``n_bytes`` at repetition ``level`` (an index of
     LEVEL_COPIES) occupies; ValueError beyond MAX_BYTES or for an unknown level."""
-    if not 0 <= n_bytes <= MAX_BYTES:
-        raise ValueError(f"a control frame carries 0..{MAX_BYTES} bytes, got {n_bytes}")
     if level not in range(len(LEVEL_COPIES)):
         raise ValueError(f"control repetition level must be 0..{len(LEVEL_COPIES) - 1}, got {level}")
-    return math.ceil(LEVEL_COPIES[level] * _n_coded(n_bytes) / params.n_data)
+    return repeated_symbols(n_bytes, params, LEVEL_COPIES[level])
+
+
+def repeated_symbols(n_bytes: int, params: OfdmParams, copies: int) -> int:
+    """OFDM symbols that ``n_bytes`` take with at least ``copies`` copies of every Golay code bit
+    (a control frame's payload at its level, or a stream head's map, ``phy.head``); ValueError beyond
+    MAX_BYTES."""
+    if not 0 <= n_bytes <= MAX_BYTES:
+        raise ValueError(f"a control frame carries 0..{MAX_BYTES} bytes, got {n_bytes}")
+    return math.ceil(copies * _n_coded(n_bytes) / params.n_data)
 
 
 def _rate_match(n_bytes: int, n_bits: int) -> golay.RateMatch:
@@ -63,10 +70,13 @@ def _message(payload: bytes) -> np.ndarray:
     return np.concatenate([bits, np.zeros(_n_coded(len(payload)) // 2 - bits.size, np.uint8)])
 
 
-def encode_control(payload: bytes, params: OfdmParams, level: int = 0) -> np.ndarray:
-    """Transmitted bits of a control frame at repetition ``level``, uint8 (control_symbols * n_data,),
-    row-major by symbol."""
-    n_bits = control_symbols(len(payload), params, level) * params.n_data
+def encode_control(payload: bytes, params: OfdmParams, level: int = 0, *, copies: int | None = None) -> np.ndarray:
+    """Transmitted bits of a control frame at repetition ``level`` (or, given ``copies``, with that
+    many copies of every code bit: ``repeated_symbols``), uint8 (n_symbols * n_data,), row-major by
+    symbol."""
+    n_sym = control_symbols(len(payload), params, level) if copies is None else \
+        repeated_symbols(len(payload), params, copies)
+    n_bits = n_sym * params.n_data
     return golay.transmitted_bits(_message(payload), _rate_match(len(payload), n_bits))
 
 

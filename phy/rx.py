@@ -1,5 +1,6 @@
 """The streaming receiver, as a chain of named stages in the manner of gr-digital's OFDM receiver:
-detection (STF tests) -> synchronisation (LTF timing, CFO, DC offset) -> header (FFT, equalisation,
+detection (STF tests; stream heads, ``phy.head``, and the frames their layout implies) ->
+synchronisation (LTF timing, CFO, DC offset) -> header (FFT, equalisation,
 Golay + CRC, else a match to a heard stream's headers) -> payload demux (the header says how long the
 burst is) -> channel estimation and tracking -> equalisation and demapping (analog values or
 LDPC-decoded bytes). Each stage runs over all the bursts that one call's samples reach, so the FFTs,
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +20,8 @@ from phy.analog import symbols_to_values
 from phy.control import decode_control_bits
 from phy.equalizer import Equalizer
 from phy.frame import burst_length, payload_bits, payload_symbols, preamble_length, window_offsets
+from phy.head import (FRAME_REACH, Detection, HeadReception, HeadSearch, decode_map, frame_match, head_length,
+                      locate_head)
 from phy.header import (CONTROL_LEVELS, Header, decode_headers_bits, encode_header, match_headers, n_header_symbols,
                         stream_hypotheses)
 from phy.known import known_entries
@@ -135,7 +139,8 @@ class _Burst:
 
 @dataclass
 class ReceivedFrame:
-    """One decoded frame.
+    """One decoded frame (or a stream head's control frame: its diagnostics then hold 'subcarriers',
+    'channel', 'noise_var' and 'head').
 
     Attributes:
         header: the frame's header (its CRC passed).
@@ -204,7 +209,18 @@ class Receiver:
             (±62.5 kHz at 2 MS/s). A wider range (e.g. 60e3 for ±25 ppm at 2.4 GHz at a lower sample
             rate) tests every STF alias within it on the LTF (``phy.sync.cfo_hypotheses``).
         control_lengths: payload lengths (bytes) of the control frames a heard stream may also
-            carry (the link's stream descriptor), besides those already received.
+            carry (the link's stream descriptor), besides those already received; also those a
+            stream head (``phy.head``) may carry: with any given, the receiver searches for heads.
+        layout: the headers of the frames that follow a stream head back to back (each after the
+            idle gap), from the head's control frame header and payload (the link's descriptor);
+            None: frames are found by their own preambles only.
+
+    Stream heads (``phy.head``, searched when ``control_lengths`` are given): a head found and its
+    map decoded gives a control frame at index 0 carrying the map's payload (``stats['heads']``), and its
+    stream is heard from then on, as if that frame's header had decoded. With a ``layout``, the frames
+    it lists are then looked for where the layout puts them (``phy.head.frame_match``: their LTF and
+    known header through the head's channel, within a few samples) and, where found, filed with those
+    headers (``stats['implied']``), whether or not their own preamble and header could be received.
 
     Headers of heard streams: once a header of a stream (stream id, nonce, frame count) has decoded,
     a later or simultaneous burst whose header fails Golay + CRC is matched against the headers that
@@ -217,7 +233,8 @@ class Receiver:
 
     def __init__(self, params: OfdmParams = OfdmParams(), *, false_alarm_prob: float = 1e-4,
                  max_payload_symbols: int = 1024, ldpc_iterations: int = 20,
-                 max_cfo_hz: float | None = None, control_lengths: tuple[int, ...] = ()) -> None:
+                 max_cfo_hz: float | None = None, control_lengths: tuple[int, ...] = (),
+                 layout: Callable[[Header, bytes], list[Header]] | None = None) -> None:
         if not 0 < false_alarm_prob < 1:
             raise ValueError(f"false_alarm_prob must be in (0, 1), got {false_alarm_prob}")
         if max_cfo_hz is not None and not 0 < max_cfo_hz < params.sample_rate_hz / 2:
@@ -229,6 +246,7 @@ class Receiver:
         self.ldpc_iterations = ldpc_iterations
         self.max_cfo_hz = max_cfo_hz
         self.control_lengths = tuple(int(n) for n in control_lengths)
+        self.layout = layout
         self._lag, self._window = stf_span(params)
         self._threshold = stf_threshold(params, false_alarm_prob)
         self._hdr_syms = n_header_symbols(params)
@@ -245,6 +263,7 @@ class Receiver:
         self._header_dd_eq = Equalizer(params, passes=2, first=2)
         self._header_cfo_eq = Equalizer(params, passes=-1, first=2)
         self._payload_eq = Equalizer(params, passes=2, first=2 + self._hdr_syms)
+        self._head_eq = Equalizer(params, passes=2, first=2)
         self.reset()
 
     def reset(self) -> None:
@@ -265,13 +284,18 @@ class Receiver:
         self._parked: list[tuple[_Burst, np.ndarray, int]] = []
         self._heard_changes = 0   # how many times the headers the heard streams may send (_candidates) changed
         self._candidates_cache: list[Header] | None = None
+        self._heads = HeadSearch(self.params, self.control_lengths, self.max_cfo_hz) if self.control_lengths else None
+        self._implied: list[tuple[Header, int, HeadReception]] = []   # (header, implied start, its head)
+        self._accepted: list[tuple[int, int]] = []  # (start, end) of bursts accepted since the head scan passed them
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "header_matched": 0, "frames": 0,
-                      "control_dd": 0, "header_cfo_tries": 0}
+                      "control_dd": 0, "header_cfo_tries": 0, "heads": 0, "head_detections": 0, "implied": 0,
+                      "implied_missed": 0}
         """Counters since the last reset: STF triggers examined, bursts confirmed by the LTF test,
         confirmed bursts whose header failed in their batch (Golay + CRC and the matching; a parked
         one may still match later), headers that failed their CRC but matched a heard stream's,
         frames returned, decision-directed passes over control frames whose CRC failed
-        (``_control_dd``)."""
+        (``_control_dd``), heads whose map decoded and head detections (``_find_heads``), frames
+        filed where a head's layout put them and those not found there (``_place_implied``)."""
 
     # ----------------------------------------------------------------- streaming
     def process(self, chunk) -> list[ReceivedFrame]:
@@ -313,8 +337,13 @@ class Receiver:
         frames = self._run()
         self._bursts = []
         self._parked = []
+        self._implied = []
+        self._accepted = []
         self._offset = end
         self._scan = self._next_trigger = self._busy_until = self._last_ltf = end
+        if self._heads is not None:
+            self._heads = HeadSearch(self.params, self.control_lengths, self.max_cfo_hz)
+            self._heads.scan = self._heads.quiet_until = -(-end // self.params.n_fft) * self.params.n_fft
         self._clear_samples()
         self._front = FrontEnd(STF_BLOCK)
         self._floor = FloorTracker()
@@ -330,8 +359,10 @@ class Receiver:
         self._synchronise()
         while self._decode_headers():
             self._synchronise()
+        heads = self._find_heads()
+        self._place_implied()
         bursts = self._demux()
-        frames = self._equalise(bursts) if bursts else []
+        frames = heads + (self._equalise(bursts) if bursts else [])
         self._trim()
         self.stats["frames"] += len(frames)
         return frames
@@ -383,6 +414,84 @@ class Receiver:
         quiet = self._busy_until - self._window - self._lag - self._offset   # a trigger fires up to W + L early
         for d, a in zip(hits[hits >= quiet].tolist(), acorr[hits >= quiet].tolist()):
             self._bursts.append(self._burst(self._offset + d, a))
+
+    def _find_heads(self) -> list[ReceivedFrame]:
+        """Stream heads (``phy.head``): the detection test over the windows the new samples complete
+        (but those overlapping a burst accepted or whose header has decoded: no head is there), then,
+        for each detection whose samples are all there (or the stream ended), the places of its
+        sync's end and the map at each length of ``control_lengths`` until its CRC passes. A decoded map
+        gives a control frame (index 0, the map's stream fields and payload) and makes its stream heard."""
+        if self._heads is None:
+            return []
+        p = self.params
+        known = [(b.start(p), b.end(p)) for b in self._bursts if b.stage is Stage.PAYLOAD]
+        self._heads.feed(self._det, self._offset, self._accepted + known)   # no head inside a known burst
+        self._accepted = [span for span in self._accepted if span[1] > self._heads.scan]
+        if self._real_end is not None:
+            self._heads.close()
+        frames, waiting = [], []
+        for d in self._heads.pending:
+            if not self._available(d.need) and self._real_end is None:
+                waiting.append(d)
+                continue
+            self.stats["head_detections"] += 1
+            frame = self._decode_head(d)                    # at the stream's end, from what is there
+            if frame is not None:
+                frames.append(frame)
+        self._heads.pending = waiting
+        return frames
+
+    def _decode_head(self, d: Detection) -> ReceivedFrame | None:
+        """The control frame of a detected head (``phy.head.Detection``), or None where no map decodes;
+        with a ``layout``, the frames it lists join ``_implied``."""
+        p = self.params
+        for sync in locate_head(self._buf, self._offset, d.window, d.best_bin, p, self.max_cfo_hz):
+            for n_bytes in self.control_lengths:
+                rec = decode_map(self._buf, self._offset, sync, n_bytes, p, self._head_eq)
+                if rec is None:
+                    continue
+                head = rec.head
+                header = Header("control", n_bytes, frame_index=0, frame_count=head.frame_count,
+                                stream_id=head.stream_id, nonce=head.nonce)
+                self._hear(header)
+                self.stats["heads"] += 1
+                if self.layout is not None:
+                    start = rec.start + head_length(n_bytes, p) + p.idle_gap
+                    for h in self.layout(header, head.payload):
+                        self._implied.append((h, start, rec))
+                        start += burst_length(h, p) + p.idle_gap
+                return ReceivedFrame(header=header, start_sample=rec.start, cfo_hz=rec.cfo_hz, snr_db=rec.snr_db,
+                                     payload=head.payload, crc_ok=True,
+                                     diagnostics={"subcarriers": used_subcarriers(p), "channel": rec.channel,
+                                                  "noise_var": rec.noise_var, "head": True})
+        return None
+
+    def _place_implied(self) -> None:
+        """Frames where a head's layout puts them, in order, as far as their samples are there: each
+        one that ``phy.head.frame_match`` finds within a few samples of its place becomes a burst in
+        the PAYLOAD stage with its known header and the head's CFO (a burst of the same frame found by
+        its own preamble too is dropped by ``_demux`` as one inside an accepted burst)."""
+        p = self.params
+        reach = stf_length(p) + p.n_fft // 2 + int(window_offsets(p, self._hdr_syms)[-1]) + p.n_fft + FRAME_REACH
+        waiting = []
+        for i, (header, start, rec) in enumerate(self._implied):
+            if not self._available(start + reach) and self._real_end is None:
+                waiting = self._implied[i:]
+                break
+            if start + reach > self._offset + self._buf.size:
+                continue                                    # the samples ended before it
+            bits = encode_header(header, p)
+            shift = frame_match(self._buf, self._offset, start, bits, p, rec)
+            if shift is None:
+                self.stats["implied_missed"] += 1
+                continue
+            first_ltf = start + shift + stf_length(p) + p.n_fft // 2
+            b = _Burst(trigger=start + shift, autocorr=0j, stage=Stage.PAYLOAD,
+                       sync=LtfSync(first_ltf, rec.cfo_hz, float("nan")), header=header, header_bits=bits)
+            b.need = b.end(p)
+            self._bursts = sorted(self._bursts + [b], key=lambda c: c.trigger)
+            self.stats["implied"] += 1
+        self._implied = waiting
 
     def _synchronise(self) -> None:
         """Synchronisation, in stream order: DC offset, then the LTF search around each trigger
@@ -735,6 +844,7 @@ class Receiver:
             b.dc = self._dc
             ready.append(b)
             self._busy_until = b.need - p.n_cp // 4
+            self._accepted.append((b.start(p), b.need))
         self._bursts = keep
         return ready
 
@@ -846,7 +956,9 @@ class Receiver:
         self._parked = [e for e in self._parked[-PARKED_HEADERS:] if e[0].trigger >= self._scan - PARKED_SAMPLES]
         need = min([b.trigger - self._history for b in self._bursts]
                    + [b.trigger - self._history for b, _, _ in self._parked] + [self._scan - self._history,
-                                                                          self._scan - self._scan % STF_BLOCK])
+                                                                          self._scan - self._scan % STF_BLOCK]
+                   + ([self._heads.keep_from()] if self._heads is not None else [])
+                   + [start - self._history for _, start, _ in self._implied[:1]])
         keep_from = min(max(need - self._offset, 0), self._buf.size)
         if keep_from > 0:
             self._buf = self._buf[keep_from:]

@@ -8,6 +8,7 @@ import numpy as np
 from phy.analog import values_to_symbols
 from phy.control import encode_control
 from phy.frame import DEFAULT_MAX_PAYLOAD_SYMBOLS, payload_bits, payload_symbols
+from phy.head import HeadMap, head_waveform
 from phy.header import Header, code_rate_index, encode_header
 from phy.ldpc import CRC_BITS, MAX_INFO_BITS, codeword_size, encode_payload
 from phy.modulation import bits_per_symbol, map_bits
@@ -109,6 +110,16 @@ class Transmitter:
         bits = encode_control(bytes(payload), self.params, level)
         return self._burst(header, map_bits(bits, "bpsk").reshape(-1, self.params.n_data))
 
+    def head_burst(self, payload: bytes, *, frame_count: int = 1, stream_id: int = 0) -> np.ndarray:
+        """A stream head (``phy.head``): the long sync and the map carrying this transmitter's nonce,
+        ``stream_id``, ``frame_count`` and a control ``payload`` (≤ ``phy.control.MAX_BYTES``; the
+        stream descriptor), to be sent right before the stream's frames. Returns complex64 (m,)
+        ending with params.idle_gap zeros."""
+        if not isinstance(payload, (bytes, bytearray)):
+            raise ValueError(f"head_burst needs bytes, got {type(payload).__name__}")
+        Header("control", len(payload), frame_count=frame_count, stream_id=stream_id, nonce=self.nonce)  # ranges
+        return self._scaled(head_waveform(HeadMap(stream_id, self.nonce, frame_count, bytes(payload)), self.params))
+
     def _burst(self, header: Header, payload: np.ndarray) -> np.ndarray:
         """Preamble + header + payload (complex (n_sym, n_data) data symbols) + gap, at the fixed DAC gain."""
         p = self.params
@@ -118,8 +129,13 @@ class Transmitter:
         grid = np.zeros((data.shape[0], bins.size), dtype=np.complex128)
         grid[:, data_pos] = data
         grid[:, pilot_pos] = pilot_values(p, 0, data.shape[0])
-        x = np.concatenate([preamble(p), symbols_to_time(p, grid)])
+        return self._scaled(np.concatenate([preamble(p), symbols_to_time(p, grid)]))
+
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        """Samples at unit power per used subcarrier → at the fixed DAC gain, clipped to |x| ≤ 1, with
+        the idle gap appended: complex64."""
+        p = self.params
         # symbols_to_time is orthonormal: unit-power subcarriers give mean power n_used / n_fft
-        x *= 10 ** (-self.backoff_db / 20) / np.sqrt((p.n_data + p.n_pilot) / p.n_fft)
+        x = x * (10 ** (-self.backoff_db / 20) / np.sqrt((p.n_data + p.n_pilot) / p.n_fft))
         x /= np.maximum(np.abs(x), 1.0)
         return np.concatenate([x, np.zeros(p.idle_gap)]).astype(np.complex64)

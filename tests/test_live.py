@@ -173,16 +173,17 @@ def test_monitor_counts_lost_frames_and_marks_missing_tiles(codec, photo):
     seen, and the preview marks exactly the tiles whose latents were (wholly or partly) in frame 2."""
     from diffradio import link
     from diffradio.live import LiveMonitor
-    from diffradio.stream import StreamAssembler
+    from diffradio.stream import DESCRIPTOR_BYTES, StreamAssembler
     from phy import OfdmParams, Receiver, Transmitter
 
     p = OfdmParams()
     tx = Transmitter(p, nonce=9, max_payload_symbols=4)  # small frames: the photo's latents take several
     t = link.semantic_transmission(photo, codec, tx, stream_id=2)
-    assert t.frames_sent >= 5  # descriptor, 3 or more payload frames, descriptor
-    keep = [0, 1, 3]  # descriptor, payload frames 1 and 3
-    rx_frames = Receiver(p).receive(np.concatenate([np.zeros(300, np.complex64)] + [t.bursts[i] for i in keep]
-                                                   + [np.zeros(300, np.complex64)]))
+    assert t.frames_sent >= 5  # head (the descriptor), 3 or more payload frames, descriptor
+    keep = [0, 1, 3]  # head, payload frames 1 and 3
+    rx = Receiver(p, control_lengths=(DESCRIPTOR_BYTES,))
+    rx_frames = rx.receive(np.concatenate([np.zeros(300, np.complex64)] + [t.bursts[i] for i in keep]
+                                          + [np.zeros(300, np.complex64)]))
     assembler, monitor = StreamAssembler(), LiveMonitor(codec, preview_hz=50)
     try:
         for f in rx_frames:

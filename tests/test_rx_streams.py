@@ -36,11 +36,13 @@ class Samples(Radio):
 
 
 def _stream(nonce, values, corrupt_first=False):
-    """A semantic-looking stream: descriptor, one analog frame, descriptor; optionally the first
-    descriptor copy's payload drowned in noise (its header intact)."""
+    """A semantic-looking stream without a head (as transmitters before issue 21 sent it, still
+    received): descriptor, one analog frame, descriptor, both copies control frames; optionally the
+    first copy's payload drowned in noise (its header intact)."""
     tx = Transmitter(P, nonce=nonce)
     desc = StreamDescriptor("semantic", (64, 64), 1, values.size, (1, 1, 1, values.size))
-    first, last = link._descriptor_bursts(tx, desc, 3)
+    first, last = (tx.control_burst(desc.pack(), frame_index=i, frame_count=3, stream_id=3, level=link.DESCRIPTOR_LEVEL)
+                   for i in (0, 2))
     if corrupt_first:
         first = first.copy()
         start = preamble_length(P) + n_header_symbols(P) * P.symbol_len

@@ -145,11 +145,11 @@ def test_save_load_round_trip_and_fingerprint(codec, crop, tmp_path):
 
 
 def test_committed_training_checkpoint_loads_and_decodes(codec, crop):
-    """``checkpoints/codec-v7`` (the fourth stage, not shipped) loads by path as users load it with
+    """``checkpoints/codec-v8`` (the fifth stage, not shipped) loads by path as users load it with
     ``--model``: its own encoder (another fingerprint), a two-stage restorer, no diffusion prior, and
     a held-out crop through 1/24 at 10 dB decodes."""
     from semantic.codec import DEFAULT_WEIGHTS
-    folder = DEFAULT_WEIGHTS.parents[2] / "checkpoints" / "codec-v7"
+    folder = DEFAULT_WEIGHTS.parents[2] / "checkpoints" / "codec-v8"
     ckpt = SemanticCodec.from_pretrained(folder)
     assert ckpt.fingerprint() != codec.fingerprint() and ckpt.model.config.restorer_stages == 2
     z = ckpt.encode(crop, "1/24")
