@@ -215,9 +215,10 @@ def head_scores(x: np.ndarray, n_windows: int, params: OfdmParams, max_shift: in
 
 def delay_share(y: np.ndarray, params: OfdmParams, max_shift: int) -> np.ndarray:
     """The share of the energy of y / LTF (y: complex (W, n_data), coherent sums on the data
-    subcarriers) that the best n_cp-tap circular window of its impulse response holds, the best over
-    the LTF shifted by up to ``max_shift`` subcarriers either way: float (W,). A sync through a channel
-    shorter than the cyclic prefix gives nearly 1; OFDM data, noise or a tone about n_cp / n_fft."""
+    subcarriers) that the best DELAY_TAPS-tap circular window of its impulse response holds, the best
+    over the LTF shifted by up to ``max_shift`` subcarriers either way: float (W,). A sync through a
+    channel that short gives nearly 1; noise or a tone about DELAY_TAPS / n_fft, OFDM data a little
+    more (``docs/results/head_detection.json``)."""
     n = params.n_fft
     full = np.zeros((y.shape[0], n), dtype=np.complex128)
     full[:, _data_bins(params)] = y
