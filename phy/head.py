@@ -42,7 +42,7 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
-import scipy.stats
+import scipy.special
 
 from phy.control import decode_control_bits, encode_control, repeated_symbols
 from phy.equalizer import Equalizer
@@ -171,7 +171,7 @@ def detect_threshold(params: OfdmParams) -> float:
     """The detection test's threshold: one bin's chi-square (2 n_data degrees of freedom, over its mean)
     passes with HEAD_FALSE_ALARM on noise."""
     dof = 2 * params.n_data
-    return float(scipy.stats.chi2.isf(HEAD_FALSE_ALARM, dof) / dof)
+    return float(2 * scipy.special.gammainccinv(dof / 2, HEAD_FALSE_ALARM) / dof)   # chi-square's isf
 
 
 def head_scores(x: np.ndarray, n_windows: int, params: OfdmParams, max_shift: int = 2) -> tuple[np.ndarray, np.ndarray]:
