@@ -21,11 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.fft
 
 from phy import OfdmParams, Receiver, Transmitter
 from phy.channel import Channel, ChannelConfig
-from phy.head import (DETECT_BLOCKS, delay_share, detect_threshold, head_scores,
+from phy.head import (DETECT_BLOCKS, coherent_test, detect_threshold, head_scores, structure_test,
                       sync_length)
 from phy.ofdm import fft_windows
 from phy.preamble import ltf_freq
@@ -71,15 +70,10 @@ def traffic(snr_db: float, n_frames: int, rng) -> dict:
         x, signal_power=power).astype(np.complex64)
     n, k = P.n_fft, DETECT_BLOCKS
     n_windows = y.size // n // k
-    blocks = y[: n_windows * k * n].reshape(-1, n)
-    spec = scipy.fft.fft(blocks, axis=1)[:, P.bins(P.data_subcarriers)]
-    windows = spec.reshape(n_windows, k, -1).transpose(0, 2, 1)                      # (W, n_data, K)
-    coherent = scipy.fft.fft(windows, n=2 * k, axis=-1)                                 # as head_scores
-    per_bin = (coherent.real ** 2 + coherent.imag ** 2).sum(axis=1)
-    best = per_bin.argmax(axis=1)
-    c = per_bin.max(axis=1) / (spec.real ** 2 + spec.imag ** 2).sum(axis=1).reshape(n_windows, k).sum(axis=1)
-    passing = c > detect_threshold(P)
-    share = delay_share(coherent[np.arange(n_windows), :, best][passing], P, 2)
+    score, best, _ = coherent_test(y, n_windows, P)
+    passing = score > detect_threshold(P)
+    windows = y[: n_windows * k * n].reshape(n_windows, k, n)[passing]
+    share = structure_test(windows, best[passing], P, 2)
     scores, _ = head_scores(y, n_windows, P)
     rx = Receiver(P, control_lengths=(len(PAYLOAD),))
     rx.receive(y)

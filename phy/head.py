@@ -22,7 +22,7 @@ mean (C about 1); the sync at in-band SNR s gives (K s + 1) / (s + 1): 2.8 at -1
 (K = 32), against a threshold of about 1.8. The windows follow each other without overlap; the sync is
 long enough that one lies wholly inside it. A window also has to hold its energy evenly over its blocks (a
 strong short burst against quiet), and its coherent sum must look like the LTF through a channel shorter
-than the cyclic prefix (``delay_share``): OFDM data, whose blocks overlap its 80-sample symbols, is
+than the cyclic prefix (``structure_test``): OFDM data, whose blocks overlap its 80-sample symbols, is
 correlated from block to block and raises C at the low bins (to about 1.9 at 20 dB), but its coherent
 sum is no LTF; neither is a tone.
 
@@ -176,41 +176,52 @@ def detect_threshold(params: OfdmParams) -> float:
 
 def head_scores(x: np.ndarray, n_windows: int, params: OfdmParams, max_shift: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The detection test of ``n_windows`` consecutive windows of DETECT_BLOCKS blocks from x[0] (x
-    holds at least that many blocks); ``max_shift``: the largest CFO in whole subcarriers (fs / n_fft)
-    the structure test tries.
+    holds at least that many blocks): ``coherent_test``, then, where it passes, ``structure_test``;
+    ``max_shift``: the largest CFO in whole subcarriers (fs / n_fft) the structure test tries.
 
     Returns (C float (n_windows,), with 0 where the window's energy is uneven or its coherent sum is no
-    LTF through a short channel (``delay_share`` under DELAY_SHARE); the best DFT bin over the blocks,
-    float (n_windows,) in [0, DETECT_BLOCKS) in steps of a half bin: the CFO is
+    LTF through a short channel (``structure_test`` under DELAY_SHARE); the best DFT bin over the
+    blocks, float (n_windows,) in [0, DETECT_BLOCKS) in steps of a half bin: the CFO is
     bin / DETECT_BLOCKS * fs / n_fft modulo fs / n_fft)."""
+    score, best, even = coherent_test(x, n_windows, params)
+    ok = (score > detect_threshold(params)) & even
+    if np.any(ok):
+        blocks = np.asarray(x[: n_windows * DETECT_BLOCKS * params.n_fft], dtype=np.complex64)
+        windows = blocks.reshape(n_windows, DETECT_BLOCKS, params.n_fft)[ok]
+        ok[ok] = structure_test(windows, best[ok], params, max_shift) >= DELAY_SHARE
+    return np.where(ok, score, 0.0), best
+
+
+def coherent_test(x: np.ndarray, n_windows: int, params: OfdmParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coherent test C of ``n_windows`` consecutive windows from x[0] (module docstring), on a DFT
+    over the blocks zero-padded to 2 DETECT_BLOCKS bins (a CFO between two of K bins would lose up to
+    3.9 dB, between two of 2 K at most 0.9 dB). Returns (C float (n_windows,); its best bin, float
+    (n_windows,) in [0, DETECT_BLOCKS) in steps of a half bin; whether the window's energy is even over
+    its blocks (its largest block energy at most EVEN_ENERGY times their mean), bool (n_windows,))."""
     n, k = params.n_fft, DETECT_BLOCKS
     blocks = np.asarray(x[: n_windows * k * n], dtype=np.complex64).reshape(-1, n)
     spec = np.ascontiguousarray(scipy.fft.fft(blocks, axis=1)[:, _data_bins(params)].T)  # (n_data, B)
-    energy = (spec.real ** 2 + spec.imag ** 2).sum(axis=0)
-    # zero-padded to 2 K bins: a CFO between two of K bins would lose up to 3.9 dB (scalloping), between
-    # two of 2 K at most 0.9 dB
+    block_e = (spec.real ** 2 + spec.imag ** 2).sum(axis=0).reshape(n_windows, k)
     coherent = scipy.fft.fft(spec.reshape(spec.shape[0], n_windows, k), n=2 * k, axis=-1)   # (n_data, W, 2K)
     per_bin = (coherent.real ** 2 + coherent.imag ** 2).sum(axis=0)                     # (W, 2K)
     best = np.argmax(per_bin, axis=1)
-    rows = np.arange(best.size)
-    block_e = energy.reshape(n_windows, k)
     total = np.maximum(block_e.sum(axis=1), 1e-30)
-    score = per_bin[rows, best] / total
-    best = best / 2.0
-    even = block_e.max(axis=1) <= EVEN_ENERGY * total / k
-    ok = (score > detect_threshold(params)) & even
-    if np.any(ok):
-        # the CFO's fraction of a subcarrier (the phase step per block) spreads each subcarrier over two
-        # bins: undo it within the blocks before the structure test
-        frac = best[ok] / k
-        frac -= np.round(frac)
-        ramp = np.exp(-2j * np.pi * frac[:, None] * np.arange(n) / n)
-        timed = blocks.reshape(n_windows, k, n)[ok]                                        # (w, K, n)
-        turn = np.exp(-2j * np.pi * best[ok][:, None] * np.arange(k) / k)
-        summed = np.einsum("wkn,wk->wn", timed, turn) * ramp
-        y = scipy.fft.fft(summed, axis=1)[:, _data_bins(params)]
-        ok[ok] = delay_share(y, params, max_shift) >= DELAY_SHARE
-    return np.where(ok, score, 0.0), best % k
+    score = per_bin[np.arange(best.size), best] / total
+    return score, best / 2.0, block_e.max(axis=1) <= EVEN_ENERGY * total / k
+
+
+def structure_test(windows: np.ndarray, best: np.ndarray, params: OfdmParams, max_shift: int) -> np.ndarray:
+    """``delay_share`` of the coherent sums of ``windows`` (complex (w, DETECT_BLOCKS, n_fft), the
+    blocks of w windows) at their best bins ``best`` (float (w,), ``coherent_test``), after undoing the
+    CFO's fraction of a subcarrier (the phase step per block) within the blocks: it would spread each
+    subcarrier over two bins. float (w,)."""
+    n, k = params.n_fft, DETECT_BLOCKS
+    frac = best / k
+    frac -= np.round(frac)
+    ramp = np.exp(-2j * np.pi * frac[:, None] * np.arange(n) / n)
+    turn = np.exp(-2j * np.pi * best[:, None] * np.arange(k) / k)
+    summed = np.einsum("wkn,wk->wn", windows, turn) * ramp
+    return delay_share(scipy.fft.fft(summed, axis=1)[:, _data_bins(params)], params, max_shift)
 
 
 def delay_share(y: np.ndarray, params: OfdmParams, max_shift: int) -> np.ndarray:
@@ -227,11 +238,16 @@ def delay_share(y: np.ndarray, params: OfdmParams, max_shift: int) -> np.ndarray
     best = np.zeros(y.shape[0])
     for shift in range(-max_shift, max_shift + 1):
         taps = np.fft.ifft(np.roll(full, -shift, axis=1) * ltf, axis=1)
-        e = taps.real ** 2 + taps.imag ** 2
-        cum = np.cumsum(np.concatenate([e, e[:, :DELAY_TAPS]], axis=1), axis=1)
-        windowed = cum[:, DELAY_TAPS:] - cum[:, : n]
-        best = np.maximum(best, windowed.max(axis=1) / np.maximum(e.sum(axis=1), 1e-30))
+        best = np.maximum(best, _window_share(taps.real ** 2 + taps.imag ** 2, DELAY_TAPS))
     return best
+
+
+def _window_share(e: np.ndarray, taps: int) -> np.ndarray:
+    """The share of the energy e (float (..., n): an impulse response's |h|^2 per tap) that its best
+    circular window of ``taps`` taps holds: float (...)."""
+    cum = np.cumsum(np.concatenate([e, e[..., :taps]], axis=-1), axis=-1)
+    windowed = cum[..., taps:] - cum[..., : e.shape[-1]]
+    return windowed.max(axis=-1) / np.maximum(e.sum(axis=-1), 1e-30)
 
 
 @lru_cache(maxsize=8)
@@ -267,8 +283,7 @@ def _cir_window_energy(h: np.ndarray, params: OfdmParams) -> tuple[float, int]:
     full = np.zeros(params.n_fft, dtype=np.complex128)
     full[bins] = h
     e = np.abs(np.fft.ifft(full)) ** 2
-    windowed = np.convolve(np.concatenate([e, e[: params.n_cp - 1]]), np.ones(params.n_cp), "valid")
-    return float(windowed.max() / max(e.sum(), 1e-30)), int(np.argmax(e))
+    return float(_window_share(e, params.n_cp)), int(np.argmax(e))
 
 
 def locate_head(x: np.ndarray, offset: int, first_block: int, best_bin: float, params: OfdmParams,
