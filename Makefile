@@ -50,6 +50,7 @@ results-demo: $(STAMP)
 	$(BIN)/python scripts/export_photo.py coffee $(OUT)/demo-input.png --size 128
 	$(DEMO) > docs/results/demo.json
 	cp $(OUT)/demo-diagnostics.png docs/figures/demo_diagnostics.png
+	$(BIN)/python scripts/compact_figures.py docs/figures/demo_diagnostics.png
 
 results-link: $(STAMP)
 	@mkdir -p $(OUT) docs/results docs/figures
@@ -60,15 +61,16 @@ results-link: $(STAMP)
 	$(BIN)/python experiments/digital_vs_jpeg.py --image coffee $(wildcard $(KODAK)/kodim05.png $(KODAK)/kodim23.png) \
 		--out docs/results/digital_vs_jpeg.json
 	rm -rf $(OUT)/sweep
-	$(BIN)/diffradio sweep --channel awgn --snr 0 5 --seeds 5 --decoder direct digital capacity --out $(OUT)/sweep --json
-	$(BIN)/diffradio sweep --channel tdl-c --snr 10 --seeds 10 --decoder direct digital capacity --out $(OUT)/sweep --json
+	$(BIN)/diffradio sweep --channel awgn --snr 0 5 --seeds 5 --decoder direct direct-refined digital capacity --out $(OUT)/sweep --json
+	$(BIN)/diffradio sweep --channel tdl-c --snr 10 --seeds 10 --decoder direct direct-refined digital capacity --out $(OUT)/sweep --json
 	cp $(OUT)/sweep/sweep.csv $(OUT)/sweep/sweep_summary.csv $(OUT)/sweep/sweep_paired.csv docs/results/
 	cp $(OUT)/sweep/sweep_metrics.png $(OUT)/sweep/sweep_grid.jpg docs/figures/
+	$(BIN)/python scripts/compact_figures.py docs/figures/sweep_metrics.png
 
 results-classic: $(STAMP)
 	@mkdir -p docs/results docs/figures
 	$(BIN)/python experiments/classic_images.py --out docs/results/classic_images.json \
-		--figure docs/figures/classic_images.png
+		--figure docs/figures/classic_images.jpg
 	$(if $(KODAK_PHOTOS),$(BIN)/python experiments/classic_images.py --photo $(KODAK_PHOTOS) \
 		--out docs/results/classic_kodak.json,@echo "no Kodak photos in $(KODAK): classic_kodak.json not rerun")
 
@@ -85,6 +87,7 @@ results-decoder: $(STAMP)
 	$(BIN)/diffradio bench decoder --seeds 3 --out $(OUT)/bench-decoder --json > /dev/null
 	cp $(OUT)/bench-decoder/results.json docs/results/decoder_bench_heldout.json
 	cp $(OUT)/bench-decoder/metrics.png docs/figures/decoder_metrics.png
+	$(BIN)/python scripts/compact_figures.py docs/figures/decoder_metrics.png
 	$(if $(KODAK_PHOTOS),$(BIN)/diffradio bench decoder --photo-dir $(KODAK) --bandwidth-ratio 1/24 --snr 0 10 \
 		--latent-channel awgn --seeds 3 --out $(OUT)/bench-kodak --json > /dev/null,@echo "no Kodak photos in $(KODAK): Kodak benchmarks not rerun")
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak/results.json docs/results/decoder_bench_kodak.json)
@@ -96,6 +99,7 @@ results-decoder: $(STAMP)
 		--out $(OUT)/bench-kodak-diffusion --json > /dev/null)
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak-diffusion/results.json docs/results/decoder_bench_kodak_diffusion.json)
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak-diffusion/perception_distortion.png docs/figures/perception_distortion.png)
+	$(if $(KODAK_PHOTOS),$(BIN)/python scripts/compact_figures.py docs/figures/perception_distortion.png)
 	$(if $(KODAK_PHOTOS),$(BIN)/diffradio bench decoder --photo-dir $(KODAK) --max-photos 6 --bandwidth-ratio 1/48 \
 		--snr 5 --latent-channel awgn --realism 0 0.4 1 --seeds 3 --no-reference \
 		--out $(OUT)/bench-kodak-diffusion-1-48 --json > /dev/null)

@@ -9,10 +9,11 @@ import numpy as np
 
 METRICS = (("psnr_db", "PSNR (dB)"), ("ms_ssim", "MS-SSIM"))
 STYLE = {"diffusion": dict(color="C0", marker="o"), "direct": dict(color="C1", marker="s"),
+         "direct-refined": dict(color="C1", marker="D", ls="--"),
          "digital": dict(color="C3", marker="^"), "digital-oracle": dict(color="C3", marker="v", ls="--"),
-         "capacity": dict(color="k", marker="", ls=":")}
-LABEL = {"digital": "digital (calibrated MCS)", "digital-oracle": "digital (oracle MCS)",
-         "capacity": "source codec at capacity"}
+         "capacity": dict(color="k", marker="x", ls=":")}
+LABEL = {"direct-refined": "direct, refined for the SNR", "digital": "digital (calibrated MCS)",
+         "digital-oracle": "digital (oracle MCS)", "capacity": "source codec at capacity"}
 
 
 def _summary_table(summary_csv: Path) -> dict:

@@ -3,9 +3,15 @@
 Every point is one ``link.loopback`` on the simulated radio (seed = fading and noise realisation;
 the semantic and digital rows of one (image, channel, SNR, seed) see the same realisation). Rows
 go to ``sweep.csv`` as points finish, so an interrupted sweep resumes where it stopped; the resume
-key holds the model's fingerprint, the diffusion steps, the image size, the source codec and the
-bandwidth ratio (the digital rows get the semantic stream's channel uses at that ratio), so a
-new model or setting never reuses old rows. Besides the decoders, two digital references:
+key holds the model's fingerprint, the diffusion steps, the image size, the source codec, the
+bandwidth ratio (the digital rows get the semantic stream's channel uses at that ratio) and the
+refinement steps, so a new model or setting never reuses old rows. Besides the decoders:
+
+- ``direct-refined``: the semantic link with the transmitter refining the latents for the point's
+  nominal SNR (``--refine-steps`` decoder passes, ``semantic.refine``), decoded by ``direct``: the
+  semantic transmitter given the knowledge the calibrated digital MCS is chosen with;
+
+and two digital references:
 
 - ``digital-oracle``: the best MCS in hindsight for this realisation: the most efficient MCS whose
   every frame decodes (searched by bisection over the MCS list ordered by efficiency, assuming a
@@ -18,8 +24,9 @@ A row whose image did not arrive (no frame detected, or a digital stream with a 
 mid-gray failure image) has ``image_lost`` = 1 and is scored like any other. ``sweep_summary.csv``
 gives, per (channel, SNR, decoder), the mean and the 95 % Student-t interval of the mean over
 images × seeds (for ``image_lost``: the share of lost images); ``sweep_paired.csv`` the mean and
-interval of paired differences (direct − digital, direct − digital-oracle, and with a diffusion
-decoder diffusion − direct and − digital, on the same photo and realisation), which is what says whether one scheme beats another. Points run in parallel on
+interval of paired differences (direct − digital, direct − digital-oracle, direct-refined − digital
+and − direct, and with a diffusion decoder diffusion − direct and − digital, on the same photo and
+realisation), which is what says whether one scheme beats another. Points run in parallel on
 local processes or, with ``--ray``, on a Ray cluster (the optional ``diffradio[cluster]`` extra); the CSV is the same.
 """
 from __future__ import annotations
@@ -36,16 +43,18 @@ from pathlib import Path
 
 import numpy as np
 
-DECODERS = ("direct", "diffusion", "digital", "digital-oracle", "capacity")
+DECODERS = ("direct", "direct-refined", "diffusion", "digital", "digital-oracle", "capacity")
 DEFAULT_DECODERS = ("direct", "digital", "digital-oracle", "capacity")
-KEY = ("image", "channel", "snr_db", "decoder", "seed", "model", "steps", "size", "source_codec", "bandwidth_ratio")
+KEY = ("image", "channel", "snr_db", "decoder", "seed", "model", "steps", "size", "source_codec", "bandwidth_ratio",
+       "refine_steps")
 FIELDS = KEY + ("psnr_db", "ms_ssim", "vif", "frames_sent", "frames_detected", "frames_decoded", "frames_lost",
                 "channel_uses", "snr_db_est", "cfo_hz_est", "decode_s", "mcs", "source_bytes", "source_quality",
                 "source_downscale", "capacity_bits_per_use", "image_lost", "error")
 SUMMARY_METRICS = ("psnr_db", "ms_ssim", "vif", "image_lost")
 SUMMARY_FIELDS = ("channel", "snr_db", "decoder", "n") + tuple(
     f"{m}_{s}" for m in SUMMARY_METRICS for s in ("mean", "ci_lo", "ci_hi")) + ("mcs",)
-PAIRS = (("direct", "digital"), ("direct", "digital-oracle"), ("diffusion", "direct"), ("diffusion", "digital"))
+PAIRS = (("direct", "digital"), ("direct", "digital-oracle"), ("direct-refined", "digital"),
+         ("direct-refined", "direct"), ("diffusion", "direct"), ("diffusion", "digital"))
 """(a, b) decoder pairs whose paired differences a − b (same photo, same realisation) ``sweep_paired.csv`` holds."""
 PAIRED_METRICS = ("psnr_db", "ms_ssim")
 PAIRED_FIELDS = ("channel", "snr_db", "a", "b", "n") + tuple(
@@ -56,7 +65,8 @@ PAIRED_FIELDS = ("channel", "snr_db", "a", "b", "n") + tuple(
 class Point:
     """One measurement: held-out photo ``image`` at ``snr_db`` (in-band, dB) over ``channel``.
 
-    ``model`` is the codec path (None: shipped default) and ``fingerprint`` its content hash.
+    ``model`` is the codec path (None: shipped default) and ``fingerprint`` its content hash;
+    ``refine_steps`` the transmitter's refinement passes (``direct-refined`` only, 0 for the others).
     """
 
     image: str
@@ -70,10 +80,11 @@ class Point:
     source_codec: str = "avif"
     fingerprint: str = ""
     bandwidth_ratio: str = "1/24"
+    refine_steps: int = 0
 
     def key(self) -> tuple[str, ...]:
         return (self.image, self.channel, f"{self.snr_db:g}", self.decoder, str(self.seed), self.fingerprint,
-                str(self.steps), str(self.size), self.source_codec, self.bandwidth_ratio)
+                str(self.steps), str(self.size), self.source_codec, self.bandwidth_ratio, str(self.refine_steps))
 
 
 def add_sweep_args(p: argparse.ArgumentParser) -> None:
@@ -90,6 +101,8 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
                    help="short side in pixels the held-out photos are resized to (default 128)")
     p.add_argument("--seeds", type=int, default=5, help="channel/sampler seeds (realisations) per point (default 5)")
     p.add_argument("--steps", type=int, default=10, help="diffusion steps")
+    p.add_argument("--refine-steps", type=int, default=20, metavar="N",
+                   help="direct-refined: decoder passes that refine the latents for the nominal SNR (default 20)")
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped weights)")
     p.add_argument("--out", default="out/sweep", help="folder for sweep.csv, sweep_summary.csv, plots, image grid")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes")
@@ -134,15 +147,17 @@ _CODEC = {}
 
 
 def _loopback(point: Point, image: np.ndarray, decoder: str, mcs=None):
-    """One loopback of ``point`` with ``decoder`` ('digital' or a semantic method) and, for the
-    digital scheme, ``mcs`` (a ``phy.mcs.Mcs``; None = the calibrated choice)."""
+    """One loopback of ``point`` with ``decoder`` ('digital', a semantic method or 'direct-refined': the
+    latents refined by ``point.refine_steps`` passes for the nominal SNR) and, for the digital scheme,
+    ``mcs`` (a ``phy.mcs.Mcs``; None = the calibrated choice)."""
     from diffradio import link
     from diffradio.settings import LinkSettings
     from phy.channel import ChannelConfig
     radio = ChannelConfig(snr_db=float(point.snr_db), channel=point.channel, seed=point.seed)
-    settings = LinkSettings.for_decoder(decoder, snr_hint_db=point.snr_db, steps=point.steps, seed=point.seed,
-                                        channel=point.channel, source_codec=point.source_codec,
-                                        bandwidth_ratio=point.bandwidth_ratio, mcs=mcs)
+    settings = LinkSettings.for_decoder("direct" if decoder == "direct-refined" else decoder, snr_hint_db=point.snr_db,
+                                        steps=point.steps, seed=point.seed, channel=point.channel,
+                                        source_codec=point.source_codec, bandwidth_ratio=point.bandwidth_ratio,
+                                        mcs=mcs, refine_steps=point.refine_steps)
     return link.loopback(image, _CODEC[point.model], radio, settings)
 
 
@@ -253,9 +268,12 @@ def _points(args) -> list[Point]:
     unknown = sorted(set(chosen) - set(names))
     if unknown:
         raise ValueError(f"unknown held-out image(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+    if "direct-refined" in args.decoder and args.refine_steps < 1:
+        raise ValueError(f"--refine-steps {args.refine_steps}: direct-refined needs at least 1 (e.g. 20)")
     codec = check_codec(args.source_codec) if args.source_codec else default_codec()
     fingerprint = model_fingerprint(args.model)
-    return [Point(i, c, float(s), d, seed, args.steps, args.model, args.size, codec, fingerprint, args.bandwidth_ratio)
+    return [Point(i, c, float(s), d, seed, args.steps, args.model, args.size, codec, fingerprint, args.bandwidth_ratio,
+                  args.refine_steps if d == "direct-refined" else 0)
             for i, c, s, d, seed in itertools.product(chosen, args.channel, args.snr, args.decoder, range(args.seeds))]
 
 
@@ -368,8 +386,9 @@ def run_sweep(args) -> dict:
                         disable=args.json):
             writer.writerow(row)
             fh.flush()
-    setting = points[0].key()[5:] if points else None  # model, steps, size, source codec, ratio
-    rows = [r for r in _read_rows(csv_path) if tuple(r[k] for k in KEY[5:]) == setting]
+    setting = points[0].key()[5:-1] if points else None  # model, steps, size, source codec, ratio
+    rows = [r for r in _read_rows(csv_path) if tuple(r[k] for k in KEY[5:-1]) == setting
+            and int(r["refine_steps"]) in (0, args.refine_steps)]
     summary = _write_csv(out / "sweep_summary.csv", SUMMARY_FIELDS, summarise(rows))
     _write_csv(out / "sweep_paired.csv", PAIRED_FIELDS, paired(rows))
     from diffradio.figures import plot_sweep

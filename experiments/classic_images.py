@@ -13,7 +13,7 @@ first seed's reception below).
 
 Usage: python experiments/classic_images.py [--model default|DIR] [--photo astronaut ...] [--size 256]
        [--snr 10] [--channel awgn] [--seeds 3] --out docs/results/classic_images.json
-       [--figure docs/figures/classic_images.png]
+       [--figure docs/figures/classic_images.jpg]
 """
 from __future__ import annotations
 
@@ -118,8 +118,9 @@ def _figure(shown: list, photos: list[dict], path: Path) -> None:
     for ax in axes.flat:
         ax.set_axis_off()
     fig.tight_layout()
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")   # photos: JPEG keeps the figure small
     with atomic_target(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
+        fig.savefig(tmp, format="jpg" if jpeg else "png", dpi=80, **({"pil_kwargs": {"quality": 90}} if jpeg else {}))
     plt.close(fig)
 
 

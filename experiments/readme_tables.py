@@ -57,10 +57,10 @@ def _render_sweep(path: Path) -> str:
     how many images were lost (no frame detected, or a digital stream with a frame missing)."""
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    decoders = [d for d in ("direct", "diffusion", "digital", "digital-oracle", "capacity")
+    decoders = [d for d in ("direct", "direct-refined", "diffusion", "digital", "digital-oracle", "capacity")
                 if any(r["decoder"] == d for r in rows)]
-    names = {"digital": "digital, calibrated MCS", "digital-oracle": "digital, oracle MCS",
-             "capacity": "AVIF at capacity"}
+    names = {"direct-refined": "direct, refined for the SNR", "digital": "digital, calibrated MCS",
+             "digital-oracle": "digital, oracle MCS", "capacity": "AVIF at capacity"}
 
     def cell(r: dict) -> str:
         text = f"{_ci(r, 'psnr_db', 2)} / {float(r['ms_ssim_mean']):.3f}"
@@ -376,6 +376,7 @@ def _render_realism_blend(path: Path) -> str:
 
 TABLES = {
     "prior-validation": (RESULTS / "prior_validation.json", _render_prior_validation),
+    "prior-validation-shipped": (RESULTS / "prior_validation_v8_checkpoint.json", _render_prior_validation),
     "realism-blend": (RESULTS / "realism_blend.json", _render_realism_blend),
     "decoder-kodak-diffusion": (RESULTS / "decoder_bench_kodak_diffusion.json", _render_decoder),
     "decoder-kodak-diffusion-1-48": (RESULTS / "decoder_bench_kodak_diffusion_1_48.json", _render_decoder),

@@ -58,6 +58,12 @@ def wait_for(what, timeout_s: float = 60.0, period_s: float = 0.2):
     raise AssertionError(f"timed out waiting for {what.__doc__ or what}")
 
 
+# a sample of captures/two-streams just before the end of the second stream's first payload frame
+# (samples 70651..74571; `diffradio replay` prints where each frame starts): its second frame's tiles
+# are missing
+SECOND_STREAM_CUT = 74456
+
+
 class Lines:
     """The lines a process writes to a pipe, collected by a thread."""
 
@@ -75,7 +81,7 @@ def test_live_page_shows_arriving_tiles_both_images_counters_and_constellation(t
     from sdr.sigmf_io import SigMFReader
 
     samples = SigMFReader(ROOT / "captures" / "two-streams.sigmf-meta").read(1 << 20)
-    cut = 32600  # after the second stream's first payload frame (28795..32715): its second frame's tiles are missing
+    cut = SECOND_STREAM_CUT
     zport, hport = free_port(), free_port()
     push = zmq.Context.instance().socket(zmq.PUSH)
     push.bind(f"tcp://127.0.0.1:{zport}")
@@ -235,7 +241,7 @@ def test_ctrl_c_during_live_reception_stops_with_the_finished_images_on_disk(tmp
     from sdr.sigmf_io import SigMFReader
 
     samples = SigMFReader(ROOT / "captures" / "two-streams.sigmf-meta").read(1 << 20)
-    part = np.concatenate([samples[:32600], np.zeros(1 << 17, np.complex64)]).astype("<c8")
+    part = np.concatenate([samples[:SECOND_STREAM_CUT], np.zeros(1 << 17, np.complex64)]).astype("<c8")
     zport, hport = free_port(), free_port()
     push = zmq.Context.instance().socket(zmq.PUSH)
     push.bind(f"tcp://127.0.0.1:{zport}")

@@ -62,6 +62,24 @@ def test_digital_references_bound_the_calibrated_digital_row(tmp_path, capsys):
     assert float(summary["capacity"]["psnr_db_ci_lo"]) <= float(summary["capacity"]["psnr_db_mean"])
 
 
+def test_refined_row_refines_for_the_nominal_snr_and_pairs_with_direct(tmp_path, capsys):
+    """``direct-refined`` sends latents refined for the point's SNR (its rows say how many passes, the
+    others 0) on the same realisations as ``direct``, and beats it there; without passes it is refused."""
+    out = tmp_path / "refined"
+    assert main(["sweep", "--images", "coffee", "--size", "64", "--snr", "8", "--channel", "awgn", "--seeds", "2",
+                 "--decoder", "direct", "direct-refined", "--refine-steps", "10", "--workers", "1",
+                 "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    rows = _rows(out / "sweep.csv")
+    assert sorted((r["decoder"], r["refine_steps"]) for r in rows) == [
+        ("direct", "0"), ("direct", "0"), ("direct-refined", "10"), ("direct-refined", "10")]
+    pair = {(r["a"], r["b"]): r for r in _rows(out / "sweep_paired.csv")}[("direct-refined", "direct")]
+    assert pair["n"] == "2" and float(pair["psnr_db_diff_mean"]) > 0
+    assert main(["sweep", "--images", "coffee", "--decoder", "direct-refined", "--refine-steps", "0",
+                 "--out", str(tmp_path / "none")]) == 2
+    assert "direct-refined needs at least 1" in capsys.readouterr().err
+
+
 def test_mean_interval_is_the_student_t_interval():
     mean, lo, hi = mean_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and hi - mean == pytest.approx(4.303 * 1.0 / np.sqrt(3), rel=1e-3)

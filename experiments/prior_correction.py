@@ -1,0 +1,89 @@
+"""Does the diffusion prior's learnt correction improve on the estimate it is conditioned on?
+
+The prior (``semantic.posterior.predict_x0``) returns the precision-weighted combination of x_t and
+the codec's restored estimate plus a UNet correction. At t = T (realism 0: one evaluation) the
+combination is the restored estimate itself, so the correction is all the prior adds there. On the
+validation split's fixed batch of ``semantic.prior_train`` (its crops, channels and noises) this
+measures the x0 error (mean square, standardised latent units) of
+
+- ``restored``: the restored estimate alone (what ``direct`` decodes),
+- ``combination``: the prior with its correction zeroed (an untrained prior),
+- ``prior``: the prior as shipped,
+
+at t = T - 1 for every crop and at the validation batch's times spread over the schedule (the
+``val_loss`` of ``prior_log.jsonl``).  Kodak is never read.
+
+Usage: python experiments/prior_correction.py [--model semantic/weights/default] --out docs/results/prior_correction.json
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from semantic.codec import CodecLoadError, SemanticCodec
+from semantic.data import photos_in_dirs, split_train_val
+from semantic.latent_codec import DOWNSAMPLE
+from semantic.posterior import predict_x0
+from semantic.prior_train import VAL_CROPS, make_scheduler, standardised_pairs, training_batch
+from semantic.train import FinetuneConfig, LatentCrops
+
+
+@torch.no_grad()
+def x0_errors(prior, xt, t, abar, cond, x0) -> dict:
+    """Mean square x0 error (standardised units) of the restored estimate, the zero-correction
+    combination and the prior, on one batch."""
+    zeroed = copy.deepcopy(prior)
+    torch.nn.init.zeros_(zeroed.conv_out.weight)
+    torch.nn.init.zeros_(zeroed.conv_out.bias)
+    est = cond.chunk(2, 1)[0]
+    return {"restored": float((est - x0).square().mean()),
+            "combination": float((predict_x0(zeroed, xt, t, abar, cond) - x0).square().mean()),
+            "prior": float((predict_x0(prior, xt, t, abar, cond) - x0).square().mean())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="codec folder with a prior (default: the shipped model)")
+    p.add_argument("--crop", type=int, default=16, help="latent crop side, as semantic.prior_train (positions)")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    t_cpu = time.process_time()
+    cfg = FinetuneConfig()
+    try:
+        codec = SemanticCodec.from_pretrained(a.model)
+        _, val = split_train_val(photos_in_dirs(cfg.photo_dir), cfg.val_every)
+    except (CodecLoadError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if codec.prior is None:
+        print(f"error: {a.model or 'the shipped model'} has no diffusion prior", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        crops = LatentCrops(standardised_pairs(codec, val, cfg.scales, Path(tmp) / "val.pt", False),
+                            a.crop * DOWNSAMPLE)
+    sched = make_scheduler()
+    prior = codec.prior.eval()
+    result = {"what": __doc__.splitlines()[0], "model": a.model or "semantic/weights/default",
+              "val_photos": sorted(val), "crops": VAL_CROPS}
+    # the same fixed batch as semantic.prior_train's validation (seed 1234): times spread, then all at T - 1
+    spread = torch.linspace(0, sched.config.num_train_timesteps - 1, VAL_CROPS).round().long()
+    for name, t in (("times_spread", spread), ("t_T", torch.full((VAL_CROPS,), sched.config.num_train_timesteps - 1))):
+        gen = torch.Generator().manual_seed(1234)
+        batch = training_batch(codec, crops.sample(VAL_CROPS, gen)[1], sched, gen, t)
+        result[name] = x0_errors(prior, *batch)
+    result["cpu_s"] = round(time.process_time() - t_cpu, 1)
+    Path(a.out).write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
