@@ -31,7 +31,7 @@ from semantic.codec import CodecLoadError, SemanticCodec
 from semantic.data import photos_in_dirs, split_train_val
 from semantic.latent_codec import DOWNSAMPLE
 from semantic.posterior import predict_x0
-from semantic.prior_train import VAL_CROPS, make_scheduler, standardised_pairs, training_batch
+from semantic.prior_train import VAL_CROPS, make_scheduler, standardised_pairs, validation_batch
 from semantic.train import FinetuneConfig, LatentCrops
 
 
@@ -73,12 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     prior = codec.prior.eval()
     result = {"what": __doc__.splitlines()[0], "model": a.model or "semantic/weights/default",
               "val_photos": sorted(val), "crops": VAL_CROPS}
-    # the same fixed batch as semantic.prior_train's validation (seed 1234): times spread, then all at T - 1
-    spread = torch.linspace(0, sched.config.num_train_timesteps - 1, VAL_CROPS).round().long()
-    for name, t in (("times_spread", spread), ("t_T", torch.full((VAL_CROPS,), sched.config.num_train_timesteps - 1))):
-        gen = torch.Generator().manual_seed(1234)
-        batch = training_batch(codec, crops.sample(VAL_CROPS, gen)[1], sched, gen, t)
-        result[name] = x0_errors(prior, *batch)
+    # semantic.prior_train's fixed validation batch: its times spread over the schedule, then all at T - 1
+    for name, t in (("times_spread", None), ("t_T", torch.full((VAL_CROPS,), sched.config.num_train_timesteps - 1))):
+        result[name] = x0_errors(prior, *validation_batch(codec, crops, sched, torch.device("cpu"), t))
     result["cpu_s"] = round(time.process_time() - t_cpu, 1)
     Path(a.out).write_text(json.dumps(result, indent=1))
     print(json.dumps(result))

@@ -55,10 +55,11 @@ def _grid(rows: list[dict], column: str, columns: list[str], headers: list[str],
 def _render_sweep(path: Path) -> str:
     """Per channel and SNR and decoder: PSNR mean [95 % interval] / MS-SSIM mean, the most used MCS, and
     how many images were lost (no frame detected, or a digital stream with a frame missing)."""
+    from diffradio.sweep import DECODERS
+
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    decoders = [d for d in ("direct", "direct-refined", "diffusion", "digital", "digital-oracle", "capacity")
-                if any(r["decoder"] == d for r in rows)]
+    decoders = [d for d in DECODERS if any(r["decoder"] == d for r in rows)]
     names = {"direct-refined": "direct, refined for the SNR", "digital": "digital, calibrated MCS",
              "digital-oracle": "digital, oracle MCS", "capacity": "AVIF at capacity"}
 

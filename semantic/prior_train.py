@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                          "of a semantic.prior_train run") from None
     sched = make_scheduler()
     opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.0)
-    val_set = _validation_batch(codec, val_crops, sched, dev)
+    val_set = validation_batch(codec, val_crops, sched, dev)
     ckpt = out / "checkpoints" / "state.pt"
     step, elapsed, best = 0, 0.0, float("inf")
     if ckpt.exists():
@@ -201,11 +201,13 @@ def _record(step: int, t0: float, losses: list[float], unet: UNet2DModel, val_se
             "val_loss": _val_loss(unet, val_set)}
 
 
-def _validation_batch(codec, crops, sched: DDPMScheduler, dev: torch.device) -> tuple[torch.Tensor, ...]:
-    """Fixed :func:`training_batch` of VAL_CROPS validation crops, channels and noises, times spread
-    over the schedule."""
+def validation_batch(codec, crops, sched: DDPMScheduler, dev: torch.device,
+                     t: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    """Fixed :func:`training_batch` of VAL_CROPS validation crops, channels and noises at times ``t``
+    (VAL_CROPS,) (default: spread over the schedule, the ``val_loss`` of the log)."""
     gen = torch.Generator().manual_seed(1234)
-    t = torch.linspace(0, sched.config.num_train_timesteps - 1, VAL_CROPS).round().long()
+    if t is None:
+        t = torch.linspace(0, sched.config.num_train_timesteps - 1, VAL_CROPS).round().long()
     return tuple(v.to(dev) for v in training_batch(codec, crops.sample(VAL_CROPS, gen)[1], sched, gen, t))
 
 
