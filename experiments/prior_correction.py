@@ -17,7 +17,6 @@ Usage: python experiments/prior_correction.py [--model semantic/weights/default]
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
@@ -27,12 +26,11 @@ from pathlib import Path
 
 import torch
 
-from semantic.codec import CodecLoadError, SemanticCodec
-from semantic.data import photos_in_dirs, split_train_val
 from semantic.latent_codec import DOWNSAMPLE
 from semantic.posterior import predict_x0
 from semantic.prior_train import VAL_CROPS, make_scheduler, standardised_pairs, validation_batch
 from semantic.train import FinetuneConfig, LatentCrops
+from validation_crops import validation_experiment  # experiments/ (the script's own folder)
 
 
 @torch.no_grad()
@@ -49,20 +47,10 @@ def x0_errors(prior, xt, t, abar, cond, x0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="codec folder with a prior (default: the shipped model)")
-    p.add_argument("--crop", type=int, default=16, help="latent crop side, as semantic.prior_train (positions)")
-    p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
-    torch.set_num_threads(1)
+    a, codec, val = validation_experiment(__doc__.splitlines()[0], argv, {"--crop": dict(
+        type=int, default=16, help="latent crop side, as semantic.prior_train (positions)")})
     t_cpu = time.process_time()
     cfg = FinetuneConfig()
-    try:
-        codec = SemanticCodec.from_pretrained(a.model)
-        _, val = split_train_val(photos_in_dirs(cfg.photo_dir), cfg.val_every)
-    except (CodecLoadError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     if codec.prior is None:
         print(f"error: {a.model or 'the shipped model'} has no diffusion prior", file=sys.stderr)
         return 2

@@ -12,7 +12,30 @@ from pathlib import Path
 from PIL import Image
 
 from semantic.data import photos_in_dirs, split_train_val
-from semantic.train import validation_crops
+from semantic.train import FinetuneConfig, validation_crops
+
+
+def validation_experiment(description: str, argv: list[str] | None, extra: dict | None = None) -> tuple:
+    """(the parsed arguments, the codec, the validation photos {name: uint8 (H, W, 3)} of ``diffradio
+    train``'s default split) for an experiment on the validation split: ``--model`` (a codec folder,
+    default the shipped one), ``--out`` and ``extra`` ({flag: argparse keywords}); torch on one
+    thread.  A wrong model path or a missing photo folder ends the experiment with one error line."""
+    import torch
+
+    from semantic.codec import CodecLoadError, SemanticCodec
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--model", default=None, help="codec folder (default: the shipped model)")
+    p.add_argument("--out", required=True)
+    for flag, kw in (extra or {}).items():
+        p.add_argument(flag, **kw)
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    cfg = FinetuneConfig()
+    try:
+        codec = SemanticCodec.from_pretrained(a.model)
+        return a, codec, split_train_val(photos_in_dirs(cfg.photo_dir), cfg.val_every)[1]
+    except (CodecLoadError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -284,7 +284,7 @@ class Receiver:
         self._parked: list[tuple[_Burst, np.ndarray, int]] = []
         self._heard_changes = 0   # how many times the headers the heard streams may send (_candidates) changed
         self._candidates_cache: list[Header] | None = None
-        self._heads = HeadSearch(self.params, self.control_lengths, self.max_cfo_hz) if self.control_lengths else None
+        self._heads = self._new_head_search()
         self._implied: list[tuple[Header, int, HeadReception]] = []   # (header, implied start, its head)
         self._accepted: list[tuple[int, int]] = []  # (start, end) of bursts accepted since the head scan passed them
         self.stats = {"stf_triggers": 0, "ltf_confirmed": 0, "header_failed": 0, "header_matched": 0, "frames": 0,
@@ -296,6 +296,10 @@ class Receiver:
         frames returned, decision-directed passes over control frames whose CRC failed
         (``_control_dd``), heads whose map decoded and head detections (``_find_heads``), frames
         filed where a head's layout put them and those not found there (``_place_implied``)."""
+
+    def _new_head_search(self) -> HeadSearch | None:
+        """A fresh search for stream heads (none when the receiver knows no control frame lengths)."""
+        return HeadSearch(self.params, self.control_lengths, self.max_cfo_hz) if self.control_lengths else None
 
     # ----------------------------------------------------------------- streaming
     def process(self, chunk) -> list[ReceivedFrame]:
@@ -341,8 +345,8 @@ class Receiver:
         self._accepted = []
         self._offset = end
         self._scan = self._next_trigger = self._busy_until = self._last_ltf = end
+        self._heads = self._new_head_search()
         if self._heads is not None:
-            self._heads = HeadSearch(self.params, self.control_lengths, self.max_cfo_hz)
             self._heads.scan = self._heads.quiet_until = -(-end // self.params.n_fft) * self.params.n_fft
         self._clear_samples()
         self._front = FrontEnd(STF_BLOCK)

@@ -144,6 +144,19 @@ class ProjectedLatentCodec(ModelMixin, ConfigMixin):
         p = self.projection(dims)
         return torch.einsum("kc,bchw->bkhw", p, z - self.latent_mean[:, None, None])
 
+    def sent_power(self, noise_var: torch.Tensor) -> torch.Tensor:
+        """(B,) mean power, over the training latents, of the values ``project(z, 32)`` gives map b in its
+        first k channels, k = its leading channels with a finite variance somewhere in ``noise_var``
+        (B, 32, h, w; inf = not sent or lost): p_k / p_32, p_k the mean power of the first k rows of
+        the basis over ``latent_cov``.  The link sends ``project(z, k)`` (unit mean power over its own
+        k), so a training channel that scales its noise by this has the link's SNR per value at
+        every ratio (unscaled, the first 16 or 8 values carry more power than the link sends)."""
+        dims = torch.isfinite(noise_var).flatten(2).any(2).sum(1).clamp_min(1)
+        a = self.basis.detach()
+        power = torch.einsum("ij,jk,ik->i", a, self.latent_cov, a)
+        mean_first = power.cumsum(0) / torch.arange(1, len(power) + 1, device=power.device)
+        return mean_first[dims - 1] / power.mean()
+
     # ------------------------------------------------------------------ receive
     def estimate(self, y: torch.Tensor, noise_var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """LMMSE estimate of the latents from y = P_k (z - mu) + n.

@@ -76,6 +76,7 @@ def training_batch(codec, x0: torch.Tensor, sched: DDPMScheduler, gen: torch.Gen
     model = codec.model
     z = x0 * model.latent_cov.diagonal().sqrt()[:, None, None] + model.latent_mean[:, None, None]
     var = channel_draw(tuple(z.shape), FinetuneConfig(), model.config.tile, gen)
+    var = var * model.sent_power(var)[:, None, None, None]    # the link's SNR per value at each ratio
     with torch.no_grad():
         cond = conditioning(model, transmit(model.project(z, z.shape[1]), var, gen), var)
     if t is None:

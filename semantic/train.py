@@ -8,7 +8,8 @@ each crop is re-encoded, the noise follows the sent power, the latent statistics
 encoder).  Each step draws random crops
 (``crop`` pixels, aligned to the 8-pixel latent grid), sends their projected latents through a latent
 channel drawn per crop (bandwidth ratio 1/12, 1/24 or 1/48 by masking the later dimensions; AWGN or
-per-symbol Rayleigh fading at an SNR uniform in [snr_min_db, snr_max_db] dB per real value; with
+per-symbol Rayleigh fading at an SNR uniform in [snr_min_db, snr_max_db] dB per real value, as the
+link sends the crop's ratio: ``ProjectedLatentCodec.sent_power``; with
 probability ``p_lost`` some whole tiles lost), and minimises the mean over crops of the log MSE of
 the decoded crop (each crop's MSE weighted by the inverse of its own: the mean PSNR, so that
 low-SNR and lost-tile crops do not dominate the gradient).
@@ -189,9 +190,12 @@ class ChannelInTheLoop(torch.nn.Module):
     """One training pass as a module (what ``accelerate`` wraps, so that every trained parameter is
     used inside ``forward``): crops -> latents -> sent values -> latent channel -> decoded crops.
 
-    With ``train_encoder`` the crops are re-encoded by the encoder being trained; the noise variances
-    are then scaled by the batch's mean power over the values actually sent (a receiver that divides
-    by the sender's scale sees this noise), so that a larger encoder output buys no SNR; and the
+    The drawn noise variances (at unit power per value) are scaled by each crop's sent power
+    (``ProjectedLatentCodec.sent_power``), so that every ratio trains at the link's SNR per value.
+    With ``train_encoder`` the crops are re-encoded by the encoder being trained; the variances are
+    then scaled as well by the batch's power over the values actually sent relative to that expected
+    (a receiver that divides by the sender's scale sees this noise), so that a larger encoder output
+    buys no SNR; and the
     codec's latent mean and covariance follow the encoder's latents (exponential moving average,
     weight ``1 - momentum`` per batch), so that its projection's unit-power scaling and its LMMSE
     prior stay right.  Without it the cached latents are used as they are.
@@ -210,11 +214,12 @@ class ChannelInTheLoop(torch.nn.Module):
             z = self.codec.encode_latents(x)
             self._follow_latent_statistics(z.detach())
         s = self.codec.project(z, z.shape[1])
-        if self.train_encoder:
-            sent = torch.isfinite(noise_var)
-            power = (s.pow(2) * sent).sum() / sent.sum().clamp_min(1)
-            finite = torch.where(sent, noise_var, torch.zeros_like(noise_var))   # inf * 0 would make NaN gradients
-            noise_var = torch.where(sent, finite * power, noise_var)
+        sent = torch.isfinite(noise_var)
+        gain = self.codec.sent_power(noise_var)[:, None, None, None]     # the link's SNR per value at each ratio
+        if self.train_encoder:   # and the drift of the encoder's output power on top
+            gain = gain * (s.pow(2) * sent).sum() / (gain * sent).sum().clamp_min(1e-12)
+        finite = torch.where(sent, noise_var, torch.zeros_like(noise_var))   # inf * 0 would make NaN gradients
+        noise_var = torch.where(sent, finite * gain, noise_var)
         return self.codec(transmit(s, noise_var, generator), noise_var)
 
     @torch.no_grad()

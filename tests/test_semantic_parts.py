@@ -239,6 +239,33 @@ def test_a_trained_encoder_buys_no_snr_by_scaling_its_output():
     assert not torch.equal(codec.latent_mean, before)                    # the statistics follow the encoder
 
 
+def test_training_channel_has_the_links_snr_at_every_ratio():
+    """A ratio-k crop trains on the first k of the 32-dimension projection; its noise is scaled by their
+    power relative to what the link sends (project(z, k)), so that the SNR per value is the link's:
+    the shipped basis puts more power in its first dimensions, and a lost tile does not change k."""
+    from semantic.train import ChannelInTheLoop
+    m = SemanticCodec.from_pretrained(None).model
+    img = torch.from_numpy(load_photo("chelsea")[:128, :128].copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        z = m.encode_latents(img).repeat(3, 1, 1, 1)
+    var = torch.full(z.shape, 0.1)
+    for b, k in enumerate((32, 16, 8)):
+        var[b, k:] = float("inf")
+    var[1, :, :8, :8] = float("inf")                                       # a lost tile
+    gain = m.sent_power(var)
+    assert gain[0] == pytest.approx(1.0) and gain[2] > gain[1] > 1.2      # the first dimensions carry more
+    with torch.no_grad():
+        for b, k in enumerate((32, 16, 8)):
+            ratio = m.project(z[b:b + 1], 32)[:, :k].square().mean() / m.project(z[b:b + 1], k).square().mean()
+            assert float(ratio) == pytest.approx(float(gain[b]), rel=1e-4)
+    seen = []
+    m.forward = lambda y, v: seen.append(v) or y.nan_to_num().mean() * torch.ones(3, 3, 128, 128)
+    ChannelInTheLoop(m)(img.repeat(3, 1, 1, 1), z, var)
+    ok = torch.isfinite(var)
+    torch.testing.assert_close(seen[0][ok], (var * gain[:, None, None, None])[ok])
+    assert torch.equal(torch.isfinite(seen[0]), ok)
+
+
 def test_decoder_stages_fine_tune_only_the_early_stages(tmp_path):
     from semantic.taef2 import taef2_decoder
     from semantic.train import decoder_stage_params
