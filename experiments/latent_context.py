@@ -7,8 +7,8 @@ photo this encodes the whole photo and, separately, its central 512 x 512 pixels
 difference of the two latent maps; the PSNR of the region cut from the whole photo's map and decoded
 alone, and of the region's own map, clean (the decoder on the latents) and through ``direct`` at
 1/24 and 10 dB AWGN (one noise draw, seed 0); and the region's PSNR when the whole photo's map is
-decoded whole (``psnr_clean_whole_map_db``).  Training decodes cuts of whole-photo maps (crops of
-the cached latents); the link decodes each photo's own map whole.  Kodak is never read.
+decoded whole (``psnr_clean_whole_map_db``).  Training on cached latents (the codec's first stage,
+the diffusion prior) decodes cuts of whole-photo maps; the link decodes each photo's own map whole.  Kodak is never read.
 
 Usage: python experiments/latent_context.py [--model semantic/weights/default] --out docs/results/latent_context.json
 """
@@ -32,7 +32,7 @@ def _decoded(codec, z: torch.Tensor) -> dict:
     shape = (z.shape[2] * 8, z.shape[3] * 8, 3)
     y, var = received(m.project(z, 16).numpy(), 10.0, "awgn", 0.0, 0)
     return {"clean": codec.image_from_latents(z, shape),
-            "direct_1_24_10db": codec._to_uint8(m.decode(torch.from_numpy(y), torch.from_numpy(var))[0], shape)}
+            "direct_1_24_10db": codec.image_from_latents(m.restore(torch.from_numpy(y), torch.from_numpy(var)), shape)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ power over all 32 on the training latents), the later ones masked as lost.  The 
 carry mean power p_k / p_32 (p_k: the mean power of the first k rows of the learnt basis over the
 latent covariance), and with noise variance 10^(-SNR/10) per value, as the shipped codec and prior
 were trained, a training draw at nominal SNR s is the link at s + 10 log10(p_k / p_32) dB.  (Training
-now scales the noise by p_k / p_32: ``ProjectedLatentCodec.sent_power``.)  This writes that offset per ratio from the codec's latent
+now scales the noise by p_k / p_32: ``ProjectedLatentCodec.sent_power``, ``power_ratio``.)  This writes that offset per ratio from the codec's latent
 covariance (``analytic``), the same ratio measured on the validation photos' latents (``measured``:
 the mean square of the first k of the 32 training-style values over that of all 32), and the link
 SNR range the training draw covers.  Kodak is never read.
@@ -27,14 +27,6 @@ from semantic.train import FinetuneConfig, validation_crops
 from validation_crops import validation_experiment  # experiments/ (the script's own folder)
 
 
-def row_power_ratio(model, dims: int) -> float:
-    """p_k / p_32: mean power of the first ``dims`` rows of the basis over that of all 32, on the
-    codec's latent covariance."""
-    a, cov = model.basis.detach(), model.latent_cov
-    power = torch.einsum("ij,jk,ik->i", a, cov, a)
-    return float(power[:dims].mean() / power.mean())
-
-
 def main(argv: list[str] | None = None) -> int:
     a, codec, val = validation_experiment(__doc__.splitlines()[0], argv)
     cfg = FinetuneConfig()
@@ -45,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     power = sent.square().mean(1)
     ratios = {}
     for name, dims in RATIO_DIMS.items():
-        analytic = 10 * math.log10(row_power_ratio(model, dims))
+        analytic = 10 * math.log10(float(model.power_ratio(torch.tensor(dims))))
         ratios[name] = {"dims": dims, "offset_db": {"analytic": round(analytic, 3),
                                                     "measured": round(10 * math.log10(float(power[:dims].mean() / power.mean())), 3)},
                         "link_snr_range_db": [round(cfg.snr_min_db + analytic, 2), round(cfg.snr_max_db + analytic, 2)]}

@@ -151,9 +151,13 @@ class ProjectedLatentCodec(ModelMixin, ConfigMixin):
         the basis over ``latent_cov``.  The link sends ``project(z, k)`` (unit mean power over its own
         k), so a training channel that scales its noise by this has the link's SNR per value at
         every ratio (unscaled, the first 16 or 8 values carry more power than the link sends)."""
-        dims = torch.isfinite(noise_var).flatten(2).any(2).sum(1).clamp_min(1)
-        a = self.basis.detach()
-        power = torch.einsum("ij,jk,ik->i", a, self.latent_cov, a)
+        return self.power_ratio(torch.isfinite(noise_var).flatten(2).any(2).sum(1).clamp_min(1))
+
+    @torch.no_grad()
+    def power_ratio(self, dims: torch.Tensor) -> torch.Tensor:
+        """p_k / p_32 for each k in ``dims`` (int, any shape; 1..32): the mean power of the first k rows
+        of the basis over ``latent_cov`` relative to that of all 32."""
+        power = torch.einsum("ij,jk,ik->i", self.basis, self.latent_cov, self.basis)
         mean_first = power.cumsum(0) / torch.arange(1, len(power) + 1, device=power.device)
         return mean_first[dims - 1] / power.mean()
 
