@@ -95,13 +95,13 @@ results-decoder: $(STAMP)
 		--latent-channel awgn --seeds 3 --out $(OUT)/bench-kodak-ratios --json > /dev/null)
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak-ratios/results.json docs/results/decoder_bench_kodak_ratios.json)
 	$(if $(KODAK_PHOTOS),$(BIN)/diffradio bench decoder --photo-dir $(KODAK) --max-photos 6 --bandwidth-ratio 1/24 \
-		--snr 0 10 --latent-channel awgn --realism 0 0.4 1 --seeds 3 --no-reference \
+		--snr 0 10 --latent-channel awgn --realism 0 0.2 1 --seeds 3 --no-reference \
 		--out $(OUT)/bench-kodak-diffusion --json > /dev/null)
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak-diffusion/results.json docs/results/decoder_bench_kodak_diffusion.json)
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak-diffusion/perception_distortion.png docs/figures/perception_distortion.png)
 	$(if $(KODAK_PHOTOS),$(BIN)/python scripts/compact_figures.py docs/figures/perception_distortion.png)
 	$(if $(KODAK_PHOTOS),$(BIN)/diffradio bench decoder --photo-dir $(KODAK) --max-photos 6 --bandwidth-ratio 1/48 \
-		--snr 5 --latent-channel awgn --realism 0 0.4 1 --seeds 3 --no-reference \
+		--snr 5 --latent-channel awgn --realism 0 0.2 1 --seeds 3 --no-reference \
 		--out $(OUT)/bench-kodak-diffusion-1-48 --json > /dev/null)
 	$(if $(KODAK_PHOTOS),cp $(OUT)/bench-kodak-diffusion-1-48/results.json docs/results/decoder_bench_kodak_diffusion_1_48.json)
 

@@ -377,7 +377,8 @@ def _render_realism_blend(path: Path) -> str:
 
 TABLES = {
     "prior-validation": (RESULTS / "prior_validation.json", _render_prior_validation),
-    "prior-validation-shipped": (RESULTS / "prior_validation_v8_checkpoint.json", _render_prior_validation),
+    "prior-validation-shipped": (RESULTS / "prior_validation_pixel.json", _render_prior_validation),
+    "prior-validation-adapted": (RESULTS / "prior_validation_v8_checkpoint.json", _render_prior_validation),
     "realism-blend": (RESULTS / "realism_blend.json", _render_realism_blend),
     "decoder-kodak-diffusion": (RESULTS / "decoder_bench_kodak_diffusion.json", _render_decoder),
     "decoder-kodak-diffusion-1-48": (RESULTS / "decoder_bench_kodak_diffusion_1_48.json", _render_decoder),

@@ -9,7 +9,8 @@ learnt the old codec's latents).  Then remake the captures and the results (READ
 
 ``--prior OUT`` (a ``python -m semantic.prior_train --out OUT`` folder, trained on the destination
 codec: checked by the codec fingerprint its latent cache was made with) adds that run's
-``best_prior/`` (the lowest validation loss; with ``--latest`` its last ``prior/``) as ``prior/``, its ``scheduler/`` and ``prior_log.jsonl``, with ``--realism`` as the
+``best_prior/`` (the lowest validation objective of ``semantic.prior_train``; with ``--latest`` its
+last ``prior/``) as ``prior/``, its ``scheduler/`` and ``prior_log.jsonl``, with ``--realism`` as the
 diffusion decoder's default realism; the codec run may then be left out (the shipped codec stays).
 
 Usage: python scripts/ship_model.py runs/codec-v4 [--latest] [--to DIR]

@@ -10,12 +10,13 @@ restored estimate and the LMMSE error variance per latent), trained with the cha
 predict the clean latents x0 from a noised x_t (:func:`predict_x0`).  :func:`posterior_latents` runs
 ancestral DDIM sampling (eta = 1) from pure noise at t = T towards t = 0 and stops at
 t_end = (1 - realism) * T, returning the x0 prediction there: realism 0 is one UNet evaluation, the
-model's posterior mean E[x0 | y]; realism 1 a posterior sample; between them the estimate given y and
-x at t_end, a sample's detail down to that noise level.  At every step the x0 prediction is
-corrected by the measurements, per position and in closed form, as the Gaussian posterior of x0 given
-y when x0's prior is N(x0_hat, rho_t^2 I), rho_t^2 = 1 - abar_t (the Gaussian approximation of Pi-GDM,
-Song et al. 2023): received values hold the estimate to them in proportion to their precision, lost
-ones leave it to the prior and the neighbourhood the UNet sees.
+model's estimate of E[x0 | y] (:func:`mean_estimate`); realism 1 a posterior sample; between them the
+estimate given y and x at t_end, a sample's detail down to that noise level.  The first x0 prediction,
+at t = T, is :func:`mean_estimate` (x_T = 0: at T the noised input says nothing of x0); every later one
+is corrected by the measurements, per position and in closed form, as the Gaussian posterior of x0
+given y when x0's prior is N(x0_hat, rho_t^2 I), rho_t^2 = 1 - abar_t (the Gaussian approximation of
+Pi-GDM, Song et al. 2023): received values hold the estimate to them in proportion to their
+precision, lost ones leave it to the prior and the neighbourhood the UNet sees.
 """
 from __future__ import annotations
 
@@ -61,6 +62,18 @@ def _consistent(x0: torch.Tensor, y: torch.Tensor, prec: torch.Tensor, h: torch.
     return x.reshape(b, hh, ww, c).permute(0, 3, 1, 2)
 
 
+def mean_estimate(prior, scheduler, cond: torch.Tensor) -> torch.Tensor:
+    """The prior's estimate of the clean standardised latents x0 (B, 32, h, w) from ``cond``
+    (:func:`conditioning`) alone: :func:`predict_x0` at t = T with x_T = 0 (abar_T = 2.4e-9, so a noised
+    input would carry nothing of x0 and only make the estimate depend on a seed).  The measurement
+    correction is not applied: ``semantic.prior_train --pixel-weight`` trains this estimate, as it is,
+    for the decoded image's error, and the correction at rho_T^2 = 1 would pull it back towards y."""
+    t = scheduler.config.num_train_timesteps - 1
+    abar = scheduler.alphas_cumprod[t].float().reshape(1, 1, 1, 1).to(cond.device)
+    x = torch.zeros(cond.shape[0], cond.shape[1] // 2, *cond.shape[2:], device=cond.device)
+    return predict_x0(prior, x, torch.tensor([t], device=cond.device), abar, cond)
+
+
 def sampling_times(n_train: int, steps: int, realism: float) -> list[int]:
     """The decreasing diffusion times at which the sampler evaluates the prior: ``steps`` times evenly
     spaced from T = n_train - 1 down to t_end = (1 - realism) * T (rounded, duplicates dropped), where
@@ -87,7 +100,7 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
         scheduler: its ``DDPMScheduler`` (for the cumulative alphas).
         steps: UNet evaluations from T to the stopping time (``sampling_times``; one for realism 0).
         realism: 0..1, the stopping time (1 - realism) * T: 0 the posterior mean, 1 a posterior sample.
-        seed: seed of the start noise and the DDIM noise (same seed, same latents).
+        seed: seed of the start noise and the DDIM noise (same seed, same latents; realism 0 uses none).
     """
     if not 0.0 <= realism <= 1.0:
         raise ValueError(f"realism={realism} must be in [0, 1] (0 = posterior-mean estimate, 1 = posterior sample)")
@@ -104,8 +117,11 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
     x = torch.randn((cond.shape[0], mu.shape[0], *cond.shape[2:]), generator=gen)
     for t, t_next in zip(times, times[1:] + [None]):
         a = abar[t]
-        x0 = predict_x0(prior, x, torch.tensor([t]), a.reshape(1, 1, 1, 1), cond)
-        x0 = _consistent(x0, y0, prec, h, max(float(1 - a), 1e-6))
+        if t == times[0]:
+            x0 = mean_estimate(prior, scheduler, cond)
+        else:
+            x0 = predict_x0(prior, x, torch.tensor([t]), a.reshape(1, 1, 1, 1), cond)
+            x0 = _consistent(x0, y0, prec, h, max(float(1 - a), 1e-6))
         if t_next is not None:                      # ancestral DDIM step (eta = 1) to t_next
             a_next = abar[t_next]
             eps = (x - a.sqrt() * x0) / (1 - a).sqrt()

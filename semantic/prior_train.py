@@ -15,13 +15,20 @@ estimate and error variance (``semantic.posterior.predict_x0``; loss: mean squar
 crop's weighted by ``loss_weights``: uniform by default, ``--low-noise-weight G`` weights a crop at
 time t by min(1 + SNR_t, G), SNR_t = abar_t / (1 - abar_t), so that the low-noise times a sample's
 last steps depend on count up to G times more; ``--init`` starts from a trained prior's weights).
+``--pixel-weight W`` adds W times :func:`pixel_db` of PIXEL_CROPS image crops: the prior's realism-0
+estimate (``semantic.posterior.mean_estimate``), decoded by the codec's frozen decoder, scored on
+the decoded crops' pixels, each crop encoded on its own as the link encodes (a cut of a whole photo's
+cached latent map decodes 0.9-4.0 dB worse: ``experiments/latent_context.py``).
 Model: diffusers ``UNet2DModel`` over (96, crop, crop) inputs; schedule: ``DDPMScheduler`` (cosine).
 
 Every ``--ckpt-every`` steps: a checkpoint for resuming (weights and optimizer) in ``OUT/checkpoints``,
 the float16 weights in ``OUT/prior`` and ``OUT/scheduler``, and a line in ``OUT/prior_log.jsonl`` with
 the mean training loss and the validation loss (the x0 MSE on a fixed set of validation crops,
-channels, times and noises, so that lines compare; step 0 is the untrained prior); ``OUT/best_prior``
-keeps the weights with the lowest validation loss.  Runs on a GPU when torch sees one.  Copy
+channels, times and noises, so that lines compare; step 0 is the untrained prior); with
+``--pixel-weight``, also ``val_pixel_db`` (:func:`pixel_db` on PIXEL_VAL_CROPS fixed validation crops
+and channels) and ``val_pixel_db_direct`` (the codec's direct decoder on the same: the figure to
+beat).  ``OUT/best_prior`` keeps the weights with the lowest validation objective, val_loss +
+W * val_pixel_db (the training loss's own mix).  Runs on a GPU when torch sees one.  Copy
 ``prior/`` and ``scheduler/`` (or ``best_prior/`` as ``prior/``) into a codec folder to give it the
 ``diffusion`` decoder.
 
@@ -42,11 +49,13 @@ from diffusers import DDPMScheduler, UNet2DModel
 from tqdm import tqdm
 
 from semantic.latent_channel import transmit
-from semantic.posterior import conditioning, predict_x0
+from semantic.posterior import conditioning, mean_estimate, predict_x0
 from semantic.taef2 import DOWNSAMPLE
 
 #: Validation crops per loss evaluation (fixed crops, times and noises).
 VAL_CROPS = 64
+#: Image crops per training step in the pixel term (``--pixel-weight``), and in its validation figure.
+PIXEL_CROPS, PIXEL_VAL_CROPS = 8, 32
 
 
 def make_prior(channels: int = 32, widths: tuple[int, ...] = (64, 128, 128)) -> UNet2DModel:
@@ -72,17 +81,70 @@ def training_batch(codec, x0: torch.Tensor, sched: DDPMScheduler, gen: torch.Gen
     through a channel drawn as ``diffradio train`` draws them (``semantic.train.channel_draw``: SNR,
     fading, ratio, lost tiles) and received by the codec, and noised to times ``t`` (B,) (default:
     uniform random)."""
-    from semantic.train import FinetuneConfig, channel_draw
     model = codec.model
     z = x0 * model.latent_cov.diagonal().sqrt()[:, None, None] + model.latent_mean[:, None, None]
-    var = channel_draw(tuple(z.shape), FinetuneConfig(), model.config.tile, gen)
-    var = var * model.sent_power(var)[:, None, None, None]    # the link's SNR per value at each ratio
     with torch.no_grad():
-        cond = conditioning(model, transmit(model.project(z, z.shape[1]), var, gen), var)
+        cond = conditioning(model, *_through_channel(model, z, gen))
     if t is None:
         t = torch.randint(0, sched.config.num_train_timesteps, (x0.shape[0],), generator=gen)
     xt = sched.add_noise(x0, torch.randn(x0.shape, generator=gen), t)
     return xt, t, sched.alphas_cumprod[t].reshape(-1, 1, 1, 1), cond, x0
+
+
+def _through_channel(model, z: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, noise_var) (B, 32, h, w; inf past each map's ratio and on lost tiles) of latents z
+    (B, 32, h, w) sent through a channel drawn as ``diffradio train`` draws them
+    (``semantic.train.channel_draw``: SNR, fading, ratio, lost tiles) at the link's SNR per value."""
+    from semantic.train import FinetuneConfig, channel_draw
+    var = channel_draw(tuple(z.shape), FinetuneConfig(), model.config.tile, gen)
+    var = var * model.sent_power(var)[:, None, None, None]    # the link's SNR per value at each ratio
+    return transmit(model.project(z, z.shape[1]), var, gen), var
+
+
+def received_crops(model, images: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, noise_var) of image crops (B, 3, H, W) in [0, 1], H and W multiples of 8: each crop encoded on
+    its own by the codec network ``model``'s encoder (on the CPU, as ``gen``) and sent through a
+    training channel (:func:`_through_channel`)."""
+    with torch.no_grad():
+        return _through_channel(model, model.encoder(images), gen)
+
+
+def pixel_db(model, prior, sched: DDPMScheduler, images: torch.Tensor, y: torch.Tensor,
+             noise_var: torch.Tensor) -> torch.Tensor:
+    """(B,) 10 log10 of the mean square pixel error (images in [0, 1]) of the prior's realism-0
+    estimate (``semantic.posterior.mean_estimate``) for received crops (y, noise_var)
+    (:func:`received_crops` of ``images`` (B, 3, H, W)), decoded by the codec network ``model``'s
+    decoder (all on the prior's device); differentiable in the prior's weights.  The log makes every
+    crop count by its relative error, as PSNR does."""
+    est = mean_estimate(prior, sched, conditioning(model, y, noise_var))
+    z = est * model.latent_cov.diagonal().sqrt()[:, None, None] + model.latent_mean[:, None, None]
+    return _db(model.decoder(z), images)
+
+
+def _db(decoded: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """(B,) 10 log10 of each crop's mean square error."""
+    return 10 * torch.log10((decoded - images).square().mean((1, 2, 3)).clamp_min(1e-10))
+
+
+class PixelValidation:
+    """:func:`pixel_db` on PIXEL_VAL_CROPS fixed validation crops and channels (``val_pixel_db``), and
+    the codec network ``model``'s direct decoder on the same (``direct_db``, dB, computed once);
+    ``dev_model``: ``model`` on the prior's device."""
+
+    def __init__(self, model, dev_model, crops, sched: DDPMScheduler):
+        gen = torch.Generator().manual_seed(4321)
+        images = crops.sample(PIXEL_VAL_CROPS, gen)[0]
+        self.model, self.sched = dev_model, sched
+        dev = next(dev_model.parameters()).device
+        self.chunks = [tuple(v.to(dev) for v in (im, *received_crops(model, im, gen)))
+                       for im in images.split(PIXEL_CROPS)]
+        with torch.no_grad():
+            self.direct_db = float(torch.cat([_db(dev_model(y, v), im) for im, y, v in self.chunks]).mean())
+
+    @torch.no_grad()
+    def __call__(self, prior) -> float:
+        prior.eval()
+        return float(torch.cat([pixel_db(self.model, prior, self.sched, *c) for c in self.chunks]).mean())
 
 
 def loss_weights(abar: torch.Tensor, low_noise_weight: float) -> torch.Tensor:
@@ -132,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="start from these prior weights (a prior/ or best_prior/ folder) instead of an untrained UNet")
     p.add_argument("--low-noise-weight", type=float, default=1.0,
                    help="weight the x0 loss at time t by min(1 + SNR_t, G) (1 = uniform; see loss_weights)")
+    p.add_argument("--pixel-weight", type=float, default=0.0,
+                   help="add this times the decoded realism-0 estimate's pixel error in dB (see pixel_db; 0 = none)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     try:
@@ -159,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     sched = make_scheduler()
     opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.0)
     val_set = validation_batch(codec, val_crops, sched, dev)
+    codec.model.requires_grad_(False).eval()
+    pixels = None
+    if a.pixel_weight:
+        dev_model = codec.model if dev.type == "cpu" else copy.deepcopy(codec.model).to(dev)
+        pixels = PixelValidation(codec.model, dev_model, val_crops, sched)
+    report = Report(val_set, pixels, a.pixel_weight)
     ckpt = out / "checkpoints" / "state.pt"
     step, elapsed, best = 0, 0.0, float("inf")
     if ckpt.exists():
@@ -167,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         opt.load_state_dict(state["opt"])
         step, elapsed, best = state["step"], state["elapsed_s"], state.get("best_val", float("inf"))
     else:
-        best = _save(unet, sched, opt, out, _record(0, time.time(), [], unet, val_set), best)
+        best = _save(unet, sched, opt, out, report(0, time.time(), [], unet), best)
     gen = torch.Generator().manual_seed(step)
     t0, losses = time.time() - elapsed, []
     bar = tqdm(total=a.steps, initial=step, desc="prior")
@@ -177,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                       sched, gen))
         err = (predict_x0(unet, xt, t, abar, cond) - x0).square().mean((1, 2, 3))
         loss = (loss_weights(abar.flatten(), a.low_noise_weight) * err).mean()
+        if a.pixel_weight:
+            images = train_crops.sample(PIXEL_CROPS, gen)[0]
+            received = (v.to(dev) for v in (images, *received_crops(codec.model, images, gen)))
+            loss = loss + a.pixel_weight * pixel_db(pixels.model, unet, sched, *received).mean()
         for g in opt.param_groups:   # 200 warm-up steps, then cosine decay to 0 at --steps
             g["lr"] = a.lr * min(1.0, (step + 1) / 200) * 0.5 * (1.0 + math.cos(math.pi * step / a.steps))
         opt.zero_grad(set_to_none=True)
@@ -188,18 +262,29 @@ def main(argv: list[str] | None = None) -> int:
         bar.update(1)
         bar.set_postfix(loss=f"{sum(losses[-100:]) / len(losses[-100:]):.4f}")
         if step % a.ckpt_every == 0 or step == a.steps:
-            best = _save(unet, sched, opt, out, _record(step, t0, losses, unet, val_set), best)
+            best = _save(unet, sched, opt, out, report(step, t0, losses, unet), best)
             losses = []
     if losses:
-        _save(unet, sched, opt, out, _record(step, t0, losses, unet, val_set), best)
+        _save(unet, sched, opt, out, report(step, t0, losses, unet), best)
     return 0
 
 
-def _record(step: int, t0: float, losses: list[float], unet: UNet2DModel, val_set: tuple) -> dict:
-    """The log line at ``step``: training time (s), mean training loss since the last line, validation loss."""
-    return {"step": step, "elapsed_s": round(time.time() - t0, 1),
-            "loss": sum(losses) / len(losses) if losses else None,
-            "val_loss": _val_loss(unet, val_set)}
+class Report:
+    """The log lines: training time (s), mean training loss since the last line, validation loss, the
+    pixel figures when ``pixels`` (a :class:`PixelValidation`) is given, and ``objective``:
+    val_loss + ``pixel_weight`` * val_pixel_db, by which ``best_prior`` is kept."""
+
+    def __init__(self, val_set: tuple, pixels: PixelValidation | None, pixel_weight: float):
+        self.val_set, self.pixels, self.pixel_weight = val_set, pixels, pixel_weight
+
+    def __call__(self, step: int, t0: float, losses: list[float], unet: UNet2DModel) -> dict:
+        rec = {"step": step, "elapsed_s": round(time.time() - t0, 1),
+               "loss": sum(losses) / len(losses) if losses else None, "val_loss": _val_loss(unet, self.val_set)}
+        rec["objective"] = rec["val_loss"]
+        if self.pixels is not None:
+            rec.update(val_pixel_db=self.pixels(unet), val_pixel_db_direct=self.pixels.direct_db)
+            rec["objective"] += self.pixel_weight * rec["val_pixel_db"]
+        return rec
 
 
 def validation_batch(codec, crops, sched: DDPMScheduler, dev: torch.device,
@@ -223,23 +308,23 @@ def _val_loss(unet: UNet2DModel, val_set: tuple[torch.Tensor, ...]) -> float:
 
 
 def _save(unet, sched, opt, out: Path, rec: dict, best: float) -> float:
-    """Checkpoint (atomic), float16 weights (and ``best_prior`` when ``rec['val_loss']`` is the lowest
-    so far, ``best`` before it), the log line ``rec``; returns the new best validation loss."""
+    """Checkpoint (atomic), float16 weights (and ``best_prior`` when ``rec['objective']`` is the lowest
+    so far, ``best`` before it), the log line ``rec``; returns the new best validation objective."""
     ckpt = out / "checkpoints"
     ckpt.mkdir(exist_ok=True)
-    val_loss = rec["val_loss"]
-    best = min(best, val_loss)
+    objective = rec["objective"]
+    best = min(best, objective)
     tmp = ckpt / "state.pt.tmp"
     torch.save({"unet": unet.state_dict(), "opt": opt.state_dict(), "step": rec["step"],
                 "elapsed_s": rec["elapsed_s"], "best_val": best}, tmp)
     tmp.replace(ckpt / "state.pt")
     half = copy.deepcopy(unet).to("cpu", torch.float16)
     half.save_pretrained(out / "prior")
-    if val_loss == best:
+    if objective == best:
         half.save_pretrained(out / "best_prior")
     sched.save_pretrained(out / "scheduler")
     with (out / "prior_log.jsonl").open("a") as f:
-        f.write(json.dumps({**rec, "best": val_loss == best}) + "\n")
+        f.write(json.dumps({**rec, "best": objective == best}) + "\n")
     return best
 
 

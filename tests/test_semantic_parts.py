@@ -395,7 +395,7 @@ def test_decoder_bench_rows_for_a_codec_with_a_prior(tmp_path):
                             weights=tmp_path / "codec", steps=3, seeds=2, quick=True, reference=False)
     assert res["decoders"] == ["direct", diffusion_row(1.0), diffusion_row(0.0), UNSHARP]
     cell = res["quality"]["1/24 awgn 5 dB"]
-    # an untrained prior's posterior mean is the restored estimate made consistent with y: near direct's
+    # an untrained prior's posterior mean is the restored estimate: near direct's
     assert cell[diffusion_row(0.0)]["psnr_db"]["per_seed"] == pytest.approx(cell["direct"]["psnr_db"]["per_seed"],
                                                                             abs=1.0)
     # one photo: the sharpened row holds the first diffusion row's PSNR (or is direct's own, when that
@@ -456,16 +456,23 @@ def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
     assert ship(["--prior", str(tmp_path / "prior"), "--to", str(tmp_path / "codec"), "--realism", "0.5"]) == 0
     shipped = SemanticCodec.from_pretrained(tmp_path / "codec")
     assert shipped.methods == ("direct", "diffusion") and shipped.default_realism == 0.5
-    # --latest ships the last weights (prior/) instead of the lowest validation loss's (best_prior/)
+    # --latest ships the last weights (prior/) instead of the lowest validation objective's (best_prior/)
     assert ship(["--prior", str(tmp_path / "prior"), "--to", str(tmp_path / "codec"), "--latest"]) == 0
     last = load_file(tmp_path / "prior" / "prior" / "diffusion_pytorch_model.safetensors")
     now = load_file(tmp_path / "codec" / "prior" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(last[k], now[k]) for k in last)
     # --init starts another run from these weights: its step 0 is where the first run stopped
-    assert main(args[:3] + [str(tmp_path / "tuned")] + args[4:] + ["--steps", "1", "--init",
-                str(tmp_path / "prior" / "prior"), "--low-noise-weight", "5"]) == 0
+    # (here with the pixel term: its figure and direct's on the same crops are logged, and best_prior
+    # follows the objective val_loss + 0.2 * val_pixel_db)
+    assert main(args[:3] + [str(tmp_path / "tuned")] + args[4:] + ["--steps", "2", "--ckpt-every", "1", "--init",
+                str(tmp_path / "prior" / "prior"), "--low-noise-weight", "5", "--pixel-weight", "0.2"]) == 0
     tuned = [json.loads(line) for line in (tmp_path / "tuned" / "prior_log.jsonl").read_text().splitlines()]
     assert tuned[0]["val_loss"] == pytest.approx(log[-1]["val_loss"], rel=1e-2) and np.isfinite(tuned[1]["loss"])
+    assert len({r["val_pixel_db_direct"] for r in tuned}) == 1 and all(r["val_pixel_db"] < 0 for r in tuned)
+    for i, r in enumerate(tuned):
+        assert r["objective"] == pytest.approx(r["val_loss"] + 0.2 * r["val_pixel_db"])
+        assert r["best"] == (r["objective"] <= min(q["objective"] for q in tuned[:i + 1]))
+    assert "val_pixel_db" not in log[-1] and log[-1]["objective"] == log[-1]["val_loss"]
     with pytest.raises(SystemExit, match="cannot load --init"):
         main(args[:3] + [str(tmp_path / "p4")] + args[4:] + ["--init", str(tmp_path / "nowhere")])
     SemanticCodec(_random_codec(3)).save_pretrained(tmp_path / "other")
