@@ -191,19 +191,24 @@ class ProjectedLatentCodec(ModelMixin, ConfigMixin):
         """Received values and variances (B, k, h, w) -> image (B, 3, 8h, 8w) in [0, 1]."""
         return self(y, noise_var).clamp(0.0, 1.0)
 
+    def to_white(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, 32, h, w) in prior-standardised units (z - mu) / sqrt(diag Sigma)."""
+        return (z - self.latent_mean[:, None, None]) / self.latent_cov.diagonal().sqrt()[:, None, None]
+
+    def from_white(self, x: torch.Tensor) -> torch.Tensor:
+        """Prior-standardised latents (B, 32, h, w) back to latents: the inverse of :meth:`to_white`."""
+        return x * self.latent_cov.diagonal().sqrt()[:, None, None] + self.latent_mean[:, None, None]
+
     def restore_white(self, y: torch.Tensor, noise_var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Received values and variances (B, k, h, w) -> (restored latents, log of the LMMSE error
-        variance), both (B, 32, h, w) in prior-standardised units (z - mu) / sqrt(diag Sigma)."""
+        variance), both (B, 32, h, w) in prior-standardised units (:meth:`to_white`)."""
         z, err = self.estimate(y, noise_var)
-        std = self.latent_cov.diagonal().sqrt()[:, None, None]
-        white = (z - self.latent_mean[:, None, None]) / std
-        log_err = torch.log(err.clamp_min(1e-6) / std ** 2)
-        return self.restorer(white, log_err), log_err
+        log_err = torch.log(err.clamp_min(1e-6) / self.latent_cov.diagonal().sqrt()[:, None, None] ** 2)
+        return self.restorer(self.to_white(z), log_err), log_err
 
     def restore(self, y: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
         """Received values and variances (B, k, h, w) -> restored latents (B, 32, h, w)."""
-        std = self.latent_cov.diagonal().sqrt()[:, None, None]
-        return self.restore_white(y, noise_var)[0] * std + self.latent_mean[:, None, None]
+        return self.from_white(self.restore_white(y, noise_var)[0])
 
     def forward(self, y: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
         """As :meth:`decode` without the final clamp (what the training loss sees)."""

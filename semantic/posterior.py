@@ -106,15 +106,13 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
         raise ValueError(f"realism={realism} must be in [0, 1] (0 = posterior-mean estimate, 1 = posterior sample)")
     if steps < 1:
         raise ValueError(f"steps={steps} must be >= 1")
-    mu = model.latent_mean[:, None, None]
-    s = model.latent_cov.diagonal().sqrt()
-    h = model.projection(y.shape[1]) * s[None, :]
+    h = model.projection(y.shape[1]) * model.latent_cov.diagonal().sqrt()[None, :]
     y0, prec = received_precision(y, noise_var)
     cond = conditioning(model, y, noise_var)
     abar = scheduler.alphas_cumprod.float()
     times = sampling_times(len(abar), steps, realism)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn((cond.shape[0], mu.shape[0], *cond.shape[2:]), generator=gen)
+    x = torch.randn((cond.shape[0], cond.shape[1] // 2, *cond.shape[2:]), generator=gen)
     for t, t_next in zip(times, times[1:] + [None]):
         a = abar[t]
         if t == times[0]:
@@ -128,4 +126,4 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
             sigma = ((1 - a_next) / (1 - a) * (1 - a / a_next)).sqrt()
             x = a_next.sqrt() * x0 + (1 - a_next - sigma ** 2).clamp_min(0).sqrt() * eps \
                 + sigma * torch.randn(x.shape, generator=gen)
-    return x0 * s[:, None, None] + mu
+    return model.from_white(x0)

@@ -82,9 +82,8 @@ def training_batch(codec, x0: torch.Tensor, sched: DDPMScheduler, gen: torch.Gen
     fading, ratio, lost tiles) and received by the codec, and noised to times ``t`` (B,) (default:
     uniform random)."""
     model = codec.model
-    z = x0 * model.latent_cov.diagonal().sqrt()[:, None, None] + model.latent_mean[:, None, None]
     with torch.no_grad():
-        cond = conditioning(model, *_through_channel(model, z, gen))
+        cond = conditioning(model, *_through_channel(model, model.from_white(x0), gen))
     if t is None:
         t = torch.randint(0, sched.config.num_train_timesteps, (x0.shape[0],), generator=gen)
     xt = sched.add_noise(x0, torch.randn(x0.shape, generator=gen), t)
@@ -117,8 +116,7 @@ def pixel_db(model, prior, sched: DDPMScheduler, images: torch.Tensor, y: torch.
     decoder (all on the prior's device); differentiable in the prior's weights.  The log makes every
     crop count by its relative error, as PSNR does."""
     est = mean_estimate(prior, sched, conditioning(model, y, noise_var))
-    z = est * model.latent_cov.diagonal().sqrt()[:, None, None] + model.latent_mean[:, None, None]
-    return _db(model.decoder(z), images)
+    return _db(model.decoder(model.from_white(est)), images)
 
 
 def _db(decoded: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
@@ -129,17 +127,17 @@ def _db(decoded: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
 class PixelValidation:
     """:func:`pixel_db` on PIXEL_VAL_CROPS fixed validation crops and channels (``val_pixel_db``), and
     the codec network ``model``'s direct decoder on the same (``direct_db``, dB, computed once);
-    ``dev_model``: ``model`` on the prior's device."""
+    ``self.model``: ``model`` on the prior's device ``dev`` (what the pixel term decodes with)."""
 
-    def __init__(self, model, dev_model, crops, sched: DDPMScheduler):
+    def __init__(self, model, dev: torch.device, crops, sched: DDPMScheduler):
         gen = torch.Generator().manual_seed(4321)
         images = crops.sample(PIXEL_VAL_CROPS, gen)[0]
-        self.model, self.sched = dev_model, sched
-        dev = next(dev_model.parameters()).device
+        self.model = model if dev.type == "cpu" else copy.deepcopy(model).to(dev)
+        self.sched = sched
         self.chunks = [tuple(v.to(dev) for v in (im, *received_crops(model, im, gen)))
                        for im in images.split(PIXEL_CROPS)]
         with torch.no_grad():
-            self.direct_db = float(torch.cat([_db(dev_model(y, v), im) for im, y, v in self.chunks]).mean())
+            self.direct_db = float(torch.cat([_db(self.model(y, v), im) for im, y, v in self.chunks]).mean())
 
     @torch.no_grad()
     def __call__(self, prior) -> float:
@@ -163,9 +161,7 @@ def standardised_pairs(codec, photos: dict[str, np.ndarray], scales, cache: Path
     if mirror:
         photos = {**photos, **{f"{n}|mirrored": np.ascontiguousarray(im[:, ::-1]) for n, im in photos.items()}}
     pairs = latent_cache(cache, photos, scales, lambda: codec.model.encoder, tag=f"{codec.fingerprint():08x}")
-    mu = codec.model.latent_mean[:, None, None]
-    sigma = codec.model.latent_cov.diagonal().sqrt()[:, None, None]
-    return [(img, (z.float() - mu) / sigma) for img, z in pairs]
+    return [(img, codec.model.to_white(z.float())) for img, z in pairs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,10 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.0)
     val_set = validation_batch(codec, val_crops, sched, dev)
     codec.model.requires_grad_(False).eval()
-    pixels = None
-    if a.pixel_weight:
-        dev_model = codec.model if dev.type == "cpu" else copy.deepcopy(codec.model).to(dev)
-        pixels = PixelValidation(codec.model, dev_model, val_crops, sched)
+    pixels = PixelValidation(codec.model, dev, val_crops, sched) if a.pixel_weight else None
     report = Report(val_set, pixels, a.pixel_weight)
     ckpt = out / "checkpoints" / "state.pt"
     step, elapsed, best = 0, 0.0, float("inf")
