@@ -43,18 +43,23 @@ def ms_ssim(ref: np.ndarray, img: np.ndarray) -> float:
     window at one scale.
     """
     r, i = _pair(ref, img)
-    side = min(r.shape[-2:])
+    win, w = msssim_scales(min(r.shape[-2:]))
+    if len(w) == 1:
+        return float(structural_similarity_index_measure(i, r, data_range=255.0, kernel_size=win))
+    return float(multiscale_structural_similarity_index_measure(i, r, data_range=255.0, kernel_size=win,
+                                                                betas=w, normalize="relu"))
+
+
+def msssim_scales(side: int) -> tuple[int, tuple[float, ...]]:
+    """(window taps, scale weights) of :func:`ms_ssim` for images whose shorter side is ``side`` pixels:
+    the first L of the standard five weights, renormalised, L the most scales that still hold a window."""
     win, levels = 11, 5
     # torchmetrics also requires side // (levels-1)**2 > win-1 (stricter than 2**(levels-1) at 4 levels)
     while levels > 1 and (side <= (win - 1) * 2 ** (levels - 1) or side // (levels - 1) ** 2 <= win - 1):
         levels -= 1
     if side < win:
         win = 3 if side >= 3 else 1
-    w = tuple(x / sum(_MSSSIM_WEIGHTS[:levels]) for x in _MSSSIM_WEIGHTS[:levels])
-    if levels == 1:
-        return float(structural_similarity_index_measure(i, r, data_range=255.0, kernel_size=win))
-    return float(multiscale_structural_similarity_index_measure(i, r, data_range=255.0, kernel_size=win,
-                                                                betas=w, normalize="relu"))
+    return win, tuple(x / sum(_MSSSIM_WEIGHTS[:levels]) for x in _MSSSIM_WEIGHTS[:levels])
 
 
 def vif(ref: np.ndarray, img: np.ndarray) -> float:

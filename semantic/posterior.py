@@ -48,18 +48,32 @@ def predict_x0(prior, x: torch.Tensor, t: torch.Tensor, abar: torch.Tensor, cond
 
 
 def _consistent(x0: torch.Tensor, y: torch.Tensor, prec: torch.Tensor, h: torch.Tensor,
-                rho2: float) -> torch.Tensor:
-    """x0 (B, 32, h, w) corrected by y (B, k, h, w) with precisions ``prec`` (0 = lost): per position
-    argmin |x - x0|^2 / rho2 + sum_j prec_j (y_j - (H x)_j)^2, i.e. (I / rho2 + H^T Pi H)^-1 (x0 / rho2 + H^T Pi y)."""
+                rho2: torch.Tensor) -> torch.Tensor:
+    """x0 (B, 32, h, w) corrected by y (B, k, h, w) with precisions ``prec`` (0 = lost) and prior
+    variances ``rho2`` (B, 1, 1, 1): per position argmin |x - x0|^2 / rho2 + sum_j prec_j (y_j - (H x)_j)^2,
+    i.e. (I / rho2 + H^T Pi H)^-1 (x0 / rho2 + H^T Pi y)."""
     b, c, hh, ww = x0.shape
     k = y.shape[1]
     x0f = x0.permute(0, 2, 3, 1).reshape(-1, c)                          # (N, 32)
     yf, pf = (t.permute(0, 2, 3, 1).reshape(-1, k) for t in (y, prec))   # (N, k)
+    r2 = rho2.expand(b, 1, hh, ww).reshape(-1, 1).double()               # (N, 1)
     h, x0f, yf, pf = h.double(), x0f.double(), yf.double(), pf.double()   # precisions span 1 ... 1e6
-    info = torch.eye(c, dtype=torch.float64) / rho2 + torch.einsum("ki,nk,kj->nij", h, pf, h)
-    rhs = (x0f / rho2 + torch.einsum("ki,nk->ni", h, pf * yf))[..., None]
+    info = torch.eye(c, dtype=torch.float64) / r2[..., None] + torch.einsum("ki,nk,kj->nij", h, pf, h)
+    rhs = (x0f / r2 + torch.einsum("ki,nk->ni", h, pf * yf))[..., None]
     x = torch.cholesky_solve(rhs, torch.linalg.cholesky(info))[..., 0].float()
     return x.reshape(b, hh, ww, c).permute(0, 3, 1, 2)
+
+
+def corrected_x0(model: ProjectedLatentCodec, prior, x: torch.Tensor, t: torch.Tensor, abar: torch.Tensor,
+                 cond: torch.Tensor, y: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
+    """The sampler's x0 (B, 32, h, w) at times ``t`` (B,) below T: :func:`predict_x0` from x_t ``x``
+    (cumulative alphas ``abar`` (B, 1, 1, 1)), corrected per position by the received values y and
+    their variances (B, k, h, w; inf = lost) as the Gaussian posterior of x0 given y when x0's prior
+    is N(x0_hat, rho_t^2 I), rho_t^2 = 1 - abar_t."""
+    h = model.projection(y.shape[1]) * model.latent_cov.diagonal().sqrt()[None, :]
+    y0, prec = received_precision(y, noise_var)
+    x0 = predict_x0(prior, x, t, abar, cond)
+    return _consistent(x0, y0, prec, h, (1 - abar).clamp_min(1e-6))
 
 
 def mean_estimate(prior, scheduler, cond: torch.Tensor) -> torch.Tensor:
@@ -106,8 +120,6 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
         raise ValueError(f"realism={realism} must be in [0, 1] (0 = posterior-mean estimate, 1 = posterior sample)")
     if steps < 1:
         raise ValueError(f"steps={steps} must be >= 1")
-    h = model.projection(y.shape[1]) * model.latent_cov.diagonal().sqrt()[None, :]
-    y0, prec = received_precision(y, noise_var)
     cond = conditioning(model, y, noise_var)
     abar = scheduler.alphas_cumprod.float()
     times = sampling_times(len(abar), steps, realism)
@@ -118,8 +130,7 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
         if t == times[0]:
             x0 = mean_estimate(prior, scheduler, cond)
         else:
-            x0 = predict_x0(prior, x, torch.tensor([t]), a.reshape(1, 1, 1, 1), cond)
-            x0 = _consistent(x0, y0, prec, h, max(float(1 - a), 1e-6))
+            x0 = corrected_x0(model, prior, x, torch.tensor([t]), a.reshape(1, 1, 1, 1), cond, y, noise_var)
         if t_next is not None:                      # ancestral DDIM step (eta = 1) to t_next
             a_next = abar[t_next]
             eps = (x - a.sqrt() * x0) / (1 - a).sqrt()

@@ -18,7 +18,11 @@ last steps depend on count up to G times more; ``--init`` starts from a trained 
 ``--pixel-weight W`` adds W times :func:`pixel_db` of PIXEL_CROPS image crops: the prior's realism-0
 estimate (``semantic.posterior.mean_estimate``), decoded by the codec's frozen decoder, scored on
 the decoded crops' pixels, each crop encoded on its own as the link encodes (a cut of a whole photo's
-cached latent map decodes 0.9-4.0 dB worse: ``experiments/latent_context.py``).
+cached latent map decodes 0.9-4.0 dB worse: ``experiments/latent_context.py``).  ``--pixel-times A``
+(below 1) scores half of those crops at the sampler's x0 at a time drawn from [A T, T) instead
+(:func:`decoded_sample_x0`: what realism 1 - t / T returns, from the crop's own latents noised to t),
+and ``--pixel-msssim C`` adds C * (1 - MS-SSIM) to each crop's score (:func:`pixel_score`); both
+measured on the validation split and not used by the shipped prior (README, "The diffusion decoder").
 Model: diffusers ``UNet2DModel`` over (96, crop, crop) inputs; schedule: ``DDPMScheduler`` (cosine).
 
 Every ``--ckpt-every`` steps: a checkpoint for resuming (weights and optimizer) in ``OUT/checkpoints``,
@@ -49,7 +53,7 @@ from diffusers import DDPMScheduler, UNet2DModel
 from tqdm import tqdm
 
 from semantic.latent_channel import transmit
-from semantic.posterior import conditioning, mean_estimate, predict_x0
+from semantic.posterior import conditioning, corrected_x0, mean_estimate, predict_x0
 from semantic.taef2 import DOWNSAMPLE
 
 #: Validation crops per loss evaluation (fixed crops, times and noises).
@@ -100,12 +104,13 @@ def _through_channel(model, z: torch.Tensor, gen: torch.Generator) -> tuple[torc
     return transmit(model.project(z, z.shape[1]), var, gen), var
 
 
-def received_crops(model, images: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(y, noise_var) of image crops (B, 3, H, W) in [0, 1], H and W multiples of 8: each crop encoded on
-    its own by the codec network ``model``'s encoder (on the CPU, as ``gen``) and sent through a
-    training channel (:func:`_through_channel`)."""
+def received_crops(model, images: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """(z, y, noise_var) of image crops (B, 3, H, W) in [0, 1], H and W multiples of 8: each crop's
+    latents z encoded on its own by the codec network ``model``'s encoder (on the CPU, as ``gen``) and
+    sent through a training channel (:func:`_through_channel`)."""
     with torch.no_grad():
-        return _through_channel(model, model.encoder(images), gen)
+        z = model.encoder(images)
+        return (z, *_through_channel(model, z, gen))
 
 
 def pixel_db(model, prior, sched: DDPMScheduler, images: torch.Tensor, y: torch.Tensor,
@@ -115,8 +120,44 @@ def pixel_db(model, prior, sched: DDPMScheduler, images: torch.Tensor, y: torch.
     (:func:`received_crops` of ``images`` (B, 3, H, W)), decoded by the codec network ``model``'s
     decoder (all on the prior's device); differentiable in the prior's weights.  The log makes every
     crop count by its relative error, as PSNR does."""
+    return _db(decoded_mean_estimate(model, prior, sched, y, noise_var), images)
+
+
+def decoded_mean_estimate(model, prior, sched: DDPMScheduler, y: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) the codec network ``model``'s decoder applied to the prior's realism-0 estimate
+    (``semantic.posterior.mean_estimate``) for received crops (y, noise_var)."""
     est = mean_estimate(prior, sched, conditioning(model, y, noise_var))
-    return _db(model.decoder(model.from_white(est)), images)
+    return model.decoder(model.from_white(est))
+
+
+def decoded_sample_x0(model, prior, sched: DDPMScheduler, received: tuple[torch.Tensor, ...], t: torch.Tensor,
+                      gen: torch.Generator) -> torch.Tensor:
+    """(B, 3, H, W) the codec network ``model``'s decoder applied to the sampler's x0 at times ``t`` (B,)
+    below T (``semantic.posterior.corrected_x0``, what a realism of 1 - t / T returns), with x_t the
+    crops' own standardised latents z noised to t (noise from ``gen``), for ``received`` = (z, y,
+    noise_var) (:func:`received_crops`)."""
+    z, y, noise_var = received
+    x0 = model.to_white(z)
+    xt = sched.add_noise(x0, torch.randn(x0.shape, generator=gen).to(x0.device), t.cpu()).to(x0.device)
+    abar = sched.alphas_cumprod[t.cpu()].float().reshape(-1, 1, 1, 1).to(x0.device)
+    est = corrected_x0(model, prior, xt, t, abar, conditioning(model, y, noise_var), y, noise_var)
+    return model.decoder(model.from_white(est))
+
+
+def pixel_score(decoded: torch.Tensor, images: torch.Tensor, msssim_weight: float = 0.0) -> torch.Tensor:
+    """(B,) the pixel term's score per crop: :func:`_db`, plus ``msssim_weight`` * (1 - MS-SSIM) when
+    that is above 0 (torchmetrics, the window and scales of ``semantic.metrics.ms_ssim``; crops of more
+    than 20 pixels a side)."""
+    score = _db(decoded, images)
+    if msssim_weight:
+        from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as msssim
+
+        from semantic.metrics import msssim_scales
+        win, betas = msssim_scales(min(images.shape[-2:]))
+        ms = msssim(decoded.clamp(0, 1), images, data_range=1.0, kernel_size=win, reduction="none",
+                    betas=betas, normalize="relu")
+        score = score + msssim_weight * (1 - ms)
+    return score
 
 
 def _db(decoded: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
@@ -134,7 +175,7 @@ class PixelValidation:
         images = crops.sample(PIXEL_VAL_CROPS, gen)[0]
         self.model = model if dev.type == "cpu" else copy.deepcopy(model).to(dev)
         self.sched = sched
-        self.chunks = [tuple(v.to(dev) for v in (im, *received_crops(model, im, gen)))
+        self.chunks = [tuple(v.to(dev) for v in (im, *received_crops(model, im, gen)[1:]))
                        for im in images.split(PIXEL_CROPS)]
         with torch.no_grad():
             self.direct_db = float(torch.cat([_db(self.model(y, v), im) for im, y, v in self.chunks]).mean())
@@ -192,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="weight the x0 loss at time t by min(1 + SNR_t, G) (1 = uniform; see loss_weights)")
     p.add_argument("--pixel-weight", type=float, default=0.0,
                    help="add this times the decoded realism-0 estimate's pixel error in dB (see pixel_db; 0 = none)")
+    p.add_argument("--pixel-msssim", type=float, default=0.0,
+                   help="add this times (1 - MS-SSIM) to each crop's pixel error in dB (see pixel_score)")
+    p.add_argument("--pixel-times", type=float, default=1.0,
+                   help="below 1: half of the pixel term's crops score the sampler's x0 at a time drawn from "
+                        "[A T, T) instead of the realism-0 estimate (see decoded_sample_x0)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     try:
@@ -242,8 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         loss = (loss_weights(abar.flatten(), a.low_noise_weight) * err).mean()
         if a.pixel_weight:
             images = train_crops.sample(PIXEL_CROPS, gen)[0]
-            received = (v.to(dev) for v in (images, *received_crops(codec.model, images, gen)))
-            loss = loss + a.pixel_weight * pixel_db(pixels.model, unet, sched, *received).mean()
+            im, z, y, var = (v.to(dev) for v in (images, *received_crops(codec.model, images, gen)))
+            n = PIXEL_CROPS // 2 if a.pixel_times < 1 else PIXEL_CROPS
+            decoded = [decoded_mean_estimate(pixels.model, unet, sched, y[:n], var[:n])]
+            if n < PIXEL_CROPS:
+                t_max = sched.config.num_train_timesteps - 1
+                t = torch.randint(round(a.pixel_times * t_max), t_max, (PIXEL_CROPS - n,), generator=gen)
+                decoded.append(decoded_sample_x0(pixels.model, unet, sched, (z[n:], y[n:], var[n:]), t.to(dev), gen))
+            loss = loss + a.pixel_weight * pixel_score(torch.cat(decoded), im, a.pixel_msssim).mean()
         for g in opt.param_groups:   # 200 warm-up steps, then cosine decay to 0 at --steps
             g["lr"] = a.lr * min(1.0, (step + 1) / 200) * 0.5 * (1.0 + math.cos(math.pi * step / a.steps))
         opt.zero_grad(set_to_none=True)

@@ -141,7 +141,7 @@ def test_pixel_term_scores_the_decoded_mean_estimate_and_trains_the_prior():
     img = load_photo("astronaut")
     images = torch.stack([torch.from_numpy(img[r:r + 64, q:q + 64].copy()).permute(2, 0, 1).float() / 255
                           for r, q in ((40, 180), (300, 60), (200, 300))])
-    y, var = received_crops(model, images, torch.Generator().manual_seed(0))
+    _, y, var = received_crops(model, images, torch.Generator().manual_seed(0))
     assert y.shape == (3, 32, 8, 8) and torch.isinf(var).any()
     torch.manual_seed(0)
     prior, sched = make_prior(widths=(32, 32)), make_scheduler()
@@ -157,3 +157,31 @@ def test_pixel_term_scores_the_decoded_mean_estimate_and_trains_the_prior():
         opt.step()
     with torch.no_grad():
         assert pixel_db(model, prior, sched, images, y, var).mean() < direct.mean() - 0.1
+
+
+
+def test_pixel_term_below_t_scores_the_samplers_x0_from_the_crops_own_noised_latents():
+    """prior_train --pixel-times: the sampler's x0 at time t from the crops' own latents noised to t
+    (an untrained prior: the precision-weighted mix of x_t and the restored estimate, then the
+    measurement correction) decodes near the clean latents' image at a low time, and near T takes
+    nothing of the noise draw; pixel_score's MS-SSIM part adds what 1 - MS-SSIM says and stays differentiable."""
+    from semantic.prior_train import _db, decoded_sample_x0, pixel_score, received_crops
+    model = SemanticCodec.from_pretrained(None).model.requires_grad_(False).eval()
+    img = load_photo("astronaut")
+    images = torch.stack([torch.from_numpy(img[r:r + 128, q:q + 128].copy()).permute(2, 0, 1).float() / 255
+                          for r, q in ((40, 180), (300, 60))])
+    z, y, var = received_crops(model, images, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    prior, sched = make_prior(widths=(32, 32)), make_scheduler()
+    with torch.no_grad():
+        clean, direct = _db(model.decoder(z), images), _db(model(y, var), images)
+        low, high, high2 = (_db(decoded_sample_x0(model, prior, sched, (z, y, var), torch.tensor([t, t]),
+                                                  torch.Generator().manual_seed(k)), images)
+                            for t, k in ((5, 1), (990, 1), (990, 2)))
+    assert torch.allclose(low, clean, atol=0.3) and (low - direct).abs().max() > 0.5
+    assert torch.allclose(high, high2, atol=0.02)           # x_t near T says nothing: no noise leaks in
+    decoded = model.decoder(z).clamp(0, 1).requires_grad_()
+    plain, with_ms = pixel_score(decoded, images), pixel_score(decoded, images, 100.0)
+    assert torch.equal(plain, _db(decoded, images)) and ((with_ms - plain) > 0).all() and ((with_ms - plain) < 100).all()
+    with_ms.sum().backward()
+    assert decoded.grad.abs().sum() > 0

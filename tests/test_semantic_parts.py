@@ -465,7 +465,8 @@ def test_prior_learns_a_codecs_own_latents_validates_and_resumes(tmp_path):
     # (here with the pixel term: its figure and direct's on the same crops are logged, and best_prior
     # follows the objective val_loss + 0.2 * val_pixel_db)
     assert main(args[:3] + [str(tmp_path / "tuned")] + args[4:] + ["--steps", "2", "--ckpt-every", "1", "--init",
-                str(tmp_path / "prior" / "prior"), "--low-noise-weight", "5", "--pixel-weight", "0.2"]) == 0
+                str(tmp_path / "prior" / "prior"), "--low-noise-weight", "5", "--pixel-weight", "0.2", "--pixel-times", "0.6",
+                "--pixel-msssim", "50"]) == 0
     tuned = [json.loads(line) for line in (tmp_path / "tuned" / "prior_log.jsonl").read_text().splitlines()]
     assert tuned[0]["val_loss"] == pytest.approx(log[-1]["val_loss"], rel=1e-2) and np.isfinite(tuned[1]["loss"])
     assert len({r["val_pixel_db_direct"] for r in tuned}) == 1 and all(r["val_pixel_db"] < 0 for r in tuned)
