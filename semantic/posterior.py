@@ -58,7 +58,8 @@ def _consistent(x0: torch.Tensor, y: torch.Tensor, prec: torch.Tensor, h: torch.
     yf, pf = (t.permute(0, 2, 3, 1).reshape(-1, k) for t in (y, prec))   # (N, k)
     r2 = rho2.expand(b, 1, hh, ww).reshape(-1, 1).double()               # (N, 1)
     h, x0f, yf, pf = h.double(), x0f.double(), yf.double(), pf.double()   # precisions span 1 ... 1e6
-    info = torch.eye(c, dtype=torch.float64) / r2[..., None] + torch.einsum("ki,nk,kj->nij", h, pf, h)
+    eye = torch.eye(c, dtype=torch.float64, device=r2.device)
+    info = eye / r2[..., None] + torch.einsum("ki,nk,kj->nij", h, pf, h)
     rhs = (x0f / r2 + torch.einsum("ki,nk->ni", h, pf * yf))[..., None]
     x = torch.cholesky_solve(rhs, torch.linalg.cholesky(info))[..., 0].float()
     return x.reshape(b, hh, ww, c).permute(0, 3, 1, 2)

@@ -138,7 +138,7 @@ def decoded_sample_x0(model, prior, sched: DDPMScheduler, received: tuple[torch.
     noise_var) (:func:`received_crops`)."""
     z, y, noise_var = received
     x0 = model.to_white(z)
-    xt = sched.add_noise(x0, torch.randn(x0.shape, generator=gen).to(x0.device), t.cpu()).to(x0.device)
+    xt = sched.add_noise(x0, torch.randn(x0.shape, generator=gen).to(x0.device), t)
     abar = sched.alphas_cumprod[t.cpu()].float().reshape(-1, 1, 1, 1).to(x0.device)
     est = corrected_x0(model, prior, xt, t, abar, conditioning(model, y, noise_var), y, noise_var)
     return model.decoder(model.from_white(est))
