@@ -65,16 +65,21 @@ def _consistent(x0: torch.Tensor, y: torch.Tensor, prec: torch.Tensor, h: torch.
     return x.reshape(b, hh, ww, c).permute(0, 3, 1, 2)
 
 
-def corrected_x0(model: ProjectedLatentCodec, prior, x: torch.Tensor, t: torch.Tensor, abar: torch.Tensor,
-                 cond: torch.Tensor, y: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
-    """The sampler's x0 (B, 32, h, w) at times ``t`` (B,) below T: :func:`predict_x0` from x_t ``x``
-    (cumulative alphas ``abar`` (B, 1, 1, 1)), corrected per position by the received values y and
-    their variances (B, k, h, w; inf = lost) as the Gaussian posterior of x0 given y when x0's prior
-    is N(x0_hat, rho_t^2 I), rho_t^2 = 1 - abar_t."""
+def measurement(model: ProjectedLatentCodec, y: torch.Tensor, noise_var: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """What the measurement correction needs of received values y and their variances (B, k, h, w;
+    inf = lost), computed once per decode: (y with 0 where lost, precisions (0 = lost), the operator
+    H = P_k diag(s) (k, 32) in prior-standardised units)."""
     h = model.projection(y.shape[1]) * model.latent_cov.diagonal().sqrt()[None, :]
-    y0, prec = received_precision(y, noise_var)
-    x0 = predict_x0(prior, x, t, abar, cond)
-    return _consistent(x0, y0, prec, h, (1 - abar).clamp_min(1e-6))
+    return (*received_precision(y, noise_var), h)
+
+
+def corrected_x0(prior, x: torch.Tensor, t: torch.Tensor, abar: torch.Tensor, cond: torch.Tensor,
+                 meas: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The sampler's x0 (B, 32, h, w) at times ``t`` (B,) below T: :func:`predict_x0` from x_t ``x``
+    (cumulative alphas ``abar`` (B, 1, 1, 1)), corrected per position by the received values
+    (``meas``, :func:`measurement`) as the Gaussian posterior of x0 given y when x0's prior is
+    N(x0_hat, rho_t^2 I), rho_t^2 = 1 - abar_t."""
+    return _consistent(predict_x0(prior, x, t, abar, cond), *meas, (1 - abar).clamp_min(1e-6))
 
 
 def mean_estimate(prior, scheduler, cond: torch.Tensor) -> torch.Tensor:
@@ -121,7 +126,7 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
         raise ValueError(f"realism={realism} must be in [0, 1] (0 = posterior-mean estimate, 1 = posterior sample)")
     if steps < 1:
         raise ValueError(f"steps={steps} must be >= 1")
-    cond = conditioning(model, y, noise_var)
+    cond, meas = conditioning(model, y, noise_var), measurement(model, y, noise_var)
     abar = scheduler.alphas_cumprod.float()
     times = sampling_times(len(abar), steps, realism)
     gen = torch.Generator().manual_seed(seed)
@@ -131,7 +136,7 @@ def posterior_latents(model: ProjectedLatentCodec, prior, scheduler, y: torch.Te
         if t == times[0]:
             x0 = mean_estimate(prior, scheduler, cond)
         else:
-            x0 = corrected_x0(model, prior, x, torch.tensor([t]), a.reshape(1, 1, 1, 1), cond, y, noise_var)
+            x0 = corrected_x0(prior, x, torch.tensor([t]), a.reshape(1, 1, 1, 1), cond, meas)
         if t_next is not None:                      # ancestral DDIM step (eta = 1) to t_next
             a_next = abar[t_next]
             eps = (x - a.sqrt() * x0) / (1 - a).sqrt()

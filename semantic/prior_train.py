@@ -53,7 +53,7 @@ from diffusers import DDPMScheduler, UNet2DModel
 from tqdm import tqdm
 
 from semantic.latent_channel import transmit
-from semantic.posterior import conditioning, corrected_x0, mean_estimate, predict_x0
+from semantic.posterior import conditioning, corrected_x0, mean_estimate, measurement, predict_x0
 from semantic.taef2 import DOWNSAMPLE
 
 #: Validation crops per loss evaluation (fixed crops, times and noises).
@@ -140,7 +140,7 @@ def decoded_sample_x0(model, prior, sched: DDPMScheduler, received: tuple[torch.
     x0 = model.to_white(z)
     xt = sched.add_noise(x0, torch.randn(x0.shape, generator=gen).to(x0.device), t)
     abar = sched.alphas_cumprod[t.cpu()].float().reshape(-1, 1, 1, 1).to(x0.device)
-    est = corrected_x0(model, prior, xt, t, abar, conditioning(model, y, noise_var), y, noise_var)
+    est = corrected_x0(prior, xt, t, abar, conditioning(model, y, noise_var), measurement(model, y, noise_var))
     return model.decoder(model.from_white(est))
 
 
